@@ -1,0 +1,224 @@
+//! The differential dF[dX]: one `match` arm per operator, each commented
+//! with its rule.
+//!
+//! The direction is any expression of X's shape: a variable `dX` or `H`
+//! for the differential, the unit matrix `E_ij` for the entrywise partial
+//! ∂F/∂X_ij. Products keep their factor order (matrices do not commute) and
+//! the smart constructors fold the zeros, so the raw output is already the
+//! textbook form `A E_ij X^T A^T + A X E_ij^T A^T`.
+
+use crate::expr::{ElemFn, Expr, Func, Kind, rat};
+use num_rational::BigRational;
+use num_traits::{One, Signed};
+use std::cell::Cell;
+
+/// Most factor slots the product rule may create before giving up: the
+/// differential of a product of k factors has k terms of k factors, so a
+/// 20,000-factor product would need 4·10^8 of them.
+pub const MAX_DIFF_WORK: usize = 2_000_000;
+
+/// The differential would be too large to build.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TooLarge {
+    /// How much work it had reached when it stopped.
+    pub work: usize,
+}
+
+/// The differential of `f` with respect to the variable `wrt`, in the
+/// direction `dir` (which has the variable's shape).
+pub fn differential(f: &Expr, wrt: &str, dir: &Expr) -> Result<Expr, TooLarge> {
+    let d = Diff {
+        wrt,
+        dir,
+        work: Cell::new(0),
+    };
+    let out = d.d(f);
+    if d.work.get() > MAX_DIFF_WORK {
+        return Err(TooLarge { work: d.work.get() });
+    }
+    Ok(out)
+}
+
+struct Diff<'a> {
+    wrt: &'a str,
+    dir: &'a Expr,
+    /// Factor slots created so far; past the limit every arm returns 0
+    /// quickly and the caller reports `TooLarge`.
+    work: Cell<usize>,
+}
+
+impl Diff<'_> {
+    fn spend(&self, n: usize) -> bool {
+        self.work.set(self.work.get().saturating_add(n));
+        self.work.get() > MAX_DIFF_WORK
+    }
+
+    fn d(&self, f: &Expr) -> Expr {
+        let zero = || Expr::zero(f.shape().clone());
+        if self.spend(1) || !f.mentions(self.wrt) {
+            return zero();
+        }
+        match f.kind() {
+            // d c = 0, d I = 0, d E_ij = 0
+            Kind::Const(_) | Kind::Identity | Kind::Unit(_) => zero(),
+            // d X = dX; other variables are constants
+            Kind::Var(v) => {
+                if &**v == self.wrt {
+                    self.dir.clone()
+                } else {
+                    zero()
+                }
+            }
+            // d(A + B) = dA + dB
+            Kind::Sum(terms) => Expr::sum(terms.iter().map(|t| self.d(t))),
+            // d(A1 ⋯ An) = Σ_k A1 ⋯ dAk ⋯ An, factor order kept
+            Kind::Product(fs) => {
+                let active = fs.iter().filter(|x| x.mentions(self.wrt)).count();
+                if self.spend(active.saturating_mul(fs.len())) {
+                    return zero();
+                }
+                Expr::sum(
+                    (0..fs.len())
+                        .filter(|&k| fs[k].mentions(self.wrt))
+                        .map(|k| {
+                            Expr::product(
+                                fs.iter()
+                                    .enumerate()
+                                    .map(|(i, x)| if i == k { self.d(x) } else { x.clone() }),
+                            )
+                        }),
+                )
+            }
+            // d(A^T) = (dA)^T
+            Kind::Transpose(a) => Expr::transpose(&self.d(a)),
+            // d(A^-1) = -A^-1 dA A^-1
+            Kind::Inverse(a) => {
+                let inv = f.clone();
+                Expr::neg(&Expr::product([inv.clone(), self.d(a), inv]))
+            }
+            Kind::Power(a, k) => self.power(f, a, k),
+            // d(A .* B) = dA .* B + A .* dB
+            Kind::Hadamard(a, b) => Expr::add(
+                &Expr::hadamard(&self.d(a), b),
+                &Expr::hadamard(a, &self.d(b)),
+            ),
+            // d(A ./ B) = dA ./ B - (A .* dB) ./ B.^2
+            Kind::HadamardDiv(a, b) => Expr::sub(
+                &Expr::hadamard_div(&self.d(a), b),
+                &Expr::hadamard_div(
+                    &Expr::hadamard(a, &self.d(b)),
+                    &Expr::hadamard_pow(b, &rat(2)),
+                ),
+            ),
+            // d(A .^ k) = k A.^(k-1) .* dA
+            Kind::HadamardPow(a, k) => Expr::scale(
+                k,
+                &Expr::hadamard(
+                    &Expr::hadamard_pow(a, &(k - BigRational::one())),
+                    &self.d(a),
+                ),
+            ),
+            // d(A ⊗ B) = dA ⊗ B + A ⊗ dB
+            Kind::Kron(a, b) => Expr::add(&Expr::kron(&self.d(a), b), &Expr::kron(a, &self.d(b))),
+            Kind::Apply(func, a) => self.apply(f, *func, a),
+        }
+    }
+
+    fn power(&self, f: &Expr, a: &Expr, k: &BigRational) -> Expr {
+        let da = self.d(a);
+        if a.is_scalar() {
+            // d(s^k) = k s^(k-1) ds
+            return Expr::product([
+                Expr::constant(k.clone()),
+                Expr::power(a, &(k - BigRational::one())),
+                da,
+            ]);
+        }
+        // Integer powers of a square matrix, never commuted:
+        // d(A^k) = Σ_{j=0}^{k-1} A^j dA A^(k-1-j)                    (k > 0)
+        // with B = A^-1 and dB = -B dA B for negative powers:
+        // d(B^m) = Σ_{j=0}^{m-1} B^j dB B^(m-1-j)                     (k = -m)
+        let (base, dbase, m) = if k.is_positive() {
+            (a.clone(), da, k.to_integer())
+        } else {
+            let b = Expr::inverse(a);
+            let db = Expr::neg(&Expr::product([b.clone(), da, b.clone()]));
+            (b, db, -k.to_integer())
+        };
+        let m: i64 = m.try_into().expect("exponent bounded by the shape checker");
+        if self.spend(3 * m as usize) {
+            return Expr::zero(f.shape().clone());
+        }
+        Expr::sum((0..m).map(|j| {
+            Expr::product([
+                Expr::power(&base, &rat(j)),
+                dbase.clone(),
+                Expr::power(&base, &rat(m - 1 - j)),
+            ])
+        }))
+    }
+
+    fn apply(&self, f: &Expr, func: Func, a: &Expr) -> Expr {
+        let da = self.d(a);
+        match func {
+            // tr, sum, diag and vec are linear: d f(A) = f(dA)
+            Func::Tr | Func::Sum | Func::Diag | Func::Vec => Expr::apply(func, &da),
+            // d det A = det A tr(A^-1 dA)
+            Func::Det => Expr::mul(
+                f,
+                &Expr::apply(Func::Tr, &Expr::mul(&Expr::inverse(a), &da)),
+            ),
+            // d logdet A = tr(A^-1 dA)
+            Func::Logdet => Expr::apply(Func::Tr, &Expr::mul(&Expr::inverse(a), &da)),
+            // d ‖A‖ = <A, dA> / ‖A‖: a^T da for vectors, tr(A^T dA) for matrices
+            Func::Norm2 => {
+                let inner = if a.is_scalar() || a.shape().is_vector() {
+                    Expr::mul(&Expr::transpose(a), &da)
+                } else {
+                    Expr::apply(Func::Tr, &Expr::mul(&Expr::transpose(a), &da))
+                };
+                Expr::div(&inner, f)
+            }
+            // d f(Z) = f'(Z) .* dZ, elementwise
+            Func::Elem(g) => self.elementwise(f, g, a, &da),
+        }
+    }
+
+    fn elementwise(&self, f: &Expr, g: ElemFn, z: &Expr, dz: &Expr) -> Expr {
+        let one = Expr::int(1);
+        let sq = |e: &Expr| Expr::hadamard_pow(e, &rat(2));
+        let ap = |h: ElemFn| Expr::apply(Func::Elem(h), z);
+        match g {
+            // exp' = exp
+            ElemFn::Exp => Expr::hadamard(f, dz),
+            // log' z = 1/z
+            ElemFn::Log => Expr::hadamard_div(dz, z),
+            // sin' = cos
+            ElemFn::Sin => Expr::hadamard(&ap(ElemFn::Cos), dz),
+            // cos' = -sin
+            ElemFn::Cos => Expr::neg(&Expr::hadamard(&ap(ElemFn::Sin), dz)),
+            // tan' = 1 + tan^2
+            ElemFn::Tan => Expr::hadamard(&Expr::add(&one, &sq(f)), dz),
+            // tanh' = 1 - tanh^2
+            ElemFn::Tanh => Expr::hadamard(&Expr::sub(&one, &sq(f)), dz),
+            // sqrt' z = 1 / (2 sqrt z)
+            ElemFn::Sqrt => Expr::scale(
+                &BigRational::new(1.into(), 2.into()),
+                &Expr::hadamard_div(dz, f),
+            ),
+            // abs' = sign (away from 0)
+            ElemFn::Abs => Expr::hadamard(&ap(ElemFn::Sign), dz),
+            // sign' = 0 (away from 0)
+            ElemFn::Sign => Expr::zero(f.shape().clone()),
+            // sigmoid' = sigmoid (1 - sigmoid)
+            ElemFn::Sigmoid => Expr::hadamard(&Expr::hadamard(f, &Expr::sub(&one, f)), dz),
+            // relu' = (1 + sign z)/2 (away from 0)
+            ElemFn::Relu => Expr::scale(
+                &BigRational::new(1.into(), 2.into()),
+                &Expr::hadamard(&Expr::add(&one, &ap(ElemFn::Sign)), dz),
+            ),
+            // softplus' = sigmoid
+            ElemFn::Softplus => Expr::hadamard(&ap(ElemFn::Sigmoid), dz),
+        }
+    }
+}

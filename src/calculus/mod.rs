@@ -1,0 +1,6 @@
+//! Derivatives: the differential by the product rule, and what is built
+//! from it.
+
+pub mod diff;
+
+pub use diff::differential;

@@ -1,0 +1,675 @@
+//! The span-free algebra type: `Expr`, with exact `BigRational` coefficients
+//! and every node's shape, built only through smart constructors.
+//!
+//! Invariants the constructors keep (and the printer, differentiator and
+//! simplifier rely on):
+//! - sums are flat and hold no zero terms; an empty sum is the zero of its
+//!   shape;
+//! - a product is flat, in the order coefficient, scalar factors (those with
+//!   a 1×1 shape, numerators before denominators `s^-k`), then the matrix
+//!   chain in its original order; a 1×1 chain meeting a bigger chain is kept
+//!   whole as one scalar factor, so `(x^T A x) B` never becomes the
+//!   ill-shaped chain `x^T A x B`;
+//! - zeros annihilate, ones and identities are dropped from products.
+//!
+//! Equality is structural (shapes included): two `Expr`s are equal when they
+//! were built the same way, which is what like-term collection compares.
+
+use crate::shape::{Dim, Shape};
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{One, Signed, Zero};
+use std::rc::Rc;
+
+/// An expression of the algebra. Cheap to clone (reference counted).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct Expr(Rc<Node>);
+
+#[derive(PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+struct Node {
+    kind: Kind,
+    shape: Shape,
+}
+
+/// The kinds of expression nodes.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Kind {
+    /// An exact rational constant; non-zero constants are 1×1, zero may have
+    /// any shape.
+    Const(BigRational),
+    /// A variable (including differentials `dX` and directions `H`).
+    Var(Rc<str>),
+    /// The identity matrix `I` of the node's (square) shape.
+    Identity,
+    /// The unit matrix `E_ij` (indices `ij`) or unit vector `e_i`.
+    Unit(Rc<str>),
+    /// A sum of at least two terms (a scalar term broadcasts).
+    Sum(Vec<Expr>),
+    /// A product of at least two factors; see the module invariants.
+    Product(Vec<Expr>),
+    /// `A^T`
+    Transpose(Expr),
+    /// `A^-1`
+    Inverse(Expr),
+    /// `A^k`: an integer power of a square matrix or a rational power of a
+    /// scalar.
+    Power(Expr, BigRational),
+    /// `A .* B`
+    Hadamard(Expr, Expr),
+    /// `A ./ B`
+    HadamardDiv(Expr, Expr),
+    /// `A .^ k`
+    HadamardPow(Expr, BigRational),
+    /// `A ⊗ B`
+    Kron(Expr, Expr),
+    /// A function applied to one argument.
+    Apply(Func, Expr),
+}
+
+/// Functions of one argument.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Func {
+    /// trace
+    Tr,
+    /// determinant
+    Det,
+    /// log of the determinant
+    Logdet,
+    /// vector → diagonal matrix, or square matrix → its diagonal
+    Diag,
+    /// stack the columns
+    Vec,
+    /// sum of all entries
+    Sum,
+    /// Euclidean / Frobenius norm
+    Norm2,
+    /// an elementwise function
+    Elem(ElemFn),
+}
+
+impl Func {
+    /// The name as printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::Tr => "tr",
+            Func::Det => "det",
+            Func::Logdet => "logdet",
+            Func::Diag => "diag",
+            Func::Vec => "vec",
+            Func::Sum => "sum",
+            Func::Norm2 => "norm2",
+            Func::Elem(f) => f.name(),
+        }
+    }
+}
+
+/// Elementwise functions.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum ElemFn {
+    /// e^x
+    Exp,
+    /// natural logarithm
+    Log,
+    /// sine
+    Sin,
+    /// cosine
+    Cos,
+    /// tangent
+    Tan,
+    /// hyperbolic tangent
+    Tanh,
+    /// square root
+    Sqrt,
+    /// absolute value
+    Abs,
+    /// sign (−1, 0, 1)
+    Sign,
+    /// 1 / (1 + e^-x)
+    Sigmoid,
+    /// max(x, 0)
+    Relu,
+    /// log(1 + e^x)
+    Softplus,
+}
+
+impl ElemFn {
+    /// All of them, for tests and completion.
+    pub const ALL: [ElemFn; 12] = [
+        ElemFn::Exp,
+        ElemFn::Log,
+        ElemFn::Sin,
+        ElemFn::Cos,
+        ElemFn::Tan,
+        ElemFn::Tanh,
+        ElemFn::Sqrt,
+        ElemFn::Abs,
+        ElemFn::Sign,
+        ElemFn::Sigmoid,
+        ElemFn::Relu,
+        ElemFn::Softplus,
+    ];
+
+    /// The function called `name`, if any.
+    pub fn from_name(name: &str) -> Option<ElemFn> {
+        ElemFn::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ElemFn::Exp => "exp",
+            ElemFn::Log => "log",
+            ElemFn::Sin => "sin",
+            ElemFn::Cos => "cos",
+            ElemFn::Tan => "tan",
+            ElemFn::Tanh => "tanh",
+            ElemFn::Sqrt => "sqrt",
+            ElemFn::Abs => "abs",
+            ElemFn::Sign => "sign",
+            ElemFn::Sigmoid => "sigmoid",
+            ElemFn::Relu => "relu",
+            ElemFn::Softplus => "softplus",
+        }
+    }
+}
+
+/// Shorthand for an integer rational.
+pub fn rat(n: i64) -> BigRational {
+    BigRational::from_integer(BigInt::from(n))
+}
+
+impl Expr {
+    fn node(kind: Kind, shape: Shape) -> Expr {
+        Expr(Rc::new(Node { kind, shape }))
+    }
+
+    /// What the node is.
+    pub fn kind(&self) -> &Kind {
+        &self.0.kind
+    }
+
+    /// Its shape.
+    pub fn shape(&self) -> &Shape {
+        &self.0.shape
+    }
+
+    /// Whether it is 1×1.
+    pub fn is_scalar(&self) -> bool {
+        self.0.shape.is_scalar()
+    }
+
+    /// Whether it is the constant 0 (of any shape).
+    pub fn is_zero(&self) -> bool {
+        matches!(self.kind(), Kind::Const(c) if c.is_zero())
+    }
+
+    /// Whether it is the scalar constant 1.
+    pub fn is_one(&self) -> bool {
+        matches!(self.kind(), Kind::Const(c) if c.is_one())
+    }
+
+    /// The constant value, if it is one.
+    pub fn as_const(&self) -> Option<&BigRational> {
+        match self.kind() {
+            Kind::Const(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    // ----- leaves -----
+
+    /// A scalar constant.
+    pub fn constant(c: BigRational) -> Expr {
+        Expr::node(Kind::Const(c), Shape::scalar())
+    }
+
+    /// An integer scalar constant.
+    pub fn int(n: i64) -> Expr {
+        Expr::constant(rat(n))
+    }
+
+    /// The zero of a shape.
+    pub fn zero(shape: Shape) -> Expr {
+        Expr::node(Kind::Const(BigRational::zero()), shape)
+    }
+
+    /// A variable of a shape.
+    pub fn var(name: &str, shape: Shape) -> Expr {
+        Expr::node(Kind::Var(Rc::from(name)), shape)
+    }
+
+    /// The `n×n` identity.
+    pub fn identity(n: Dim) -> Expr {
+        if n.is_one() {
+            return Expr::int(1);
+        }
+        Expr::node(Kind::Identity, Shape::square(n))
+    }
+
+    /// The unit matrix `E_ij` (or unit vector `e_i`) of a shape.
+    pub fn unit(indices: &str, shape: Shape) -> Expr {
+        Expr::node(Kind::Unit(Rc::from(indices)), shape)
+    }
+
+    // ----- sums -----
+
+    /// `a + b`, with broadcasting of a scalar term.
+    pub fn add(a: &Expr, b: &Expr) -> Expr {
+        Expr::sum([a.clone(), b.clone()])
+    }
+
+    /// `a - b`.
+    pub fn sub(a: &Expr, b: &Expr) -> Expr {
+        Expr::add(a, &Expr::neg(b))
+    }
+
+    /// The sum of the terms: flattened, zeros dropped.
+    pub fn sum(terms: impl IntoIterator<Item = Expr>) -> Expr {
+        let mut shape: Option<Shape> = None;
+        let mut flat: Vec<Expr> = Vec::new();
+        for t in terms {
+            if shape.as_ref().is_none_or(|s| s.is_scalar()) {
+                shape = Some(t.shape().clone());
+            }
+            match t.kind() {
+                Kind::Sum(inner) => flat.extend(inner.iter().cloned()),
+                _ if t.is_zero() => {}
+                _ => flat.push(t),
+            }
+        }
+        let shape = shape.unwrap_or_else(Shape::scalar);
+        match flat.len() {
+            0 => Expr::zero(shape),
+            1 => {
+                let only = flat.pop().expect("one term");
+                if only.is_scalar() && !shape.is_scalar() {
+                    // A broadcast scalar whose matrix partners vanished: keep
+                    // it a sum so the node keeps the matrix shape.
+                    Expr::node(Kind::Sum(vec![only, Expr::zero(shape.clone())]), shape)
+                } else {
+                    only
+                }
+            }
+            _ => Expr::node(Kind::Sum(flat), shape),
+        }
+    }
+
+    // ----- products -----
+
+    /// `-a`.
+    pub fn neg(a: &Expr) -> Expr {
+        Expr::scale(&rat(-1), a)
+    }
+
+    /// `c a` for a rational `c`.
+    pub fn scale(c: &BigRational, a: &Expr) -> Expr {
+        Expr::mul(&Expr::constant(c.clone()), a)
+    }
+
+    /// `a / s` for a scalar `s`.
+    pub fn div(a: &Expr, s: &Expr) -> Expr {
+        Expr::mul(a, &Expr::power(s, &rat(-1)))
+    }
+
+    /// The product of the factors, left to right, in one pass.
+    pub fn product(factors: impl IntoIterator<Item = Expr>) -> Expr {
+        let mut acc = ProductBuilder::default();
+        for f in factors {
+            acc.push(&f);
+        }
+        acc.finish()
+    }
+
+    /// `a b`: the matrix product, or scalar multiplication when one side is
+    /// 1×1.
+    pub fn mul(a: &Expr, b: &Expr) -> Expr {
+        let mut acc = ProductBuilder::default();
+        acc.push(a);
+        acc.push(b);
+        acc.finish()
+    }
+
+    /// A product node over a chain of non-scalar factors (kept whole).
+    fn chain(mut factors: Vec<Expr>) -> Expr {
+        if factors.len() > 1 {
+            let rows = factors[0].shape().rows.clone();
+            factors.retain(|f| !matches!(f.kind(), Kind::Identity));
+            if factors.is_empty() {
+                return Expr::identity(rows);
+            }
+        }
+        if factors.len() == 1 {
+            return factors.pop().expect("one factor");
+        }
+        let shape = Shape::new(
+            factors[0].shape().rows.clone(),
+            factors[factors.len() - 1].shape().cols.clone(),
+        );
+        Expr::node(Kind::Product(factors), shape)
+    }
+
+    /// Whether this is a scalar denominator `s^-k`.
+    pub fn is_denominator(&self) -> bool {
+        matches!(self.kind(), Kind::Power(_, k) if k.is_negative()) && self.is_scalar()
+    }
+
+    /// Splits into (coefficient, scalar factors, matrix chain).
+    pub fn split_product(&self) -> (BigRational, Vec<Expr>, Vec<Expr>) {
+        match self.kind() {
+            Kind::Const(c) => (c.clone(), vec![], vec![]),
+            Kind::Product(fs) => {
+                let mut coeff = BigRational::one();
+                let mut scalars = Vec::new();
+                let mut chain = Vec::new();
+                for f in fs {
+                    match f.kind() {
+                        Kind::Const(c) => coeff *= c,
+                        _ if f.is_scalar() => scalars.push(f.clone()),
+                        _ => chain.push(f.clone()),
+                    }
+                }
+                (coeff, scalars, chain)
+            }
+            _ if self.is_scalar() => (BigRational::one(), vec![self.clone()], vec![]),
+            _ => (BigRational::one(), vec![], vec![self.clone()]),
+        }
+    }
+
+    // ----- unary -----
+
+    /// `a^T`.
+    pub fn transpose(a: &Expr) -> Expr {
+        match a.kind() {
+            Kind::Const(_) => Expr::node(a.kind().clone(), a.shape().transpose()),
+            Kind::Identity => a.clone(),
+            _ => Expr::node(Kind::Transpose(a.clone()), a.shape().transpose()),
+        }
+    }
+
+    /// `a^-1` (for a scalar, `a^-1` as a power).
+    pub fn inverse(a: &Expr) -> Expr {
+        if a.is_scalar() {
+            return Expr::power(a, &rat(-1));
+        }
+        match a.kind() {
+            Kind::Identity => a.clone(),
+            _ => Expr::node(Kind::Inverse(a.clone()), a.shape().clone()),
+        }
+    }
+
+    /// `a^k`.
+    pub fn power(a: &Expr, k: &BigRational) -> Expr {
+        if k.is_one() {
+            return a.clone();
+        }
+        if k.is_zero() {
+            return Expr::identity(a.shape().rows.clone());
+        }
+        if let Some(c) = a.as_const()
+            && k.is_integer()
+            && !(c.is_zero() && k.is_negative())
+            && k.abs() <= rat(64)
+        {
+            let n: i32 = k.to_integer().try_into().expect("small exponent");
+            return Expr::constant(num_traits::Pow::pow(c, n));
+        }
+        if !a.is_scalar() && *k == rat(-1) {
+            return Expr::inverse(a);
+        }
+        // (a^j)^k = a^(jk) for integer k
+        if let Kind::Power(base, j) = a.kind()
+            && k.is_integer()
+        {
+            return Expr::power(base, &(j * k));
+        }
+        Expr::node(Kind::Power(a.clone(), k.clone()), a.shape().clone())
+    }
+
+    /// A function applied to `a`.
+    pub fn apply(f: Func, a: &Expr) -> Expr {
+        let shape = match f {
+            Func::Tr | Func::Det | Func::Logdet | Func::Sum | Func::Norm2 => Shape::scalar(),
+            Func::Diag if a.shape().is_vector() => Shape::square(a.shape().rows.clone()),
+            Func::Diag => Shape::new(a.shape().rows.clone(), Dim::one()),
+            Func::Vec => Shape::new(
+                a.shape()
+                    .rows
+                    .times(&a.shape().cols)
+                    .unwrap_or_else(|| Dim::lit(u64::MAX)),
+                Dim::one(),
+            ),
+            Func::Elem(_) => a.shape().clone(),
+        };
+        let linear = matches!(f, Func::Tr | Func::Diag | Func::Vec | Func::Sum);
+        if linear && a.is_zero() {
+            return Expr::zero(shape);
+        }
+        if matches!(f, Func::Tr | Func::Sum | Func::Vec) && a.is_scalar() {
+            return a.clone();
+        }
+        Expr::node(Kind::Apply(f, a.clone()), shape)
+    }
+
+    // ----- binary elementwise and Kronecker -----
+
+    /// `a .* b` (an ordinary product when one side is a scalar).
+    pub fn hadamard(a: &Expr, b: &Expr) -> Expr {
+        if a.is_scalar() || b.is_scalar() {
+            return Expr::mul(a, b);
+        }
+        if a.is_zero() || b.is_zero() {
+            return Expr::zero(a.shape().clone());
+        }
+        Expr::node(Kind::Hadamard(a.clone(), b.clone()), a.shape().clone())
+    }
+
+    /// `a ./ b` (a division when `b` is a scalar).
+    pub fn hadamard_div(a: &Expr, b: &Expr) -> Expr {
+        if b.is_scalar() {
+            return Expr::div(a, b);
+        }
+        if a.is_zero() {
+            return Expr::zero(b.shape().clone());
+        }
+        let shape = if a.is_scalar() {
+            b.shape().clone()
+        } else {
+            a.shape().clone()
+        };
+        Expr::node(Kind::HadamardDiv(a.clone(), b.clone()), shape)
+    }
+
+    /// `a .^ k` (a power when `a` is a scalar).
+    pub fn hadamard_pow(a: &Expr, k: &BigRational) -> Expr {
+        if a.is_scalar() {
+            return Expr::power(a, k);
+        }
+        if k.is_one() {
+            return a.clone();
+        }
+        Expr::node(Kind::HadamardPow(a.clone(), k.clone()), a.shape().clone())
+    }
+
+    /// `a ⊗ b` (an ordinary product when one side is a scalar).
+    pub fn kron(a: &Expr, b: &Expr) -> Expr {
+        if a.is_scalar() || b.is_scalar() {
+            return Expr::mul(a, b);
+        }
+        let big = Dim::lit(u64::MAX);
+        let shape = Shape::new(
+            a.shape()
+                .rows
+                .times(&b.shape().rows)
+                .unwrap_or_else(|| big.clone()),
+            a.shape().cols.times(&b.shape().cols).unwrap_or(big),
+        );
+        if a.is_zero() || b.is_zero() {
+            return Expr::zero(shape);
+        }
+        Expr::node(Kind::Kron(a.clone(), b.clone()), shape)
+    }
+
+    /// The children of a node, in order.
+    pub fn children(&self) -> Vec<&Expr> {
+        match self.kind() {
+            Kind::Const(_) | Kind::Var(_) | Kind::Identity | Kind::Unit(_) => vec![],
+            Kind::Sum(xs) | Kind::Product(xs) => xs.iter().collect(),
+            Kind::Transpose(a)
+            | Kind::Inverse(a)
+            | Kind::Power(a, _)
+            | Kind::HadamardPow(a, _)
+            | Kind::Apply(_, a) => vec![a],
+            Kind::Hadamard(a, b) | Kind::HadamardDiv(a, b) | Kind::Kron(a, b) => vec![a, b],
+        }
+    }
+
+    /// Whether the variable `name` occurs in the expression.
+    pub fn mentions(&self, name: &str) -> bool {
+        let mut stack = vec![self];
+        while let Some(e) = stack.pop() {
+            if let Kind::Var(v) = e.kind()
+                && &**v == name
+            {
+                return true;
+            }
+            stack.extend(e.children());
+        }
+        false
+    }
+
+    /// Number of nodes in the tree (shared subtrees counted each time).
+    pub fn size(&self) -> usize {
+        let mut n = 0;
+        let mut stack = vec![self];
+        while let Some(e) = stack.pop() {
+            n += 1;
+            stack.extend(e.children());
+        }
+        n
+    }
+}
+
+/// The shape of `a b` under SPEC §2's rules (a 1×1 side scales the other).
+pub fn product_shape(a: &Shape, b: &Shape) -> Shape {
+    if a.is_scalar() {
+        b.clone()
+    } else if b.is_scalar() {
+        a.clone()
+    } else {
+        Shape::new(a.rows.clone(), b.cols.clone())
+    }
+}
+
+/// Accumulates a product left to right in the canonical form of the module
+/// invariants, in time linear in the number of factors.
+#[derive(Default)]
+struct ProductBuilder {
+    shape: Option<Shape>,
+    zero: bool,
+    coeff: Option<BigRational>,
+    nums: Vec<Expr>,
+    dens: Vec<Expr>,
+    chain: Vec<Expr>,
+}
+
+impl ProductBuilder {
+    fn push(&mut self, f: &Expr) {
+        let Some(shape) = self.shape.take() else {
+            self.shape = Some(f.shape().clone());
+            self.absorb(f);
+            return;
+        };
+        let next = product_shape(&shape, f.shape());
+        if f.is_zero() {
+            self.zero = true;
+        }
+        if !self.zero {
+            let (cf, mut sf, mut mf) = f.split_product();
+            // A 1×1 chain so far becomes one scalar factor as soon as a
+            // matrix or another scalar factor follows it, exactly as the
+            // parser reads `(x^T x) A` and `(x^T x) alpha` left to right.
+            if !self.chain.is_empty() && shape.is_scalar() && (!mf.is_empty() || !sf.is_empty()) {
+                let whole = Expr::chain(std::mem::take(&mut self.chain));
+                self.nums.push(whole);
+            } else if !self.chain.is_empty()
+                && !mf.is_empty()
+                && f.is_scalar()
+                && !shape.is_scalar()
+            {
+                sf.push(Expr::chain(std::mem::take(&mut mf)));
+            }
+            self.add_parts(cf, sf, mf);
+        }
+        self.shape = Some(next);
+    }
+
+    fn absorb(&mut self, f: &Expr) {
+        if f.is_zero() {
+            self.zero = true;
+            return;
+        }
+        let (c, s, m) = f.split_product();
+        self.add_parts(c, s, m);
+    }
+
+    fn add_parts(&mut self, c: BigRational, scalars: Vec<Expr>, chain: Vec<Expr>) {
+        if !c.is_one() {
+            let old = self.coeff.take().unwrap_or_else(BigRational::one);
+            self.coeff = Some(old * c);
+        }
+        for s in scalars {
+            if s.is_denominator() {
+                self.dens.push(s);
+            } else {
+                self.nums.push(s);
+            }
+        }
+        self.chain.extend(chain);
+    }
+
+    fn finish(self) -> Expr {
+        let shape = self.shape.unwrap_or_else(Shape::scalar);
+        let coeff = self.coeff.unwrap_or_else(BigRational::one);
+        if self.zero || coeff.is_zero() {
+            return Expr::zero(shape);
+        }
+        let mut nums = self.nums;
+        let mut chain = self.chain;
+        // A proper prefix of the chain with a 1×1 product is a scalar
+        // factor: `r v r2` (row, column, row) is `(r v) r2`, the one reading
+        // the parser gives, so every product has one canonical form.
+        let mut start = 0;
+        for k in 0..chain.len().saturating_sub(1) {
+            if chain[start].shape().rows.is_one() && chain[k].shape().cols.is_one() {
+                nums.push(Expr::chain(chain[start..=k].to_vec()));
+                start = k + 1;
+            }
+        }
+        if start > 0 {
+            chain.drain(..start);
+        }
+        // A 1×1 chain divided by something prints as `(x^T x) / s`: keep it
+        // whole, as the parser does when `/ s` follows it.
+        if !self.dens.is_empty() && chain.len() > 1 && shape.is_scalar() {
+            nums.push(Expr::chain(std::mem::take(&mut chain)));
+        }
+        if chain.len() > 1 {
+            chain.retain(|f| !matches!(f.kind(), Kind::Identity));
+            if chain.is_empty() {
+                chain.push(Expr::identity(shape.rows.clone()));
+            }
+        }
+        let mut factors = Vec::with_capacity(1 + nums.len() + self.dens.len() + chain.len());
+        if !coeff.is_one() {
+            factors.push(Expr::constant(coeff));
+        }
+        factors.extend(nums);
+        factors.extend(self.dens);
+        factors.extend(chain);
+        match factors.len() {
+            0 => Expr::int(1),
+            1 => factors.pop().expect("one factor"),
+            _ => Expr::node(Kind::Product(factors), shape),
+        }
+    }
+}

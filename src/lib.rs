@@ -1,0 +1,37 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Library layout
+//!
+//! Data flows one way: text → [`parse`] → `Ast` → [`lower`] (shapes) →
+//! [`Expr`] → [`differential`] → printers. [`Session`] is the command core
+//! the CLI and REPL share.
+
+#![warn(missing_docs)]
+
+mod ast;
+mod calculus;
+mod expr;
+mod lower;
+mod parse;
+mod print;
+mod session;
+mod shape;
+mod span;
+
+pub mod numeric;
+
+pub use ast::{Ast, AstKind, BinOp, Builtin, Decl, Parsed, PostOp};
+pub use calculus::differential;
+pub use expr::{ElemFn, Expr, Func, Kind, product_shape, rat};
+pub use lower::{Context, Lowered, VarInfo, VarKind, lower};
+pub use parse::{parse, parse_decls};
+pub use print::to_text;
+pub use session::{Answer, Session, Wrt, resolve_wrt};
+pub use shape::{Dim, Shape};
+pub use span::{Diagnostic, Label, Span};
+
+/// The error of every user-facing operation: a diagnostic with a caret.
+pub type Error = Diagnostic;
+
+/// The result of every user-facing operation.
+pub type Result<T> = std::result::Result<T, Error>;

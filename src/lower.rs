@@ -1,0 +1,816 @@
+//! `Ast` → `Expr`: kinds from names and declarations, shape inference by
+//! unification, and the lowering itself.
+//!
+//! Two passes over the tree. `infer` gives every name and every `I`/`E_ij`
+//! a shape with size variables and unifies them, reporting clashes with
+//! both operands labelled; `build` then walks the tree again and builds the
+//! `Expr` through the smart constructors with the resolved shapes. Keeping
+//! the passes apart keeps `Expr` free of unresolved variables.
+
+use crate::ast::{Ast, AstKind, BinOp, Builtin, Decl, Parsed, PostOp};
+use crate::expr::{Expr, Func, rat};
+use crate::shape::{Shape, TShape, Term, Unifier};
+use crate::span::{Diagnostic, Span};
+use num_rational::BigRational;
+use num_traits::{Signed, Zero};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Largest matrix power accepted (the differential of `X^k` has k terms).
+pub const MAX_MATRIX_POWER: u32 = 64;
+
+/// What kind of thing a name denotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarKind {
+    /// 1×1
+    Scalar,
+    /// n×1
+    Vector,
+    /// p×q
+    Matrix,
+}
+
+/// What is known about one variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VarInfo {
+    /// Its kind.
+    pub kind: VarKind,
+    /// Its shape.
+    pub shape: Shape,
+    /// Declared symmetric.
+    pub symmetric: bool,
+    /// Declared symmetric positive definite.
+    pub spd: bool,
+    /// For `dX`: the variable it is the differential of.
+    pub differential_of: Option<String>,
+}
+
+/// The variables of an expression.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Context {
+    /// Every variable, by name.
+    pub vars: BTreeMap<String, VarInfo>,
+    /// Variable names in order of first appearance.
+    pub order: Vec<String>,
+}
+
+impl Context {
+    /// The variable called `name`.
+    pub fn get(&self, name: &str) -> Option<&VarInfo> {
+        self.vars.get(name)
+    }
+}
+
+/// An expression with its variables.
+#[derive(Clone, Debug)]
+pub struct Lowered {
+    /// The expression.
+    pub expr: Expr,
+    /// Its variables.
+    pub context: Context,
+}
+
+const GREEK: [&str; 24] = [
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+    "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi",
+    "psi", "omega",
+];
+
+/// Whether a name denotes a scalar by convention: a Greek name or letter,
+/// optionally followed by digits or a subscript (`alpha2`, `σ_1`).
+pub fn is_greek_name(name: &str) -> bool {
+    let base = name.split('_').next().unwrap_or(name);
+    let base = base.trim_end_matches(|c: char| c.is_ascii_digit());
+    if GREEK.contains(&base) {
+        return true;
+    }
+    let mut chars = base.chars();
+    matches!((chars.next(), chars.next()), (Some(c), None) if ('α'..='ω').contains(&c))
+}
+
+/// The indices of a unit matrix name `E_ij`, or of a unit vector `e_i`.
+pub fn unit_indices(name: &str) -> Option<(&str, bool)> {
+    let (head, idx) = name.split_once('_')?;
+    let letters = idx.chars().all(|c| c.is_ascii_lowercase());
+    match head {
+        "E" if letters && idx.chars().count() == 2 => Some((idx, true)),
+        "e" if letters && idx.chars().count() == 1 => Some((idx, false)),
+        _ => None,
+    }
+}
+
+/// The kind a name has by the naming convention of SPEC §2.
+pub fn conventional_kind(name: &str) -> VarKind {
+    if is_greek_name(name) {
+        VarKind::Scalar
+    } else if name.chars().next().is_some_and(|c| c.is_uppercase()) {
+        VarKind::Matrix
+    } else {
+        VarKind::Vector
+    }
+}
+
+struct Declared {
+    kind: Option<VarKind>,
+    symmetric: bool,
+    spd: bool,
+    dims: Vec<(String, Span)>,
+    span: Span,
+}
+
+struct Symbol {
+    shape: TShape,
+    kind: VarKind,
+    symmetric: bool,
+    spd: bool,
+    differential_of: Option<String>,
+}
+
+struct Lowerer<'a> {
+    src: &'a str,
+    unifier: Unifier,
+    declared: BTreeMap<String, Declared>,
+    dim_vars: BTreeMap<String, Term>,
+    symbols: BTreeMap<String, Symbol>,
+    order: Vec<String>,
+    used: BTreeSet<String>,
+    /// Shapes of `I`, `E_ij` occurrences, in traversal order.
+    anonymous: Vec<TShape>,
+    next_anonymous: usize,
+}
+
+/// Lowers a parsed input to an `Expr` with its variables.
+pub fn lower(parsed: &Parsed, src: &str) -> Result<Lowered, Diagnostic> {
+    let mut used = BTreeSet::new();
+    collect_names(&parsed.expr, &mut used);
+    let reserved: Vec<String> = parsed
+        .decls
+        .iter()
+        .flat_map(|d| d.dims.iter().map(|(n, _)| n.clone()))
+        .collect();
+    let mut l = Lowerer {
+        src,
+        unifier: Unifier::new(reserved),
+        declared: BTreeMap::new(),
+        dim_vars: BTreeMap::new(),
+        symbols: BTreeMap::new(),
+        order: Vec::new(),
+        used,
+        anonymous: Vec::new(),
+        next_anonymous: 0,
+    };
+    l.declare(&parsed.decls)?;
+    l.infer(&parsed.expr)?;
+    let expr = l.build(&parsed.expr);
+    let mut context = Context::default();
+    for name in &l.order {
+        let s = &l.symbols[name];
+        context.vars.insert(
+            name.clone(),
+            VarInfo {
+                kind: s.kind,
+                shape: l.unifier.shape(&s.shape),
+                symmetric: s.symmetric,
+                spd: s.spd,
+                differential_of: s.differential_of.clone(),
+            },
+        );
+    }
+    context.order = l.order.clone();
+    Ok(Lowered { expr, context })
+}
+
+fn collect_names(ast: &Ast, out: &mut BTreeSet<String>) {
+    let mut stack = vec![ast];
+    while let Some(a) = stack.pop() {
+        match &a.kind {
+            AstKind::Ident(n) => {
+                out.insert(n.clone());
+            }
+            AstKind::Number(_) => {}
+            AstKind::Call { args, .. } => stack.extend(args.iter()),
+            AstKind::Neg(x) | AstKind::Group(x) => stack.push(x),
+            AstKind::Binary { lhs, rhs, .. } => {
+                stack.push(lhs);
+                stack.push(rhs);
+            }
+            AstKind::Postfix { arg, .. } => stack.push(arg),
+        }
+    }
+}
+
+impl Lowerer<'_> {
+    fn err(&self, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(message, self.src)
+    }
+
+    fn text(&self, span: Span) -> String {
+        let t = self.src.get(span.start..span.end).unwrap_or("").trim();
+        if t.chars().count() > 40 {
+            let cut: String = t.chars().take(37).collect();
+            format!("{cut}…")
+        } else {
+            t.to_string()
+        }
+    }
+
+    fn shape_text(&self, s: &TShape) -> String {
+        self.unifier.shape(s).to_string()
+    }
+
+    fn declare(&mut self, decls: &[Decl]) -> Result<(), Diagnostic> {
+        for d in decls {
+            let mut kind = None;
+            let (mut symmetric, mut spd) = (false, false);
+            for (word, span) in &d.kinds {
+                let k = match word.as_str() {
+                    "scalar" => VarKind::Scalar,
+                    "vector" => VarKind::Vector,
+                    "matrix" => VarKind::Matrix,
+                    "symmetric" => {
+                        symmetric = true;
+                        VarKind::Matrix
+                    }
+                    _ => {
+                        symmetric = true;
+                        spd = true;
+                        VarKind::Matrix
+                    }
+                };
+                if kind.is_some_and(|old| old != k) {
+                    return Err(self
+                        .err("contradictory kinds in one declaration")
+                        .label(*span, "this kind contradicts an earlier one"));
+                }
+                kind = Some(k);
+            }
+            match (kind, d.dims.len()) {
+                (Some(VarKind::Scalar), n) if n > 0 => {
+                    return Err(self
+                        .err("a scalar has no dimensions to declare")
+                        .label(d.span, "remove the size or the word `scalar`"));
+                }
+                (Some(VarKind::Vector), 2) => {
+                    return Err(self
+                        .err("a vector has one dimension: write `y: n` or `y: vector`")
+                        .label(d.span, "two dimensions given"));
+                }
+                (Some(VarKind::Matrix), 1) => {
+                    return Err(self
+                        .err("a matrix has two dimensions: write `X: n x m`")
+                        .label(d.span, "one dimension given"));
+                }
+                _ => {}
+            }
+            let kind = kind.or(match d.dims.len() {
+                1 => Some(VarKind::Vector),
+                2 => Some(VarKind::Matrix),
+                _ => None,
+            });
+            for (name, span) in &d.names {
+                if self.declared.contains_key(name) {
+                    return Err(self
+                        .err(format!("`{name}` is declared twice"))
+                        .label(*span, "second declaration"));
+                }
+                if unit_indices(name).is_some() || name == "I" {
+                    return Err(self
+                        .err(format!("`{name}` is built in and cannot be declared"))
+                        .label(*span, "built-in name"));
+                }
+                self.declared.insert(
+                    name.clone(),
+                    Declared {
+                        kind,
+                        symmetric,
+                        spd,
+                        dims: d.dims.clone(),
+                        span: *span,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn dim_term(&mut self, text: &str, span: Span) -> Result<Term, Diagnostic> {
+        if text.chars().all(|c| c.is_ascii_digit()) {
+            let n: u64 = text
+                .parse()
+                .ok()
+                .filter(|&n| n > 0 && n <= 1 << 24)
+                .ok_or_else(|| {
+                    self.err("a dimension must be a whole number from 1 to 16777216")
+                        .label(span, "this size")
+                })?;
+            return Ok(Term::lit(n));
+        }
+        if let Some(t) = self.dim_vars.get(text) {
+            return Ok(t.clone());
+        }
+        let t = self.unifier.fresh(Some(text));
+        self.dim_vars.insert(text.to_string(), t.clone());
+        Ok(t)
+    }
+
+    /// The symbol for a name, created on first sight.
+    fn symbol(&mut self, name: &str, span: Span) -> Result<TShape, Diagnostic> {
+        if let Some(s) = self.symbols.get(name) {
+            return Ok(s.shape.clone());
+        }
+        // `dX` is the differential of X when X is used or declared too.
+        if let Some(base) = name.strip_prefix('d')
+            && !base.is_empty()
+            && !is_greek_name(name)
+            && !self.declared.contains_key(name)
+            && (self.used.contains(base) || self.declared.contains_key(base))
+        {
+            let shape = self.symbol(base, span)?;
+            let b = &self.symbols[base];
+            let sym = Symbol {
+                shape: shape.clone(),
+                kind: b.kind,
+                symmetric: b.symmetric,
+                spd: false,
+                differential_of: Some(base.to_string()),
+            };
+            self.symbols.insert(name.to_string(), sym);
+            self.order.push(name.to_string());
+            return Ok(shape);
+        }
+        let (kind, symmetric, spd, dims) = match self.declared.get(name) {
+            Some(d) => (
+                d.kind.unwrap_or_else(|| conventional_kind(name)),
+                d.symmetric,
+                d.spd,
+                d.dims.clone(),
+            ),
+            None => (conventional_kind(name), false, false, Vec::new()),
+        };
+        let shape = match (kind, dims.as_slice()) {
+            (VarKind::Scalar, _) => TShape::scalar(),
+            (VarKind::Vector, [(n, s)]) => TShape::new(self.dim_term(n, *s)?, Term::one()),
+            (VarKind::Vector, _) => TShape::new(self.unifier.fresh(None), Term::one()),
+            (VarKind::Matrix, [(r, rs), (c, cs)]) => {
+                let shape = TShape::new(self.dim_term(r, *rs)?, self.dim_term(c, *cs)?);
+                if symmetric && !self.unifier.unify(&shape.rows, &shape.cols) {
+                    let span = self.declared[name].span;
+                    return Err(self
+                        .err(format!("`{name}` is declared symmetric but not square"))
+                        .label(span, "a symmetric matrix must be n x n"));
+                }
+                shape
+            }
+            (VarKind::Matrix, _) => {
+                let r = self.unifier.fresh(None);
+                let c = if symmetric {
+                    r.clone()
+                } else {
+                    self.unifier.fresh(None)
+                };
+                TShape::new(r, c)
+            }
+        };
+        let _ = span;
+        self.symbols.insert(
+            name.to_string(),
+            Symbol {
+                shape: shape.clone(),
+                kind,
+                symmetric,
+                spd,
+                differential_of: None,
+            },
+        );
+        self.order.push(name.to_string());
+        Ok(shape)
+    }
+
+    fn square(&mut self, s: &TShape, what: &str, arg: &Ast) -> Result<(), Diagnostic> {
+        if s.is_scalar() || self.unifier.unify(&s.rows, &s.cols) {
+            return Ok(());
+        }
+        let shape = self.shape_text(s);
+        Err(self
+            .err(format!(
+                "{what} needs a square matrix, but `{}` is {shape}",
+                self.text(arg.span)
+            ))
+            .label(arg.span, shape))
+    }
+
+    /// Evaluates a constant exponent.
+    fn exponent(&self, ast: &Ast) -> Result<BigRational, Diagnostic> {
+        const_value(ast).ok_or_else(|| {
+            self.err("an exponent must be a constant number such as `2`, `-1` or `(1/2)`")
+                .label(ast.span, "not a constant")
+        })
+    }
+
+    fn infer(&mut self, ast: &Ast) -> Result<TShape, Diagnostic> {
+        match &ast.kind {
+            AstKind::Number(_) => Ok(TShape::scalar()),
+            AstKind::Ident(name) => {
+                if name == "I" {
+                    let n = self.unifier.fresh(None);
+                    let s = TShape::new(n.clone(), n);
+                    self.anonymous.push(s.clone());
+                    return Ok(s);
+                }
+                if let Some((_, matrix)) = unit_indices(name) {
+                    let r = self.unifier.fresh(None);
+                    let c = if matrix {
+                        self.unifier.fresh(None)
+                    } else {
+                        Term::one()
+                    };
+                    let s = TShape::new(r, c);
+                    self.anonymous.push(s.clone());
+                    return Ok(s);
+                }
+                if Builtin::from_name(name).is_some() {
+                    return Err(self
+                        .err(format!("`{name}` is a function and needs parentheses"))
+                        .label(ast.span, "a function name")
+                        .help(format!("write `{name}(…)`")));
+                }
+                self.symbol(name, ast.span)
+            }
+            AstKind::Group(x) => self.infer(x),
+            AstKind::Neg(x) => self.infer(x),
+            AstKind::Call { func, args, .. } => self.infer_call(*func, args, ast),
+            AstKind::Binary { .. } => {
+                // Walk long chains iteratively: `A + A + ⋯` may have
+                // thousands of terms.
+                let (first, nodes) = spine(ast);
+                let mut acc = self.infer(first)?;
+                for node in nodes {
+                    let AstKind::Binary {
+                        op,
+                        op_span,
+                        lhs,
+                        rhs,
+                    } = &node.kind
+                    else {
+                        unreachable!("the spine holds binary nodes")
+                    };
+                    let b = self.infer(rhs)?;
+                    acc = self.infer_binary(*op, *op_span, lhs, rhs, acc, b)?;
+                }
+                Ok(acc)
+            }
+            AstKind::Postfix { op, op_span, arg } => {
+                let s = self.infer(arg)?;
+                match op {
+                    PostOp::Transpose => Ok(s.transpose()),
+                    PostOp::Inverse | PostOp::InverseTranspose => {
+                        self.square(&s, "the inverse", arg)?;
+                        Ok(if matches!(op, PostOp::Inverse) {
+                            s
+                        } else {
+                            s.transpose()
+                        })
+                    }
+                    PostOp::Power(e) => {
+                        let k = self.exponent(e)?;
+                        if s.is_scalar() {
+                            return Ok(s);
+                        }
+                        if !k.is_integer() {
+                            return Err(self
+                                .err("a matrix can only be raised to an integer power")
+                                .label(e.span, "not an integer")
+                                .help("for an elementwise power write `.^`"));
+                        }
+                        if k.abs() > rat(MAX_MATRIX_POWER as i64) {
+                            return Err(self
+                                .err(format!("matrix powers are limited to ±{MAX_MATRIX_POWER}"))
+                                .label(e.span, "too large"));
+                        }
+                        let _ = op_span;
+                        self.square(&s, "a matrix power", arg)?;
+                        Ok(s)
+                    }
+                    PostOp::ElemPower(e) => {
+                        self.exponent(e)?;
+                        Ok(s)
+                    }
+                }
+            }
+        }
+    }
+
+    fn infer_call(
+        &mut self,
+        func: Builtin,
+        args: &[Ast],
+        call: &Ast,
+    ) -> Result<TShape, Diagnostic> {
+        let mut shapes = Vec::new();
+        for a in args {
+            shapes.push(self.infer(a)?);
+        }
+        let s = shapes[0].clone();
+        let arg = &args[0];
+        match func {
+            Builtin::Tr | Builtin::Det | Builtin::Logdet => {
+                self.square(&s, &format!("`{}`", func.name()), arg)?;
+                Ok(TShape::scalar())
+            }
+            Builtin::Inv => {
+                self.square(&s, "`inv`", arg)?;
+                Ok(s)
+            }
+            Builtin::Sum | Builtin::Norm2 => Ok(TShape::scalar()),
+            Builtin::Elem(_) => Ok(s),
+            Builtin::Vec => {
+                let rows = s
+                    .rows
+                    .times(&s.cols)
+                    .ok_or_else(|| self.err("dimension too large").label(call.span, "here"))?;
+                Ok(TShape::new(rows, Term::one()))
+            }
+            Builtin::Diag => {
+                let resolved =
+                    TShape::new(self.unifier.resolve(&s.rows), self.unifier.resolve(&s.cols));
+                if resolved.is_scalar() {
+                    return Err(self
+                        .err("`diag` needs a vector or a square matrix, not a scalar")
+                        .label(arg.span, "1×1"));
+                }
+                if resolved.cols.is_one() {
+                    return Ok(TShape::new(s.rows.clone(), s.rows));
+                }
+                self.square(&s, "`diag` of a matrix", arg)?;
+                Ok(TShape::new(s.rows, Term::one()))
+            }
+            Builtin::Kron => {
+                let t = shapes[1].clone();
+                if s.is_scalar() {
+                    return Ok(t);
+                }
+                if t.is_scalar() {
+                    return Ok(s);
+                }
+                let big = || self.err("dimension too large").label(call.span, "here");
+                let rows = s.rows.times(&t.rows).ok_or_else(big)?;
+                let cols = s.cols.times(&t.cols).ok_or_else(big)?;
+                Ok(TShape::new(rows, cols))
+            }
+        }
+    }
+
+    fn infer_binary(
+        &mut self,
+        op: BinOp,
+        op_span: Span,
+        lhs: &Ast,
+        rhs: &Ast,
+        a: TShape,
+        b: TShape,
+    ) -> Result<TShape, Diagnostic> {
+        let clash = |me: &Self, verb: &str, why: &str| {
+            let (sa, sb) = (me.shape_text(&a), me.shape_text(&b));
+            me.err(format!(
+                "cannot {verb} `{}` ({sa}) and `{}` ({sb}){why}",
+                me.text(lhs.span),
+                me.text(rhs.span)
+            ))
+            .label(lhs.span, sa)
+            .label(rhs.span, sb)
+        };
+        match op {
+            BinOp::Add | BinOp::Sub | BinOp::Hadamard | BinOp::HadamardDiv => {
+                if a.is_scalar() {
+                    return Ok(b);
+                }
+                if b.is_scalar() {
+                    return Ok(a);
+                }
+                if self.unifier.unify_shapes(&a, &b) {
+                    return Ok(a);
+                }
+                let verb = match op {
+                    BinOp::Add => "add",
+                    BinOp::Sub => "subtract",
+                    _ => "combine elementwise",
+                };
+                Err(clash(self, verb, ": their shapes differ"))
+            }
+            BinOp::Mul => {
+                if a.is_scalar() {
+                    return Ok(b);
+                }
+                if b.is_scalar() {
+                    return Ok(a);
+                }
+                if self.unifier.unify(&a.cols, &b.rows) {
+                    return Ok(TShape::new(a.rows, b.cols));
+                }
+                let (ca, rb) = (self.unifier.dim(&a.cols), self.unifier.dim(&b.rows));
+                let mut d = clash(
+                    self,
+                    "multiply",
+                    &format!(
+                        ": the left has {ca} column{}, the right {rb} row{}",
+                        plural(&ca),
+                        plural(&rb)
+                    ),
+                );
+                if self.unifier.resolve(&a.cols).is_one()
+                    && self.unifier.resolve(&b.rows) != Term::one()
+                {
+                    let _ = op_span;
+                    d = d.help("an outer product is written `x y^T`; an inner product `x^T y`");
+                } else if self.unifier.resolve(&a.rows) == self.unifier.resolve(&b.rows)
+                    && self.unifier.resolve(&a.cols).is_one()
+                {
+                    d = d.help("did you mean to transpose one side?");
+                }
+                Err(d)
+            }
+            BinOp::Div => {
+                if b.is_scalar() {
+                    return Ok(a);
+                }
+                let sb = self.shape_text(&b);
+                Err(self
+                    .err(format!(
+                        "division by a matrix is undefined: `{}` is {sb}",
+                        self.text(rhs.span)
+                    ))
+                    .label(rhs.span, sb)
+                    .help(format!(
+                        "multiply by the inverse: write `{} {}^-1`, or divide elementwise with `./`",
+                        self.text(lhs.span),
+                        atom_text(&self.text(rhs.span))
+                    )))
+            }
+            BinOp::Kron => {
+                if a.is_scalar() {
+                    return Ok(b);
+                }
+                if b.is_scalar() {
+                    return Ok(a);
+                }
+                let rows = a.rows.times(&b.rows);
+                let cols = a.cols.times(&b.cols);
+                match (rows, cols) {
+                    (Some(r), Some(c)) => Ok(TShape::new(r, c)),
+                    _ => Err(self.err("dimension too large").label(op_span, "here")),
+                }
+            }
+        }
+    }
+
+    fn next_anonymous(&mut self) -> Shape {
+        let s = self.unifier.shape(&self.anonymous[self.next_anonymous]);
+        self.next_anonymous += 1;
+        s
+    }
+
+    fn var_shape(&self, name: &str) -> Shape {
+        self.unifier.shape(&self.symbols[name].shape)
+    }
+
+    fn build(&mut self, ast: &Ast) -> Expr {
+        match &ast.kind {
+            AstKind::Number(c) => Expr::constant(c.clone()),
+            AstKind::Ident(name) => {
+                if name == "I" {
+                    let s = self.next_anonymous();
+                    return Expr::identity(s.rows);
+                }
+                if let Some((idx, _)) = unit_indices(name) {
+                    let s = self.next_anonymous();
+                    return Expr::unit(idx, s);
+                }
+                Expr::var(name, self.var_shape(name))
+            }
+            AstKind::Group(x) => self.build(x),
+            AstKind::Neg(x) => Expr::neg(&self.build(x)),
+            AstKind::Call { func, args, .. } => {
+                let a = self.build(&args[0]);
+                match func {
+                    Builtin::Tr => Expr::apply(Func::Tr, &a),
+                    Builtin::Det => Expr::apply(Func::Det, &a),
+                    Builtin::Logdet => Expr::apply(Func::Logdet, &a),
+                    Builtin::Inv => Expr::inverse(&a),
+                    Builtin::Diag => Expr::apply(Func::Diag, &a),
+                    Builtin::Vec => Expr::apply(Func::Vec, &a),
+                    Builtin::Sum => Expr::apply(Func::Sum, &a),
+                    Builtin::Norm2 => Expr::apply(Func::Norm2, &a),
+                    Builtin::Elem(f) => Expr::apply(Func::Elem(*f), &a),
+                    Builtin::Kron => {
+                        let b = self.build(&args[1]);
+                        Expr::kron(&a, &b)
+                    }
+                }
+            }
+            AstKind::Binary { .. } => {
+                // Sums and runs of products are built in one pass each, so
+                // long flat inputs take linear time.
+                let (first, nodes) = spine(ast);
+                let mut pending = vec![self.build(first)];
+                let mut additive = false;
+                for node in nodes {
+                    let AstKind::Binary { op, rhs, .. } = &node.kind else {
+                        unreachable!("the spine holds binary nodes")
+                    };
+                    let b = self.build(rhs);
+                    match op {
+                        BinOp::Add => {
+                            additive = true;
+                            pending.push(b);
+                        }
+                        BinOp::Sub => {
+                            additive = true;
+                            pending.push(Expr::neg(&b));
+                        }
+                        BinOp::Mul => pending.push(b),
+                        BinOp::Div => pending.push(Expr::power(&b, &rat(-1))),
+                        BinOp::Hadamard | BinOp::HadamardDiv | BinOp::Kron => {
+                            let a = Expr::product(std::mem::take(&mut pending));
+                            pending.push(match op {
+                                BinOp::Hadamard => Expr::hadamard(&a, &b),
+                                BinOp::HadamardDiv => Expr::hadamard_div(&a, &b),
+                                _ => Expr::kron(&a, &b),
+                            });
+                        }
+                    }
+                }
+                if additive {
+                    Expr::sum(pending)
+                } else {
+                    Expr::product(pending)
+                }
+            }
+            AstKind::Postfix { op, arg, .. } => {
+                let a = self.build(arg);
+                match op {
+                    PostOp::Transpose => Expr::transpose(&a),
+                    PostOp::Inverse => Expr::inverse(&a),
+                    PostOp::InverseTranspose => Expr::transpose(&Expr::inverse(&a)),
+                    PostOp::Power(e) => Expr::power(&a, &const_value(e).expect("checked")),
+                    PostOp::ElemPower(e) => {
+                        Expr::hadamard_pow(&a, &const_value(e).expect("checked"))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The left spine of a chain of operators of one precedence level
+/// (additive, or the product level): the innermost left operand, and the
+/// binary nodes from the innermost out.
+fn spine(ast: &Ast) -> (&Ast, Vec<&Ast>) {
+    let additive = |op: &BinOp| matches!(op, BinOp::Add | BinOp::Sub);
+    let AstKind::Binary { op, .. } = &ast.kind else {
+        return (ast, Vec::new());
+    };
+    let class = additive(op);
+    let mut nodes = Vec::new();
+    let mut cur = ast;
+    while let AstKind::Binary { op, lhs, .. } = &cur.kind {
+        if additive(op) != class {
+            break;
+        }
+        nodes.push(cur);
+        cur = lhs;
+    }
+    nodes.reverse();
+    (cur, nodes)
+}
+
+/// The value of a constant AST (numbers, `+ - * /`, unary minus, groups).
+fn const_value(ast: &Ast) -> Option<BigRational> {
+    match &ast.kind {
+        AstKind::Number(c) => Some(c.clone()),
+        AstKind::Group(x) => const_value(x),
+        AstKind::Neg(x) => Some(-const_value(x)?),
+        AstKind::Binary { op, lhs, rhs, .. } => {
+            let (a, b) = (const_value(lhs)?, const_value(rhs)?);
+            match op {
+                BinOp::Add => Some(a + b),
+                BinOp::Sub => Some(a - b),
+                BinOp::Mul => Some(a * b),
+                BinOp::Div if !b.is_zero() => Some(a / b),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn plural(d: &crate::shape::Dim) -> &'static str {
+    if d.is_one() { "" } else { "s" }
+}
+
+/// The text, parenthesised unless it is a plain name.
+fn atom_text(t: &str) -> String {
+    if t.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        t.to_string()
+    } else {
+        format!("({t})")
+    }
+}

@@ -1,0 +1,81 @@
+//! The `matcalc` binary: a thin clap shell over the library's `Session`.
+//!
+//! Exit codes: 0 success, 1 a user or math error (printed with a caret),
+//! 2 a usage error (clap's own message).
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Symbolic matrix calculus: derivatives in Matrix Cookbook notation, checked.
+#[derive(Parser, Debug)]
+#[command(name = "matcalc", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The differential dF[dX] (`--wrt X`), or the entrywise partial (`--wrt X_ij`).
+    Diff {
+        /// The expression, e.g. 'A X X^T A^T'.
+        expr: String,
+        /// The variable (`X`) or one of its entries (`X_ij`).
+        #[arg(long)]
+        wrt: String,
+        /// Name of the direction (default `dX`).
+        #[arg(long)]
+        direction: Option<String>,
+        /// Declarations, as in an inline `where` clause: 'S: symmetric, X: n x m'.
+        #[arg(long = "where", value_name = "DECLS")]
+        where_: Option<String>,
+    },
+}
+
+/// Stack for the worker thread: the passes recurse once per nesting level,
+/// and the parser admits up to `MAX_NESTING` levels of brackets.
+const STACK_BYTES: usize = 256 << 20;
+
+fn main() -> ExitCode {
+    std::thread::Builder::new()
+        .stack_size(STACK_BYTES)
+        .spawn(run)
+        .expect("spawn the worker thread")
+        .join()
+        .unwrap_or(ExitCode::from(101))
+}
+
+fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let session = matcalc::Session::new();
+    let result = match &cli.command {
+        Command::Diff {
+            expr,
+            wrt,
+            direction,
+            where_,
+        } => session
+            .diff(expr, wrt, direction.as_deref(), where_.as_deref())
+            .map(|a| a.text),
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(diag) => {
+            eprintln!("{}", diag.render());
+            ExitCode::from(1)
+        }
+    }
+}

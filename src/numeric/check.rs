@@ -1,0 +1,226 @@
+//! Numeric verification of derivatives: random instances that honour the
+//! declarations, and central differences compared with the symbolic
+//! differential.
+//!
+//! Sizes are distinct for distinct symbolic dimensions (3, 4, 5, 2, …), so
+//! a transposed or misplaced factor cannot pass by accident on square
+//! shapes. A point where the expression cannot be evaluated (a singular
+//! matrix, a log of a negative number) is resampled.
+
+use crate::expr::{ElemFn, Expr, Func, Kind};
+use crate::lower::Context;
+use crate::numeric::float::{Bindings, EvalError, Matrix, eval};
+use crate::numeric::rng::Rng;
+use std::collections::BTreeSet;
+
+/// Sizes given to the symbolic dimensions, in order of first appearance.
+const SIZES: [usize; 8] = [3, 4, 5, 2, 6, 7, 8, 9];
+
+/// The direction a differential was taken in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// A direction variable such as `dX` or `H`, set to a random matrix.
+    Var(String),
+    /// The unit matrix `E_ij` (or `e_i`), with random indices.
+    Unit,
+}
+
+/// The outcome of a numeric check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// Points at which the comparison was made.
+    pub points: usize,
+    /// The largest relative error seen.
+    pub max_rel_error: f64,
+}
+
+/// Names of the symbolic dimensions of the expressions, in first-appearance
+/// order (variables of the context first).
+fn dim_names(ctx: &Context, exprs: &[&Expr]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut note = |d: &crate::shape::Dim| {
+        for n in &d.names {
+            if seen.insert(n.to_string()) {
+                out.push(n.to_string());
+            }
+        }
+    };
+    for name in &ctx.order {
+        let s = &ctx.vars[name].shape;
+        note(&s.rows);
+        note(&s.cols);
+    }
+    for e in exprs {
+        let mut stack = vec![*e];
+        while let Some(x) = stack.pop() {
+            note(&x.shape().rows);
+            note(&x.shape().cols);
+            stack.extend(x.children());
+        }
+    }
+    out
+}
+
+/// Whether the expression needs positive values (logs, roots, log-dets).
+fn needs_positive(e: &Expr) -> bool {
+    let mut stack = vec![e];
+    while let Some(x) = stack.pop() {
+        match x.kind() {
+            Kind::Apply(Func::Elem(ElemFn::Log | ElemFn::Sqrt), _)
+            | Kind::Apply(Func::Logdet, _) => {
+                return true;
+            }
+            Kind::Power(_, k) | Kind::HadamardPow(_, k) if !k.is_integer() => return true,
+            _ => {}
+        }
+        stack.extend(x.children());
+    }
+    false
+}
+
+fn random_matrix(rng: &mut Rng, r: usize, c: usize, lo: f64, hi: f64) -> Matrix {
+    Matrix {
+        rows: r,
+        cols: c,
+        data: (0..r * c).map(|_| rng.uniform(lo, hi)).collect(),
+    }
+}
+
+fn symmetrize(m: &Matrix) -> Matrix {
+    m.zip(&m.transpose(), |a, b| (a + b) / 2.0).expect("square")
+}
+
+/// A random point: sizes for every dimension, values for every variable
+/// (symmetric ones symmetric, SPD ones SPD, positive where logs need it).
+///
+/// `shuffle` = 0 gives the dimensions the sizes 3, 4, 5, 2, … in order of
+/// first appearance; other values permute them (used when a point cannot
+/// be evaluated, e.g. `(X^T X)^-1` needs more rows than columns).
+pub fn random_bindings(
+    ctx: &Context,
+    exprs: &[&Expr],
+    rng: &mut Rng,
+    shuffle: usize,
+) -> Result<Bindings, EvalError> {
+    let mut b = Bindings::default();
+    let names = dim_names(ctx, exprs);
+    let mut sizes: Vec<usize> = (0..names.len())
+        .map(|k| SIZES[k % SIZES.len()] + 6 * (k / SIZES.len()))
+        .collect();
+    if shuffle > 0 {
+        for i in (1..sizes.len()).rev() {
+            sizes.swap(i, rng.below(i + 1));
+        }
+    }
+    for (name, size) in names.into_iter().zip(sizes) {
+        b.dims.insert(name, size);
+    }
+    let positive = exprs.iter().any(|e| needs_positive(e));
+    for name in &ctx.order {
+        let info = &ctx.vars[name];
+        if info.differential_of.is_some() {
+            continue;
+        }
+        let (r, c) = b.shape(&info.shape)?;
+        let m = if info.spd || (positive && r == c && r > 1) {
+            let g = random_matrix(rng, r, c, -1.0, 1.0);
+            let mut m = g.mul(&g.transpose())?;
+            for i in 0..r {
+                m.set(i, i, m.get(i, i) + r as f64);
+            }
+            m
+        } else if info.symmetric {
+            symmetrize(&random_matrix(rng, r, c, -1.0, 1.0))
+        } else if positive {
+            random_matrix(rng, r, c, 0.5, 1.5)
+        } else {
+            let mut m = random_matrix(rng, r, c, -1.0, 1.0);
+            if r == c && r > 1 {
+                for i in 0..r {
+                    m.set(i, i, m.get(i, i) + 1.5);
+                }
+            }
+            m
+        };
+        b.vars.insert(name.clone(), m);
+    }
+    Ok(b)
+}
+
+/// Compares the symbolic differential `df` of `f` (taken with respect to
+/// `wrt` in direction `dir`) with central differences at `points` random
+/// points.
+pub fn check_differential(
+    f: &Expr,
+    df: &Expr,
+    ctx: &Context,
+    wrt: &str,
+    dir: &Direction,
+    points: usize,
+    seed: u64,
+) -> Result<Report, EvalError> {
+    let mut rng = Rng::new(seed);
+    let mut report = Report {
+        points: 0,
+        max_rel_error: 0.0,
+    };
+    let mut attempts = 0;
+    while report.points < points {
+        attempts += 1;
+        if attempts > 20 * points {
+            return Err(EvalError::new(
+                "could not find a point where the expression can be evaluated",
+            ));
+        }
+        let shuffle = if attempts > 2 { attempts } else { 0 };
+        let mut b = random_bindings(ctx, &[f, df], &mut rng, shuffle)?;
+        let x = b
+            .vars
+            .get(wrt)
+            .cloned()
+            .ok_or_else(|| EvalError::new(format!("`{wrt}` is not a variable")))?;
+        let h = match dir {
+            Direction::Var(name) => {
+                let mut h = random_matrix(&mut rng, x.rows, x.cols, -1.0, 1.0);
+                if ctx.get(wrt).is_some_and(|v| v.symmetric) {
+                    h = symmetrize(&h);
+                }
+                b.vars.insert(name.clone(), h.clone());
+                h
+            }
+            Direction::Unit => {
+                let (i, j) = (rng.below(x.rows), rng.below(x.cols));
+                b.indices.insert('i', i);
+                b.indices.insert('j', j);
+                let mut h = Matrix::zeros(x.rows, x.cols);
+                h.set(i, j, 1.0);
+                h
+            }
+        };
+        let Ok(symbolic) = eval(df, &b) else { continue };
+        let step = 1e-5;
+        let mut plus = b.clone();
+        let mut minus = b.clone();
+        plus.vars
+            .insert(wrt.to_string(), x.zip(&h, |a, d| a + step * d)?);
+        minus
+            .vars
+            .insert(wrt.to_string(), x.zip(&h, |a, d| a - step * d)?);
+        let (Ok(fp), Ok(fm)) = (eval(f, &plus), eval(f, &minus)) else {
+            continue;
+        };
+        let fd = fp.zip(&fm, |a, c| (a - c) / (2.0 * step))?;
+        if (fd.rows, fd.cols) != (symbolic.rows, symbolic.cols) && !symbolic.is_scalar() {
+            return Err(EvalError::new(format!(
+                "the differential is {}×{} but the function's change is {}×{}",
+                symbolic.rows, symbolic.cols, fd.rows, fd.cols
+            )));
+        }
+        let diff = fd.zip(&symbolic, |a, c| a - c)?;
+        let scale = fd.max_abs().max(symbolic.max_abs()).max(1e-3);
+        report.max_rel_error = report.max_rel_error.max(diff.max_abs() / scale);
+        report.points += 1;
+    }
+    Ok(report)
+}

@@ -1,0 +1,8 @@
+//! Numbers: evaluation of expressions at concrete values, and the checks
+//! that prove derivatives right.
+
+pub mod check;
+pub mod float;
+pub mod rng;
+
+pub use float::{Bindings, EvalError, Matrix, eval};

@@ -1,0 +1,514 @@
+//! Text → `Ast`: the pest grammar in `grammar/matcalc.pest`, a precedence
+//! climber over its flat operand/operator sequences, and parse errors in the
+//! user's words.
+//!
+//! The grammar leaves precedence to this file (rather than to pest's
+//! `PrattParser`) because juxtaposition is an operator with no token: the
+//! climber inserts it between two operands, and every operator keeps its
+//! span for later diagnostics. Levels, loosest first (SPEC §2): `+ -`; the
+//! product level (juxtaposition, `*`, `/`, `.*`, `./`, `⊗`), left to right;
+//! unary minus; then postfix operators (powers, transposes, inverses),
+//! applied left to right.
+
+use crate::ast::{Ast, AstKind, BinOp, Builtin, Decl, Parsed, PostOp};
+use crate::span::{Diagnostic, Span};
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use pest::Parser as _;
+use pest::error::{ErrorVariant, InputLocation};
+use pest::iterators::Pair;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/matcalc.pest"]
+struct Grammar;
+
+/// Deepest bracket nesting accepted; deeper input is refused before pest
+/// (which recurses per level) ever sees it.
+pub const MAX_NESTING: usize = 200;
+
+/// Most postfix operators (`^T`, `^-1`, powers) on one operand.
+pub const MAX_POSTFIX: usize = 64;
+
+fn is_postfix(r: Rule) -> bool {
+    matches!(
+        r,
+        Rule::transpose | Rule::inverse | Rule::inv_transpose | Rule::power | Rule::epower
+    )
+}
+
+/// Longest input accepted, in bytes.
+pub const MAX_INPUT_LEN: usize = 100_000;
+
+/// Parses an expression with an optional `where` clause.
+pub fn parse(src: &str) -> Result<Parsed, Diagnostic> {
+    precheck(src)?;
+    let mut pairs = Grammar::parse(Rule::main, src).map_err(|e| parse_error(e, src))?;
+    let main = pairs.next().expect("main matched");
+    let mut expr = None;
+    let mut decls = Vec::new();
+    for p in main.into_inner() {
+        match p.as_rule() {
+            Rule::expr => expr = Some(build_expr(p, src)?),
+            Rule::where_clause => {
+                for q in p.into_inner() {
+                    if q.as_rule() == Rule::decl_list {
+                        decls = build_decls(q);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Parsed {
+        expr: expr.expect("main holds an expr"),
+        decls,
+    })
+}
+
+/// Parses the declarations of a `--where` option (without the keyword).
+pub fn parse_decls(src: &str) -> Result<Vec<Decl>, Diagnostic> {
+    precheck(src).map_err(|d| d.origin("--where"))?;
+    let mut pairs =
+        Grammar::parse(Rule::decls_only, src).map_err(|e| parse_error(e, src).origin("--where"))?;
+    let top = pairs.next().expect("decls_only matched");
+    Ok(top
+        .into_inner()
+        .find(|p| p.as_rule() == Rule::decl_list)
+        .map(build_decls)
+        .unwrap_or_default())
+}
+
+/// Refuses inputs that are too long or nested too deeply, before parsing.
+fn precheck(src: &str) -> Result<(), Diagnostic> {
+    if src.len() > MAX_INPUT_LEN {
+        return Err(Diagnostic::new(
+            format!(
+                "the input is too long ({} bytes; at most {MAX_INPUT_LEN})",
+                src.len()
+            ),
+            "",
+        ));
+    }
+    if let Some((i, c)) = src.char_indices().find(|&(_, c)| is_invisible(c)) {
+        return Err(Diagnostic::new(
+            format!("invisible character U+{:04X} in the input", c as u32),
+            src,
+        )
+        .label(Span::new(i, i + c.len_utf8()), "remove this character"));
+    }
+    let mut depth = 0usize;
+    for (i, c) in src.char_indices() {
+        match c {
+            '(' | '{' | '[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(Diagnostic::new(
+                        format!("brackets are nested too deeply (more than {MAX_NESTING} levels)"),
+                        src,
+                    )
+                    .label(Span::new(i, i + 1), "this bracket is too deep"));
+                }
+            }
+            ')' | '}' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Zero-width, bidirectional-control and other invisible characters.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}'
+        | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{ad}')
+}
+
+fn span_of(p: &Pair<Rule>) -> Span {
+    let s = p.as_span();
+    Span::new(s.start(), s.end())
+}
+
+fn build_expr(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
+    let mut operands = Vec::new();
+    let mut ops: Vec<(BinOp, Span)> = Vec::new();
+    let mut pending: Option<(BinOp, Span)> = None;
+    for p in pair.into_inner() {
+        let op = match p.as_rule() {
+            Rule::operand => {
+                let start = p.as_span().start();
+                let operand = build_operand(p, src)?;
+                if !operands.is_empty() {
+                    let op = pending
+                        .take()
+                        .unwrap_or((BinOp::Mul, Span::new(start, start)));
+                    ops.push(op);
+                }
+                operands.push(operand);
+                continue;
+            }
+            Rule::add => BinOp::Add,
+            Rule::sub => BinOp::Sub,
+            Rule::mul => BinOp::Mul,
+            Rule::div => BinOp::Div,
+            Rule::hadamard => BinOp::Hadamard,
+            Rule::hdiv => BinOp::HadamardDiv,
+            Rule::kron_op => BinOp::Kron,
+            r => unreachable!("unexpected {r:?} in expr"),
+        };
+        pending = Some((op, span_of(&p)));
+    }
+    Ok(climb(operands, ops))
+}
+
+/// Two-level left-associative precedence climbing.
+fn climb(operands: Vec<Ast>, ops: Vec<(BinOp, Span)>) -> Ast {
+    let mut operands = operands.into_iter();
+    let mut current = operands.next().expect("an expr has an operand");
+    let mut terms: Vec<(Option<(BinOp, Span)>, Ast)> = Vec::new();
+    let mut pending_add: Option<(BinOp, Span)> = None;
+    for ((op, op_span), rhs) in ops.into_iter().zip(operands) {
+        if matches!(op, BinOp::Add | BinOp::Sub) {
+            terms.push((pending_add.take(), current));
+            pending_add = Some((op, op_span));
+            current = rhs;
+        } else {
+            current = binary(op, op_span, current, rhs);
+        }
+    }
+    terms.push((pending_add, current));
+    let mut terms = terms.into_iter();
+    let (_, mut acc) = terms.next().expect("one term");
+    for (op, rhs) in terms {
+        let (op, op_span) = op.expect("later terms have an operator");
+        acc = binary(op, op_span, acc, rhs);
+    }
+    acc
+}
+
+fn binary(op: BinOp, op_span: Span, lhs: Ast, rhs: Ast) -> Ast {
+    let span = lhs.span.join(rhs.span);
+    Ast {
+        kind: AstKind::Binary {
+            op,
+            op_span,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        },
+        span,
+    }
+}
+
+fn build_operand(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
+    let mut negs = Vec::new();
+    let mut node: Option<Ast> = None;
+    let mut postfixes = 0usize;
+    for p in pair.into_inner() {
+        let span = span_of(&p);
+        if is_postfix(p.as_rule()) {
+            postfixes += 1;
+            if postfixes > MAX_POSTFIX {
+                return Err(Diagnostic::new(
+                    format!("too many postfix operators in a row (more than {MAX_POSTFIX})"),
+                    src,
+                )
+                .label(span, "one too many")
+                .help("group with parentheses, or simplify: (A^T)^T is A"));
+            }
+        }
+        match p.as_rule() {
+            Rule::neg => negs.push(span),
+            Rule::number => {
+                node = Some(Ast {
+                    kind: AstKind::Number(parse_number(p.as_str())),
+                    span,
+                })
+            }
+            Rule::ident => {
+                node = Some(Ast {
+                    kind: AstKind::Ident(normalize_ident(p.as_str())),
+                    span,
+                })
+            }
+            Rule::group => node = Some(build_group(p, src)?),
+            Rule::call => node = Some(build_call(p, src)?),
+            Rule::transpose | Rule::inverse | Rule::inv_transpose | Rule::power | Rule::epower => {
+                let arg = node.take().expect("postfix follows a primary");
+                let op = match p.as_rule() {
+                    Rule::transpose => PostOp::Transpose,
+                    Rule::inverse => PostOp::Inverse,
+                    Rule::inv_transpose => PostOp::InverseTranspose,
+                    rule => {
+                        let exponent = p
+                            .clone()
+                            .into_inner()
+                            .find(|q| q.as_rule() == Rule::exponent)
+                            .expect("a power has an exponent");
+                        let e = Box::new(build_exponent(exponent, src)?);
+                        if rule == Rule::power {
+                            PostOp::Power(e)
+                        } else {
+                            PostOp::ElemPower(e)
+                        }
+                    }
+                };
+                let whole = arg.span.join(span);
+                node = Some(Ast {
+                    kind: AstKind::Postfix {
+                        op,
+                        op_span: span,
+                        arg: Box::new(arg),
+                    },
+                    span: whole,
+                });
+            }
+            r => unreachable!("unexpected {r:?} in operand"),
+        }
+    }
+    let mut node = node.expect("an operand has a primary");
+    // --A is A: keep one minus for an odd count, so that a long run of
+    // minus signs does not build a deep tree.
+    if negs.len() % 2 == 1 {
+        let span = negs[0].join(node.span);
+        node = Ast {
+            kind: AstKind::Neg(Box::new(node)),
+            span,
+        };
+    }
+    Ok(node)
+}
+
+fn build_group(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
+    let span = span_of(&pair);
+    let inner = pair
+        .into_inner()
+        .find(|p| p.as_rule() == Rule::expr)
+        .expect("a group holds an expr");
+    Ok(Ast {
+        kind: AstKind::Group(Box::new(build_expr(inner, src)?)),
+        span,
+    })
+}
+
+fn build_call(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
+    let span = span_of(&pair);
+    let mut func = None;
+    let mut name_span = span;
+    let mut args = Vec::new();
+    for p in pair.into_inner() {
+        match p.as_rule() {
+            Rule::func_name => {
+                name_span = span_of(&p);
+                func = Builtin::from_name(p.as_str());
+            }
+            Rule::expr => args.push(build_expr(p, src)?),
+            _ => {}
+        }
+    }
+    let func = func.expect("the grammar only admits known names");
+    if args.len() != func.arity() {
+        let want = func.arity();
+        return Err(Diagnostic::new(
+            format!(
+                "`{}` takes {} argument{}, not {}",
+                func.name(),
+                want,
+                if want == 1 { "" } else { "s" },
+                args.len()
+            ),
+            src,
+        )
+        .label(
+            span,
+            format!(
+                "{} argument{} given",
+                args.len(),
+                if args.len() == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    Ok(Ast {
+        kind: AstKind::Call {
+            func,
+            name_span,
+            args,
+        },
+        span,
+    })
+}
+
+fn build_exponent(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
+    let span = span_of(&pair);
+    let inner = pair
+        .into_inner()
+        .find(|p| matches!(p.as_rule(), Rule::signed_number | Rule::expr));
+    let inner = inner.expect("an exponent holds a number or an expr");
+    match inner.as_rule() {
+        Rule::signed_number => {
+            let text = inner.as_str();
+            let (neg, digits) = match text.strip_prefix('-').or_else(|| text.strip_prefix('−')) {
+                Some(rest) => (true, rest),
+                None => (false, text),
+            };
+            let value = parse_number(digits);
+            Ok(Ast {
+                kind: AstKind::Number(if neg { -value } else { value }),
+                span,
+            })
+        }
+        _ => Ok(Ast {
+            kind: AstKind::Group(Box::new(build_expr(inner, src)?)),
+            span,
+        }),
+    }
+}
+
+fn build_decls(pair: Pair<Rule>) -> Vec<Decl> {
+    let mut decls = Vec::new();
+    for d in pair.into_inner().filter(|p| p.as_rule() == Rule::decl) {
+        let span = span_of(&d);
+        let mut decl = Decl {
+            names: Vec::new(),
+            kinds: Vec::new(),
+            dims: Vec::new(),
+            span,
+        };
+        for p in d.into_inner() {
+            match p.as_rule() {
+                Rule::ident => decl.names.push((normalize_ident(p.as_str()), span_of(&p))),
+                Rule::decl_type => {
+                    for q in p.into_inner() {
+                        match q.as_rule() {
+                            Rule::kind_word => {
+                                decl.kinds.push((q.as_str().to_string(), span_of(&q)))
+                            }
+                            Rule::dims => {
+                                for r in q.into_inner().filter(|r| r.as_rule() == Rule::dim) {
+                                    decl.dims.push((r.as_str().to_string(), span_of(&r)));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        decls.push(decl);
+    }
+    decls
+}
+
+/// `E_{ij}` → `E_ij`.
+pub fn normalize_ident(text: &str) -> String {
+    text.chars().filter(|&c| c != '{' && c != '}').collect()
+}
+
+/// An exact rational from `12` or `0.25`.
+fn parse_number(text: &str) -> BigRational {
+    match text.split_once('.') {
+        None => BigRational::from_integer(text.parse::<BigInt>().expect("digits")),
+        Some((int, frac)) => {
+            let digits: BigInt = format!("{int}{frac}").parse().expect("digits");
+            let denom = num_traits::pow(BigInt::from(10), frac.len());
+            BigRational::new(digits, denom)
+        }
+    }
+}
+
+/// A pest error in the user's words: what was expected, with a caret.
+fn parse_error(err: pest::error::Error<Rule>, src: &str) -> Diagnostic {
+    let pos = match err.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let expected = match &err.variant {
+        ErrorVariant::ParsingError { positives, .. } => describe(positives),
+        ErrorVariant::CustomError { message } => message.clone(),
+    };
+    let found = match src[pos..].chars().next() {
+        None => "the input ends here".to_string(),
+        Some(c) => format!("unexpected `{c}`"),
+    };
+    let end = src[pos..]
+        .chars()
+        .next()
+        .map_or(pos, |c| pos + c.len_utf8());
+    let mut d =
+        Diagnostic::new(format!("expected {expected}"), src).label(Span::new(pos, end), found);
+    if src[..pos].trim_end().ends_with('^') {
+        d = d.help("after `^` write `T` (transpose), `-1` (inverse), or an exponent such as `2` or `(1/2)`");
+    }
+    d
+}
+
+/// Plain words for the rules pest says it expected, deduplicated, in a
+/// fixed order.
+fn describe(rules: &[Rule]) -> String {
+    let mut words: Vec<&str> = Vec::new();
+    let operand_start = rules.iter().any(|r| {
+        matches!(
+            r,
+            Rule::number
+                | Rule::ident
+                | Rule::call
+                | Rule::func_name
+                | Rule::group
+                | Rule::neg
+                | Rule::operand
+                | Rule::expr
+                | Rule::primary
+        )
+    });
+    for r in rules {
+        let w = match r {
+            Rule::rparen => "`)`",
+            Rule::lparen if operand_start => continue,
+            Rule::lparen => "`(`",
+            Rule::comma => "`,`",
+            Rule::colon => "`:`",
+            Rule::EOI => "the end of the input",
+            Rule::where_clause | Rule::where_kw => "`where`",
+            Rule::add
+            | Rule::sub
+            | Rule::mul
+            | Rule::div
+            | Rule::hadamard
+            | Rule::hdiv
+            | Rule::kron_op
+            | Rule::transpose
+            | Rule::inverse
+            | Rule::inv_transpose
+            | Rule::power
+            | Rule::epower => "an operator",
+            Rule::exponent | Rule::signed_number | Rule::tee | Rule::one => {
+                "an exponent (`T`, `-1`, a number or `(`)"
+            }
+            Rule::kind_word | Rule::decl_type | Rule::dims | Rule::dim => {
+                "a kind (`symmetric`, `scalar`, `vector`, `matrix`) or a size such as `n x m`"
+            }
+            Rule::times => "`x`",
+            Rule::decl | Rule::decl_list => "a declaration such as `S: symmetric`",
+            Rule::ident if !operand_start => "a name",
+            _ if operand_start => "an operand (a name, a number, a function or `(`)",
+            _ => "something else",
+        };
+        if !words.contains(&w) {
+            words.push(w);
+        }
+    }
+    // Fixed order: brackets first, operands, operators, then the end.
+    let rank = |w: &&str| match *w {
+        "`)`" => 0,
+        w if w.starts_with("an operand") => 1,
+        "an operator" => 2,
+        "the end of the input" => 4,
+        _ => 3,
+    };
+    words.sort_by_key(rank);
+    match words.len() {
+        0 => "something else".to_string(),
+        1 => words[0].to_string(),
+        n => format!("{} or {}", words[..n - 1].join(", "), words[n - 1]),
+    }
+}

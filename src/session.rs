@@ -1,0 +1,223 @@
+//! The command core shared by the CLI and the REPL: it runs a command on
+//! text and returns a result value, with no I/O, so every command is
+//! testable without a terminal.
+
+use crate::calculus::differential;
+use crate::expr::Expr;
+use crate::lower::{Context, Lowered, VarKind, lower};
+use crate::parse::parse;
+use crate::print::to_text;
+use crate::span::{Diagnostic, Span};
+
+/// What a derivative is taken with respect to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Wrt {
+    /// The whole variable: the differential in a direction.
+    Var(String),
+    /// One entry `X_ij` (or `x_i`): the partial derivative, with `E_ij`.
+    Entry {
+        /// The variable.
+        var: String,
+        /// The index letters, e.g. `ij`.
+        indices: String,
+    },
+}
+
+/// A computed derivative with everything needed to print or check it.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The function differentiated.
+    pub function: Expr,
+    /// Its variables.
+    pub context: Context,
+    /// The variable.
+    pub wrt: Wrt,
+    /// The direction variable (`dX`, `H`), or `None` for an entrywise partial.
+    pub direction: Option<String>,
+    /// The result.
+    pub result: Expr,
+    /// The result as text.
+    pub text: String,
+}
+
+/// A session: declarations that apply to every command.
+#[derive(Clone, Debug, Default)]
+pub struct Session {
+    declarations: Vec<String>,
+}
+
+impl Session {
+    /// A session with no declarations.
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// Adds declarations (`S: symmetric, X: n x m`) to every later command.
+    pub fn declare(&mut self, decls: &str) -> Result<(), Diagnostic> {
+        crate::parse::parse_decls(decls)?;
+        self.declarations.push(decls.to_string());
+        Ok(())
+    }
+
+    /// The input with the session's and the command's declarations appended,
+    /// so that every span points into one text.
+    fn full_input(&self, expr: &str, extra: Option<&str>) -> String {
+        let mut decls: Vec<&str> = self.declarations.iter().map(String::as_str).collect();
+        decls.extend(extra.filter(|s| !s.trim().is_empty()));
+        if decls.is_empty() {
+            return expr.to_string();
+        }
+        let joiner = if has_where(expr) { ", " } else { " where " };
+        format!("{expr}{joiner}{}", decls.join(", "))
+    }
+
+    /// Parses and shape-checks an expression.
+    pub fn lower(&self, expr: &str, where_: Option<&str>) -> Result<Lowered, Diagnostic> {
+        let input = self.full_input(expr, where_);
+        let parsed = parse(&input)?;
+        lower(&parsed, &input)
+    }
+
+    /// The differential of `expr` with respect to `wrt` (`X` or `X_ij`),
+    /// in the direction named `direction` (default `dX`).
+    pub fn diff(
+        &self,
+        expr: &str,
+        wrt: &str,
+        direction: Option<&str>,
+        where_: Option<&str>,
+    ) -> Result<Answer, Diagnostic> {
+        let lowered = self.lower(expr, where_)?;
+        let wrt = resolve_wrt(wrt, &lowered.context)?;
+        let var = match &wrt {
+            Wrt::Var(v) | Wrt::Entry { var: v, .. } => v.clone(),
+        };
+        let info = lowered.context.get(&var).expect("resolved").clone();
+        let (dir_expr, dir_name) = match (&wrt, direction) {
+            (Wrt::Entry { .. }, Some(d)) => {
+                return Err(Diagnostic::new(
+                    "`--direction` does not apply to an entrywise partial (the direction is E_ij)",
+                    d,
+                )
+                .origin("--direction"));
+            }
+            (Wrt::Entry { indices, .. }, None) => (Expr::unit(indices, info.shape.clone()), None),
+            (Wrt::Var(v), d) => {
+                let name = match d {
+                    Some(d) => check_direction(d, &lowered.context)?,
+                    None => format!("d{v}"),
+                };
+                (Expr::var(&name, info.shape.clone()), Some(name))
+            }
+        };
+        let result = differential(&lowered.expr, &var, &dir_expr).map_err(|e| {
+            Diagnostic::new(
+                format!(
+                    "the derivative is too large to build (over {} factors)",
+                    e.work
+                ),
+                "",
+            )
+            .help("differentiate a smaller expression, or group repeated factors as powers such as `X^3`")
+        })?;
+        let text = to_text(&result);
+        Ok(Answer {
+            function: lowered.expr,
+            context: lowered.context,
+            wrt,
+            direction: dir_name,
+            result,
+            text,
+        })
+    }
+}
+
+fn has_where(expr: &str) -> bool {
+    expr.split(|c: char| !c.is_alphanumeric())
+        .any(|w| w == "where")
+}
+
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic())
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '{' || c == '}')
+}
+
+/// Reads a `--wrt` value: a variable of the expression, or one of its
+/// entries.
+pub fn resolve_wrt(text: &str, ctx: &Context) -> Result<Wrt, Diagnostic> {
+    let t = text.trim();
+    let whole = Span::new(0, text.len());
+    let err = |msg: String| Diagnostic::new(msg, text).origin("--wrt").label(whole, "");
+    let names = || {
+        let vars: Vec<&str> = ctx
+            .order
+            .iter()
+            .filter(|n| ctx.vars[*n].differential_of.is_none())
+            .map(String::as_str)
+            .collect();
+        if vars.is_empty() {
+            "the expression has no variables".to_string()
+        } else {
+            format!("its variables are {}", vars.join(", "))
+        }
+    };
+    if !is_name(t) {
+        return Err(
+            err("`--wrt` needs a variable (`X`) or an entry (`X_ij`)".into()).help(names()),
+        );
+    }
+    let t = crate::parse::normalize_ident(t);
+    if let Some(info) = ctx.get(&t) {
+        if info.differential_of.is_some() {
+            return Err(err(format!("`{t}` is a differential, not a variable")).help(names()));
+        }
+        return Ok(Wrt::Var(t));
+    }
+    if let Some((var, idx)) = t.split_once('_')
+        && let Some(info) = ctx.get(var)
+    {
+        let want = match info.kind {
+            VarKind::Matrix => 2,
+            VarKind::Vector => 1,
+            VarKind::Scalar => {
+                return Err(err(format!("`{var}` is a scalar: it has no entries"))
+                    .help(format!("write `--wrt {var}`")));
+            }
+        };
+        let ok = idx.chars().count() == want && idx.chars().all(|c| c.is_ascii_lowercase());
+        if !ok {
+            let example = if want == 2 { "ij" } else { "i" };
+            return Err(err(format!(
+                "an entry of `{var}` is named by {want} index letter{}, as in `{var}_{example}`",
+                if want == 2 { "s" } else { "" }
+            )));
+        }
+        return Ok(Wrt::Entry {
+            var: var.to_string(),
+            indices: idx.to_string(),
+        });
+    }
+    Err(err(format!("`{t}` does not appear in the expression")).help(names()))
+}
+
+fn check_direction(d: &str, ctx: &Context) -> Result<String, Diagnostic> {
+    let t = d.trim();
+    let whole = Span::new(0, d.len());
+    if !is_name(t) || t.contains('_') {
+        return Err(
+            Diagnostic::new("`--direction` needs a plain name such as `H`", d)
+                .origin("--direction")
+                .label(whole, ""),
+        );
+    }
+    if ctx.get(t).is_some() {
+        return Err(Diagnostic::new(
+            format!("`{t}` is already used in the expression; pick another direction name"),
+            d,
+        )
+        .origin("--direction")
+        .label(whole, ""));
+    }
+    Ok(t.to_string())
+}

@@ -1,0 +1,188 @@
+//! Byte spans into the user's input, and the user-facing diagnostic: a
+//! message, the input echoed with carets under the places it is about, and
+//! an optional hint.
+//!
+//! The renderer is ours rather than miette's or ariadne's: the output is a
+//! contract (SPEC §5, snapshot-tested), it must be plain text without colour
+//! when piped, and a hundred lines here cost less to build and keep stable
+//! than a dependency tree on a two-core machine.
+
+use std::fmt;
+
+/// A half-open byte range `start..end` in one source text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl Span {
+    /// The span from `start` to `end`.
+    pub fn new(start: usize, end: usize) -> Span {
+        Span { start, end }
+    }
+
+    /// The smallest span that covers both.
+    pub fn join(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+/// One place a diagnostic points at, with a short label.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    /// Where.
+    pub span: Span,
+    /// What to say under the carets (may be empty).
+    pub text: String,
+}
+
+/// A user-facing error: what went wrong, where, and how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The one-line message, in the user's words.
+    pub message: String,
+    /// The text the labels' spans point into (the expression, or a flag's value).
+    pub source: String,
+    /// Which text that is, e.g. `input` or `--wrt`.
+    pub origin: String,
+    /// The places, in the order they are drawn.
+    pub labels: Vec<Label>,
+    /// A suggestion, if there is an obvious one.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic about `source` with no labels yet.
+    pub fn new(message: impl Into<String>, source: &str) -> Diagnostic {
+        Diagnostic {
+            message: message.into(),
+            source: source.to_string(),
+            origin: "input".to_string(),
+            labels: Vec::new(),
+            help: None,
+        }
+    }
+
+    /// Adds a labelled place.
+    pub fn label(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label {
+            span,
+            text: text.into(),
+        });
+        self
+    }
+
+    /// Sets the hint.
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Names the text the spans point into.
+    pub fn origin(mut self, origin: impl Into<String>) -> Diagnostic {
+        self.origin = origin.into();
+        self
+    }
+
+    /// Renders the diagnostic as plain text, ending without a newline.
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {}", self.message);
+        if !self.labels.is_empty() || !self.source.is_empty() {
+            self.render_source(&mut out);
+        }
+        if let Some(help) = &self.help {
+            out.push_str(&format!("\n  = help: {help}"));
+        }
+        out
+    }
+
+    fn render_source(&self, out: &mut String) {
+        let lines = line_starts(&self.source);
+        let gutter = lines.len().to_string().len().max(1);
+        let pad = " ".repeat(gutter);
+        out.push_str(&format!("\n{pad}--> {}", self.origin));
+        out.push_str(&format!("\n{pad} |"));
+        // Group labels by the line their start falls on, in line order.
+        let mut shown: Vec<usize> = self
+            .labels
+            .iter()
+            .map(|l| line_of(&lines, clamp(&self.source, l.span.start)))
+            .collect();
+        if shown.is_empty() {
+            shown.push(0);
+        }
+        shown.sort_unstable();
+        shown.dedup();
+        for line in shown {
+            let start = lines[line];
+            let end = lines
+                .get(line + 1)
+                .map(|&next| next - 1)
+                .unwrap_or(self.source.len());
+            let text = visible(&self.source[start..end]);
+            out.push_str(&format!("\n{:>gutter$} | {}", line + 1, text));
+            for label in &self.labels {
+                let s = clamp(&self.source, label.span.start);
+                if line_of(&lines, s) != line {
+                    continue;
+                }
+                let e = clamp(&self.source, label.span.end.max(label.span.start)).min(end);
+                let col = display_width(&self.source[start..s]);
+                let width = display_width(&self.source[s..e.max(s)]).max(1);
+                let mut row = format!("\n{pad} | {}{}", " ".repeat(col), "^".repeat(width));
+                if !label.text.is_empty() {
+                    row.push(' ');
+                    row.push_str(&label.text);
+                }
+                out.push_str(&row);
+            }
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+fn line_starts(source: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
+    starts
+}
+
+fn line_of(starts: &[usize], offset: usize) -> usize {
+    match starts.binary_search(&offset) {
+        Ok(i) => i,
+        Err(i) => i - 1,
+    }
+}
+
+/// Clamps an offset into the text and back onto a character boundary.
+fn clamp(source: &str, offset: usize) -> usize {
+    let mut o = offset.min(source.len());
+    while !source.is_char_boundary(o) {
+        o -= 1;
+    }
+    o
+}
+
+/// Columns a caret must move to pass over `text` (one per character; tabs
+/// are drawn as one space by `visible`).
+fn display_width(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// The line as drawn: tabs and control characters become single spaces so
+/// that carets line up.
+fn visible(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}

@@ -1,0 +1,67 @@
+//! Shared test helpers: snapshot settings, the binary under test, and the
+//! numeric verification every asserted derivative goes through.
+
+use matcalc::numeric::check::{Direction, check_differential};
+use matcalc::{Answer, Session, Wrt};
+use std::process::Command;
+
+/// Largest relative error accepted between central differences and the
+/// symbolic derivative.
+pub const TOLERANCE: f64 = 1e-6;
+
+/// Insta settings: every snapshot lives in the top-level `snapshots/`.
+pub fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+    s.set_prepend_module_to_snapshot(true);
+    s
+}
+
+/// Runs `body` with the project's snapshot settings.
+pub fn with_settings<R>(body: impl FnOnce() -> R) -> R {
+    settings().bind(body)
+}
+
+/// The `matcalc` binary, without colour.
+pub fn matcalc() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_matcalc"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+/// Differentiates and verifies the result by central differences at five
+/// random points of distinct sizes; panics with the details otherwise.
+#[track_caller]
+pub fn verified_diff(expr: &str, wrt: &str, direction: Option<&str>) -> Answer {
+    let answer = Session::new()
+        .diff(expr, wrt, direction, None)
+        .unwrap_or_else(|d| panic!("diff {expr:?} --wrt {wrt} failed:\n{}", d.render()));
+    verify(&answer, expr);
+    answer
+}
+
+/// Checks an answer numerically.
+#[track_caller]
+pub fn verify(answer: &Answer, what: &str) {
+    let (var, dir) = match (&answer.wrt, &answer.direction) {
+        (Wrt::Var(v), Some(d)) => (v.clone(), Direction::Var(d.clone())),
+        (Wrt::Entry { var, .. }, _) => (var.clone(), Direction::Unit),
+        (Wrt::Var(v), None) => panic!("differential of {v} without a direction"),
+    };
+    let report = check_differential(
+        &answer.function,
+        &answer.result,
+        &answer.context,
+        &var,
+        &dir,
+        5,
+        0x5eed,
+    )
+    .unwrap_or_else(|e| panic!("{what}: could not check {}: {e}", answer.text));
+    assert!(
+        report.max_rel_error < TOLERANCE,
+        "{what}: d/d{var} = {} is wrong: relative error {:e}",
+        answer.text,
+        report.max_rel_error
+    );
+}

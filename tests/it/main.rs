@@ -1,0 +1,8 @@
+//! The one integration-test binary: it links the library once, which keeps
+//! test builds fast on a two-core machine.
+
+mod cli;
+mod common;
+mod diff;
+mod errors;
+mod print;

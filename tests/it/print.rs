@@ -1,0 +1,253 @@
+//! The text printer round-trips: printing, parsing and printing again gives
+//! the same text, and the re-parsed expression has the same value.
+//!
+//! Expressions come from a generator of random well-shaped expressions over
+//! square n×n matrices, n-vectors, scalars and Kronecker products, built
+//! with the library's smart constructors, so every operator and every
+//! precedence boundary is exercised.
+
+use matcalc::numeric::rng::Rng;
+use matcalc::numeric::{Bindings, Matrix, eval};
+use matcalc::{Dim, ElemFn, Expr, Func, Session, Shape, rat, to_text};
+use num_rational::BigRational;
+use proptest::prelude::*;
+
+#[derive(Clone, Copy)]
+enum Ty {
+    Scalar,
+    Square,
+    Vector,
+    Row,
+    Big,
+}
+
+struct Gen {
+    rng: Rng,
+}
+
+fn n() -> Dim {
+    Dim::named("n")
+}
+
+impl Gen {
+    fn pick(&mut self, k: usize) -> usize {
+        self.rng.below(k)
+    }
+
+    fn leaf(&mut self, ty: Ty) -> Expr {
+        let sq = Shape::square(n());
+        let vec = Shape::new(n(), Dim::one());
+        match ty {
+            Ty::Scalar => match self.pick(4) {
+                0 => Expr::var("alpha", Shape::scalar()),
+                1 => Expr::var("beta", Shape::scalar()),
+                // Non-zero: a zero matrix prints as the broadcast `0`, whose
+                // structure (not value) differs after parsing.
+                2 => Expr::constant(BigRational::new(
+                    [-3i64, -2, -1, 1, 2, 3][self.pick(6)].into(),
+                    (1 + self.pick(3) as i64).into(),
+                )),
+                _ => Expr::int(1 + self.pick(5) as i64),
+            },
+            Ty::Square => match self.pick(5) {
+                0 => Expr::var("A", sq),
+                1 => Expr::var("B", sq),
+                2 => Expr::identity(n()),
+                3 => Expr::unit("ij", sq),
+                _ => Expr::var("X", sq),
+            },
+            Ty::Vector => match self.pick(3) {
+                0 => Expr::var("x", vec),
+                1 => Expr::unit("i", vec),
+                _ => Expr::var("y", vec),
+            },
+            Ty::Row => Expr::transpose(&self.leaf(Ty::Vector)),
+            Ty::Big => Expr::kron(&self.leaf(Ty::Square), &self.leaf(Ty::Square)),
+        }
+    }
+
+    fn build(&mut self, ty: Ty, depth: u32) -> Expr {
+        if depth == 0 || self.pick(4) == 0 {
+            return self.leaf(ty);
+        }
+        let d = depth - 1;
+        let elem = |g: &mut Gen| ElemFn::ALL[g.pick(ElemFn::ALL.len())];
+        match ty {
+            Ty::Scalar => match self.pick(12) {
+                0 => Expr::add(&self.build(Ty::Scalar, d), &self.build(Ty::Scalar, d)),
+                1 => Expr::mul(&self.build(Ty::Scalar, d), &self.build(Ty::Scalar, d)),
+                2 => Expr::apply(Func::Tr, &self.build(Ty::Square, d)),
+                3 => Expr::apply(
+                    [Func::Det, Func::Logdet, Func::Sum, Func::Norm2][self.pick(4)],
+                    &self.build(Ty::Square, d),
+                ),
+                4 => Expr::mul(&self.build(Ty::Row, d), &self.build(Ty::Vector, d)),
+                5 => Expr::product([
+                    self.build(Ty::Row, d),
+                    self.build(Ty::Square, d),
+                    self.build(Ty::Vector, d),
+                ]),
+                6 => Expr::power(
+                    &self.build(Ty::Scalar, d),
+                    &BigRational::new(
+                        (self.pick(5) as i64 - 2).into(),
+                        (1 + self.pick(2) as i64).into(),
+                    ),
+                ),
+                7 => Expr::apply(Func::Elem(elem(self)), &self.build(Ty::Scalar, d)),
+                8 => Expr::div(&self.build(Ty::Scalar, d), &self.build(Ty::Scalar, d)),
+                9 => Expr::neg(&self.build(Ty::Scalar, d)),
+                10 => Expr::apply(Func::Tr, &self.build(Ty::Big, d)),
+                _ => Expr::transpose(&self.build(Ty::Scalar, d)),
+            },
+            Ty::Square => match self.pick(17) {
+                0 => Expr::add(&self.build(Ty::Square, d), &self.build(Ty::Square, d)),
+                1 => Expr::mul(&self.build(Ty::Square, d), &self.build(Ty::Square, d)),
+                2 => Expr::mul(&self.build(Ty::Scalar, d), &self.build(Ty::Square, d)),
+                3 => Expr::transpose(&self.build(Ty::Square, d)),
+                4 => Expr::inverse(&self.build(Ty::Square, d)),
+                5 => Expr::power(&self.build(Ty::Square, d), &rat(self.pick(6) as i64 - 3)),
+                6 => Expr::hadamard(&self.build(Ty::Square, d), &self.build(Ty::Square, d)),
+                7 => Expr::hadamard_div(&self.build(Ty::Square, d), &self.build(Ty::Square, d)),
+                8 => Expr::hadamard_pow(
+                    &self.build(Ty::Square, d),
+                    &BigRational::new(
+                        (self.pick(5) as i64 - 1).into(),
+                        (1 + self.pick(2) as i64).into(),
+                    ),
+                ),
+                9 => Expr::mul(&self.build(Ty::Vector, d), &self.build(Ty::Row, d)),
+                10 => Expr::apply(Func::Elem(elem(self)), &self.build(Ty::Square, d)),
+                11 => Expr::apply(Func::Diag, &self.build(Ty::Vector, d)),
+                12 => Expr::neg(&self.build(Ty::Square, d)),
+                13 => Expr::div(&self.build(Ty::Square, d), &self.build(Ty::Scalar, d)),
+                14 => Expr::add(&self.build(Ty::Scalar, d), &self.build(Ty::Square, d)),
+                15 => Expr::sub(&self.build(Ty::Square, d), &self.build(Ty::Square, d)),
+                _ => Expr::transpose(&Expr::inverse(&self.build(Ty::Square, d))),
+            },
+            Ty::Vector => match self.pick(6) {
+                0 => Expr::mul(&self.build(Ty::Square, d), &self.build(Ty::Vector, d)),
+                1 => Expr::apply(Func::Diag, &self.build(Ty::Square, d)),
+                2 => Expr::add(&self.build(Ty::Vector, d), &self.build(Ty::Vector, d)),
+                3 => Expr::mul(&self.build(Ty::Scalar, d), &self.build(Ty::Vector, d)),
+                4 => Expr::mul(&self.build(Ty::Vector, d), &self.build(Ty::Scalar, d)),
+                _ => Expr::apply(Func::Elem(elem(self)), &self.build(Ty::Vector, d)),
+            },
+            Ty::Row => match self.pick(3) {
+                0 => Expr::mul(&self.build(Ty::Row, d), &self.build(Ty::Square, d)),
+                1 => Expr::transpose(&self.build(Ty::Vector, d)),
+                _ => Expr::sub(&self.build(Ty::Row, d), &self.build(Ty::Row, d)),
+            },
+            Ty::Big => match self.pick(4) {
+                0 => Expr::kron(&self.build(Ty::Square, d), &self.build(Ty::Square, d)),
+                1 => Expr::add(&self.build(Ty::Big, d), &self.build(Ty::Big, d)),
+                2 => Expr::mul(&self.build(Ty::Big, d), &self.build(Ty::Big, d)),
+                _ => Expr::transpose(&self.build(Ty::Big, d)),
+            },
+        }
+    }
+}
+
+/// Values for the generator's variables, with n = 3.
+fn bindings(rng: &mut Rng) -> Bindings {
+    let mut b = Bindings::default();
+    let mut m = |r: usize, c: usize| Matrix {
+        rows: r,
+        cols: c,
+        data: (0..r * c).map(|_| rng.uniform(0.2, 1.2)).collect(),
+    };
+    for v in ["A", "B", "X"] {
+        b.vars.insert(v.into(), m(3, 3));
+    }
+    for v in ["x", "y"] {
+        b.vars.insert(v.into(), m(3, 1));
+    }
+    for v in ["alpha", "beta"] {
+        b.vars.insert(v.into(), m(1, 1));
+    }
+    b.indices.insert('i', 1);
+    b.indices.insert('j', 2);
+    b
+}
+
+/// Sizes for whatever dimension names the re-parsed expression inferred.
+fn with_dims(mut b: Bindings, e: &Expr) -> Bindings {
+    let mut stack = vec![e];
+    while let Some(x) = stack.pop() {
+        for d in [&x.shape().rows, &x.shape().cols] {
+            for name in &d.names {
+                b.dims.insert(name.to_string(), 3);
+            }
+        }
+        stack.extend(x.children());
+    }
+    b
+}
+
+/// Equal up to rounding; a 1×1 side broadcasts (the printed `0` of a
+/// zero matrix parses back as the scalar 0, which broadcasts).
+fn close(a: &Matrix, b: &Matrix) -> bool {
+    let near = |x: f64, y: f64| (x - y).abs() <= 1e-8 * (1.0 + x.abs().max(y.abs()));
+    match (a.is_scalar(), b.is_scalar()) {
+        (false, true) => a.data.iter().all(|&x| near(x, b.data[0])),
+        (true, false) => b.data.iter().all(|&y| near(a.data[0], y)),
+        _ => {
+            a.rows == b.rows
+                && a.cols == b.cols
+                && a.data.iter().zip(&b.data).all(|(&x, &y)| near(x, y))
+        }
+    }
+}
+
+fn round_trip(seed: u64) {
+    let mut g = Gen {
+        rng: Rng::new(seed),
+    };
+    let ty = [Ty::Scalar, Ty::Square, Ty::Vector, Ty::Row, Ty::Big][g.pick(5)];
+    let e = g.build(ty, 4);
+    let text = to_text(&e);
+    let lowered = Session::new()
+        .lower(&text, None)
+        .unwrap_or_else(|d| panic!("printed text does not parse: {text}\n{}", d.render()));
+    let again = to_text(&lowered.expr);
+    assert_eq!(again, text, "print → parse → print changed the text");
+    // Same value at the same point (where the point is in the domain).
+    let mut rng = Rng::new(seed ^ 0xabcdef);
+    let b = bindings(&mut rng);
+    if let (Ok(v1), Ok(v2)) = (
+        eval(&e, &with_dims(b.clone(), &e)),
+        eval(&lowered.expr, &with_dims(b, &lowered.expr)),
+    ) {
+        assert!(
+            close(&v1, &v2),
+            "{text}: values differ after re-parsing:\n{v1}\n{v2}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, max_shrink_iters: 0, ..ProptestConfig::default() })]
+    #[test]
+    fn printed_text_parses_back_to_the_same_expression(seed in any::<u64>()) {
+        round_trip(seed);
+    }
+}
+
+#[test]
+fn printed_derivatives_parse_back() {
+    for (expr, wrt) in [
+        ("A X X^T A^T", "X_ij"),
+        ("X X^T", "X"),
+        ("(x^T A x) B", "x"),
+        ("inv(X) + det(X) X + X^3", "X"),
+        ("1 - tanh(A x).^2", "x"),
+        ("norm2(x) y / (x^T x)", "x"),
+    ] {
+        let answer = Session::new()
+            .diff(expr, wrt, None, None)
+            .expect("differentiates");
+        crate::common::verify(&answer, expr);
+        let again = Session::new().lower(&answer.text, None).expect("parses");
+        assert_eq!(to_text(&again.expr), answer.text);
+    }
+}
