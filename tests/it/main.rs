@@ -5,4 +5,5 @@ mod cli;
 mod common;
 mod diff;
 mod errors;
+mod parse;
 mod print;
