@@ -30,6 +30,18 @@ enum Command {
         #[arg(long = "where", value_name = "DECLS")]
         where_: Option<String>,
     },
+    /// Verify every derivative of EXPR: exactly over the rationals where it
+    /// is rational, by central differences otherwise. Exits 1 on a mismatch.
+    Check {
+        /// The expression.
+        expr: String,
+        /// The variable.
+        #[arg(long)]
+        wrt: String,
+        /// Declarations, as in an inline `where` clause.
+        #[arg(long = "where", value_name = "DECLS")]
+        where_: Option<String>,
+    },
 }
 
 /// Stack for the worker thread: the passes recurse once per nesting level,
@@ -67,6 +79,20 @@ fn run() -> ExitCode {
         } => session
             .diff(expr, wrt, direction.as_deref(), where_.as_deref())
             .map(|a| a.text),
+        Command::Check { expr, wrt, where_ } => match session.check(expr, wrt, where_.as_deref()) {
+            Ok(verdicts) => {
+                let ok = verdicts.iter().all(|v| v.passed());
+                for v in &verdicts {
+                    println!("{}: {}\n  {}", v.kind, v.text, v.summary());
+                }
+                return if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                };
+            }
+            Err(d) => Err(d),
+        },
     };
     match result {
         Ok(text) => {

@@ -40,6 +40,42 @@ pub struct Answer {
     pub text: String,
 }
 
+/// Largest relative error a numeric (f64) check accepts.
+pub const CHECK_TOLERANCE: f64 = 1e-6;
+
+/// Points at which `check` compares.
+pub const CHECK_POINTS: usize = 5;
+
+/// The verdict on one kind of derivative.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    /// `differential` or `entrywise`.
+    pub kind: &'static str,
+    /// The derivative checked, as text.
+    pub text: String,
+    /// How it was checked, or why it failed.
+    pub outcome: Result<crate::numeric::check::Report, String>,
+}
+
+impl Verdict {
+    /// Whether the derivative was confirmed.
+    pub fn passed(&self) -> bool {
+        self.outcome.is_ok()
+    }
+
+    /// One line for people: `exact (5 points)` or the error seen.
+    pub fn summary(&self) -> String {
+        match &self.outcome {
+            Ok(r) if r.exact => format!("exact ({} points)", r.points),
+            Ok(r) => format!(
+                "max relative error {:.1e} ({} points)",
+                r.max_rel_error, r.points
+            ),
+            Err(e) => format!("MISMATCH: {e}"),
+        }
+    }
+}
+
 /// A session: declarations that apply to every command.
 #[derive(Clone, Debug, Default)]
 pub struct Session {
@@ -129,6 +165,60 @@ impl Session {
             result,
             text,
         })
+    }
+}
+
+impl Session {
+    /// Verifies every derivative of `expr` with respect to `wrt` that the
+    /// engine computes: exactly over Q with dual numbers where the
+    /// expression is rational, by central differences otherwise.
+    pub fn check(
+        &self,
+        expr: &str,
+        wrt: &str,
+        where_: Option<&str>,
+    ) -> Result<Vec<Verdict>, Diagnostic> {
+        use crate::numeric::check::{Direction, check_differential, check_exact};
+        let lowered = self.lower(expr, where_)?;
+        let var = match resolve_wrt(wrt, &lowered.context)? {
+            Wrt::Var(v) => v,
+            Wrt::Entry { var, .. } => var,
+        };
+        let kind = lowered.context.vars[&var].kind;
+        let mut wrts = vec![("differential", var.clone())];
+        match kind {
+            VarKind::Matrix => wrts.push(("entrywise", format!("{var}_ij"))),
+            VarKind::Vector => wrts.push(("entrywise", format!("{var}_i"))),
+            VarKind::Scalar => {}
+        }
+        let mut verdicts = Vec::new();
+        for (label, w) in wrts {
+            let answer = self.diff(expr, &w, None, where_)?;
+            let dir = match &answer.direction {
+                Some(d) => Direction::Var(d.clone()),
+                None => Direction::Unit,
+            };
+            let (f, df, ctx) = (&answer.function, &answer.result, &answer.context);
+            let seed = 0x6d61_7463;
+            let outcome = match check_exact(f, df, ctx, &var, &dir, CHECK_POINTS, seed) {
+                Ok(Some(report)) => Ok(report),
+                Ok(None) => match check_differential(f, df, ctx, &var, &dir, CHECK_POINTS, seed) {
+                    Ok(r) if r.max_rel_error <= CHECK_TOLERANCE => Ok(r),
+                    Ok(r) => Err(format!(
+                        "relative error {:.1e} against central differences",
+                        r.max_rel_error
+                    )),
+                    Err(e) => Err(e.message),
+                },
+                Err(e) => Err(e.message),
+            };
+            verdicts.push(Verdict {
+                kind: label,
+                text: answer.text,
+                outcome,
+            });
+        }
+        Ok(verdicts)
     }
 }
 

@@ -9,8 +9,12 @@
 
 use crate::expr::{ElemFn, Expr, Func, Kind};
 use crate::lower::Context;
+use crate::numeric::exact::{
+    DualMatrix, ExactError, ExactPoint, ExactValues, eval_dual, is_rational, small_int,
+};
 use crate::numeric::float::{Bindings, EvalError, Matrix, eval};
 use crate::numeric::rng::Rng;
+use num_rational::BigRational;
 use std::collections::BTreeSet;
 
 /// Sizes given to the symbolic dimensions, in order of first appearance.
@@ -30,8 +34,10 @@ pub enum Direction {
 pub struct Report {
     /// Points at which the comparison was made.
     pub points: usize,
-    /// The largest relative error seen.
+    /// The largest relative error seen (0 for an exact check).
     pub max_rel_error: f64,
+    /// Whether the comparison was exact, over Q with dual numbers.
+    pub exact: bool,
 }
 
 /// Names of the symbolic dimensions of the expressions, in first-appearance
@@ -164,6 +170,7 @@ pub fn check_differential(
     let mut report = Report {
         points: 0,
         max_rel_error: 0.0,
+        exact: false,
     };
     let mut attempts = 0;
     while report.points < points {
@@ -223,4 +230,161 @@ pub fn check_differential(
         report.points += 1;
     }
     Ok(report)
+}
+
+/// Random small-integer values for every variable (symmetric ones
+/// symmetric, square ones with a heavy diagonal so they are invertible).
+fn exact_values(ctx: &Context, b: &Bindings, rng: &mut Rng) -> Result<ExactValues, EvalError> {
+    let mut values = ExactValues::new();
+    for name in &ctx.order {
+        let info = &ctx.vars[name];
+        if info.differential_of.is_some() {
+            continue;
+        }
+        let (r, c) = b.shape(&info.shape)?;
+        let mut m: Vec<Vec<BigRational>> = (0..r)
+            .map(|_| (0..c).map(|_| small_int(rng, -3, 3)).collect())
+            .collect();
+        if r == c && r > 1 {
+            if info.symmetric {
+                mirror_upper(&mut m);
+            }
+            for (i, row) in m.iter_mut().enumerate() {
+                row[i] += BigRational::from_integer((3 * r as i64).into());
+            }
+        }
+        values.insert(name.clone(), m);
+    }
+    Ok(values)
+}
+
+/// Compares the symbolic differential `df` of `f` with the exact
+/// directional derivative, the ε part of F(X + εH) over Q, at `points`
+/// random integer points. `Ok(None)` when `f` or `df` leaves Q.
+pub fn check_exact(
+    f: &Expr,
+    df: &Expr,
+    ctx: &Context,
+    wrt: &str,
+    dir: &Direction,
+    points: usize,
+    seed: u64,
+) -> Result<Option<Report>, EvalError> {
+    if !is_rational(f) || !is_rational(df) {
+        return Ok(None);
+    }
+    let mut rng = Rng::new(seed);
+    let mut report = Report {
+        points: 0,
+        max_rel_error: 0.0,
+        exact: true,
+    };
+    let mut attempts = 0;
+    while report.points < points {
+        attempts += 1;
+        if attempts > 20 * points {
+            return Err(EvalError::new(
+                "could not find a point where the expression can be evaluated exactly",
+            ));
+        }
+        let shuffle = if attempts > 2 { attempts } else { 0 };
+        let mut b = random_bindings(ctx, &[f, df], &mut rng, shuffle)?;
+        let mut values = exact_values(ctx, &b, &mut rng)?;
+        let x = values
+            .get(wrt)
+            .cloned()
+            .ok_or_else(|| EvalError::new(format!("`{wrt}` is not a variable")))?;
+        let (r, c) = (x.len(), x.first().map_or(0, Vec::len));
+        let symmetric = ctx.get(wrt).is_some_and(|v| v.symmetric);
+        let h: Vec<Vec<BigRational>> = match dir {
+            Direction::Var(name) => {
+                let mut h: Vec<Vec<BigRational>> = (0..r)
+                    .map(|_| (0..c).map(|_| small_int(&mut rng, -2, 2)).collect())
+                    .collect();
+                if symmetric {
+                    mirror_upper(&mut h);
+                }
+                values.insert(name.clone(), h.clone());
+                h
+            }
+            Direction::Unit => {
+                let (i, j) = (rng.below(r), rng.below(c));
+                b.indices.insert('i', i);
+                b.indices.insert('j', j);
+                (0..r)
+                    .map(|a| {
+                        (0..c)
+                            .map(|k| BigRational::from_integer(i64::from(a == i && k == j).into()))
+                            .collect()
+                    })
+                    .collect()
+            }
+        };
+        let perturbed = ExactPoint {
+            values: &values,
+            bindings: &b,
+            perturb: Some((wrt, &h)),
+        };
+        let plain = ExactPoint {
+            values: &values,
+            bindings: &b,
+            perturb: None,
+        };
+        let truth = match eval_dual(f, &perturbed) {
+            Ok(m) => m,
+            Err(ExactError::Singular) => continue,
+            Err(ExactError::Inexact) => return Ok(None),
+            Err(ExactError::Invalid(m)) => return Err(EvalError::new(m)),
+        };
+        let symbolic = match eval_dual(df, &plain) {
+            Ok(m) => m,
+            Err(ExactError::Singular) => continue,
+            Err(ExactError::Inexact) => return Ok(None),
+            Err(ExactError::Invalid(m)) => return Err(EvalError::new(m)),
+        };
+        if !agree(&truth.eps_rows(), &symbolic) {
+            return Err(EvalError::new(format!(
+                "mismatch at {}: the exact derivative is {:?} but the result gives {:?}",
+                describe_point(&values, &b),
+                rows_text(&truth.eps_rows()),
+                rows_text(&symbolic.re_rows())
+            )));
+        }
+        report.points += 1;
+    }
+    Ok(Some(report))
+}
+
+/// Exact agreement, a 1×1 result broadcasting.
+fn agree(truth: &[Vec<BigRational>], symbolic: &DualMatrix) -> bool {
+    let sym = symbolic.re_rows();
+    if sym.len() == 1 && sym[0].len() == 1 {
+        return truth.iter().flatten().all(|x| *x == sym[0][0]);
+    }
+    truth == sym.as_slice()
+}
+
+fn rows_text(rows: &[Vec<BigRational>]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| r.iter().map(|x| x.to_string()).collect())
+        .collect()
+}
+
+fn describe_point(values: &ExactValues, b: &Bindings) -> String {
+    let mut parts: Vec<String> = values
+        .iter()
+        .map(|(n, v)| format!("{n}={:?}", rows_text(v)))
+        .collect();
+    parts.extend(b.indices.iter().map(|(c, i)| format!("{c}={}", i + 1)));
+    parts.join(", ").replace('"', "")
+}
+
+/// Copies the upper triangle onto the lower one (a symmetric matrix).
+fn mirror_upper(m: &mut [Vec<BigRational>]) {
+    for i in 1..m.len() {
+        let (upper, lower) = m.split_at_mut(i);
+        for (j, row) in upper.iter().enumerate() {
+            lower[0][j] = row[i].clone();
+        }
+    }
 }

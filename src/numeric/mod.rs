@@ -2,6 +2,7 @@
 //! that prove derivatives right.
 
 pub mod check;
+pub mod exact;
 pub mod float;
 pub mod rng;
 

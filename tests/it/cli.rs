@@ -48,3 +48,19 @@ fn shape_clash_through_the_binary() {
         ]));
     });
 }
+
+#[test]
+fn check_reports_exact_verification() {
+    with_settings(|| {
+        assert_cmd_snapshot!(matcalc().args(["check", "A X X^T A^T", "--wrt", "X"]));
+    });
+    // Transcendental: checked in f64 (the figure depends on libm, so it is
+    // not pinned).
+    let out = matcalc()
+        .args(["check", "tanh(A x) + x", "--wrt", "x"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("max relative error").count(), 2, "{stdout}");
+}

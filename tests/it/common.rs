@@ -1,7 +1,7 @@
 //! Shared test helpers: snapshot settings, the binary under test, and the
 //! numeric verification every asserted derivative goes through.
 
-use matcalc::numeric::check::{Direction, check_differential};
+use matcalc::numeric::check::{Direction, check_differential, check_exact};
 use matcalc::{Answer, Session, Wrt};
 use std::process::Command;
 
@@ -40,7 +40,8 @@ pub fn verified_diff(expr: &str, wrt: &str, direction: Option<&str>) -> Answer {
     answer
 }
 
-/// Checks an answer numerically.
+/// Checks an answer: exactly over Q with dual numbers where the expression
+/// is rational, and by central differences as well (always).
 #[track_caller]
 pub fn verify(answer: &Answer, what: &str) {
     let (var, dir) = match (&answer.wrt, &answer.direction) {
@@ -48,6 +49,24 @@ pub fn verify(answer: &Answer, what: &str) {
         (Wrt::Entry { var, .. }, _) => (var.clone(), Direction::Unit),
         (Wrt::Var(v), None) => panic!("differential of {v} without a direction"),
     };
+    let exact = check_exact(
+        &answer.function,
+        &answer.result,
+        &answer.context,
+        &var,
+        &dir,
+        3,
+        0xe4ac7,
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "{what}: d/d{var} = {} fails the exact check: {e}",
+            answer.text
+        )
+    });
+    if let Some(r) = exact {
+        assert!(r.exact && r.points == 3);
+    }
     let report = check_differential(
         &answer.function,
         &answer.result,

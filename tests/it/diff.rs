@@ -154,3 +154,35 @@ fn entrywise_partials_match_for_rectangular_variables() {
         verified_diff(expr, wrt, None);
     }
 }
+
+#[test]
+fn the_exact_check_is_exact_and_can_fail() {
+    use matcalc::numeric::check::{Direction, check_exact};
+    let answer = matcalc::Session::new()
+        .diff("A X^-1 B + det(X) X^2", "X", None, None)
+        .expect("differentiates");
+    let dir = Direction::Var("dX".into());
+    let check = |result: &matcalc::Expr| {
+        check_exact(&answer.function, result, &answer.context, "X", &dir, 3, 11)
+    };
+    let ok = check(&answer.result).expect("checks").expect("rational");
+    assert!(ok.exact && ok.max_rel_error == 0.0);
+    // One ulp of difference is a failure: the check has no tolerance.
+    let off = matcalc::Expr::add(
+        &answer.result,
+        &matcalc::Expr::scale(
+            &num_rational::BigRational::new(1.into(), 1_000_000_007.into()),
+            &matcalc::Expr::var("dX", answer.result.shape().clone()),
+        ),
+    );
+    assert!(check(&off).is_err());
+    // Transcendental expressions are not claimed exact.
+    let t = matcalc::Session::new()
+        .diff("exp(X)", "X", None, None)
+        .expect("differentiates");
+    assert!(
+        check_exact(&t.function, &t.result, &t.context, "X", &dir, 3, 1)
+            .expect("runs")
+            .is_none()
+    );
+}
