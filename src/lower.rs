@@ -313,7 +313,7 @@ impl Lowerer<'_> {
     }
 
     /// The symbol for a name, created on first sight.
-    fn symbol(&mut self, name: &str, span: Span) -> Result<TShape, Diagnostic> {
+    fn symbol(&mut self, name: &str) -> Result<TShape, Diagnostic> {
         if let Some(s) = self.symbols.get(name) {
             return Ok(s.shape.clone());
         }
@@ -324,7 +324,7 @@ impl Lowerer<'_> {
             && !self.declared.contains_key(name)
             && (self.used.contains(base) || self.declared.contains_key(base))
         {
-            let shape = self.symbol(base, span)?;
+            let shape = self.symbol(base)?;
             let b = &self.symbols[base];
             let sym = Symbol {
                 shape: shape.clone(),
@@ -370,7 +370,6 @@ impl Lowerer<'_> {
                 TShape::new(r, c)
             }
         };
-        let _ = span;
         self.symbols.insert(
             name.to_string(),
             Symbol {
@@ -433,7 +432,7 @@ impl Lowerer<'_> {
                         .label(ast.span, "a function name")
                         .help(format!("write `{name}(…)`")));
                 }
-                self.symbol(name, ast.span)
+                self.symbol(name)
             }
             AstKind::Group(x) => self.infer(x),
             AstKind::Neg(x) => self.infer(x),
@@ -458,7 +457,7 @@ impl Lowerer<'_> {
                 }
                 Ok(acc)
             }
-            AstKind::Postfix { op, op_span, arg } => {
+            AstKind::Postfix { op, arg, .. } => {
                 let s = self.infer(arg)?;
                 match op {
                     PostOp::Transpose => Ok(s.transpose()),
@@ -486,7 +485,6 @@ impl Lowerer<'_> {
                                 .err(format!("matrix powers are limited to ±{MAX_MATRIX_POWER}"))
                                 .label(e.span, "too large"));
                         }
-                        let _ = op_span;
                         self.square(&s, "a matrix power", arg)?;
                         Ok(s)
                     }
@@ -619,7 +617,6 @@ impl Lowerer<'_> {
                 if self.unifier.resolve(&a.cols).is_one()
                     && self.unifier.resolve(&b.rows) != Term::one()
                 {
-                    let _ = op_span;
                     d = d.help("an outer product is written `x y^T`; an inner product `x^T y`");
                 } else if self.unifier.resolve(&a.rows) == self.unifier.resolve(&b.rows)
                     && self.unifier.resolve(&a.cols).is_one()

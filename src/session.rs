@@ -124,48 +124,59 @@ impl Session {
         where_: Option<&str>,
     ) -> Result<Answer, Diagnostic> {
         let lowered = self.lower(expr, where_)?;
-        let wrt = resolve_wrt(wrt, &lowered.context)?;
-        let var = match &wrt {
-            Wrt::Var(v) | Wrt::Entry { var: v, .. } => v.clone(),
-        };
-        let info = lowered.context.get(&var).expect("resolved").clone();
-        let (dir_expr, dir_name) = match (&wrt, direction) {
-            (Wrt::Entry { .. }, Some(d)) => {
-                return Err(Diagnostic::new(
-                    "`--direction` does not apply to an entrywise partial (the direction is E_ij)",
-                    d,
-                )
-                .origin("--direction"));
-            }
-            (Wrt::Entry { indices, .. }, None) => (Expr::unit(indices, info.shape.clone()), None),
-            (Wrt::Var(v), d) => {
-                let name = match d {
-                    Some(d) => check_direction(d, &lowered.context)?,
-                    None => format!("d{v}"),
-                };
-                (Expr::var(&name, info.shape.clone()), Some(name))
-            }
-        };
-        let result = differential(&lowered.expr, &var, &dir_expr).map_err(|e| {
-            Diagnostic::new(
-                format!(
-                    "the derivative is too large to build (over {} factors)",
-                    e.work
-                ),
-                "",
-            )
-            .help("differentiate a smaller expression, or group repeated factors as powers such as `X^3`")
-        })?;
-        let text = to_text(&result);
-        Ok(Answer {
-            function: lowered.expr,
-            context: lowered.context,
-            wrt,
-            direction: dir_name,
-            result,
-            text,
-        })
+        diff_lowered(lowered, wrt, direction)
     }
+}
+
+/// The derivative of an already lowered expression.
+fn diff_lowered(
+    lowered: Lowered,
+    wrt: &str,
+    direction: Option<&str>,
+) -> Result<Answer, Diagnostic> {
+    let wrt = resolve_wrt(wrt, &lowered.context)?;
+    let var = match &wrt {
+        Wrt::Var(v) | Wrt::Entry { var: v, .. } => v.clone(),
+    };
+    let info = lowered.context.get(&var).expect("resolved").clone();
+    let (dir_expr, dir_name) = match (&wrt, direction) {
+        (Wrt::Entry { .. }, Some(d)) => {
+            return Err(Diagnostic::new(
+                "`--direction` does not apply to an entrywise partial (the direction is E_ij)",
+                d,
+            )
+            .origin("--direction"));
+        }
+        (Wrt::Entry { indices, .. }, None) => (Expr::unit(indices, info.shape.clone()), None),
+        (Wrt::Var(v), d) => {
+            let name = match d {
+                Some(d) => check_direction(d, &lowered.context)?,
+                None => format!("d{v}"),
+            };
+            (Expr::var(&name, info.shape.clone()), Some(name))
+        }
+    };
+    let result = differential(&lowered.expr, &var, &dir_expr).map_err(|e| {
+        Diagnostic::new(
+            format!(
+                "the derivative is too large to build (over {} factors)",
+                e.work
+            ),
+            "",
+        )
+        .help(
+            "differentiate a smaller expression, or group repeated factors as powers such as `X^3`",
+        )
+    })?;
+    let text = to_text(&result);
+    Ok(Answer {
+        function: lowered.expr,
+        context: lowered.context,
+        wrt,
+        direction: dir_name,
+        result,
+        text,
+    })
 }
 
 impl Session {
@@ -193,7 +204,7 @@ impl Session {
         }
         let mut verdicts = Vec::new();
         for (label, w) in wrts {
-            let answer = self.diff(expr, &w, None, where_)?;
+            let answer = diff_lowered(lowered.clone(), &w, None)?;
             let dir = match &answer.direction {
                 Some(d) => Direction::Var(d.clone()),
                 None => Direction::Unit,

@@ -166,31 +166,17 @@ pub fn check_differential(
     points: usize,
     seed: u64,
 ) -> Result<Report, EvalError> {
-    let mut rng = Rng::new(seed);
-    let mut report = Report {
-        points: 0,
-        max_rel_error: 0.0,
-        exact: false,
-    };
-    let mut attempts = 0;
-    while report.points < points {
-        attempts += 1;
-        if attempts > 20 * points {
-            return Err(EvalError::new(
-                "could not find a point where the expression can be evaluated",
-            ));
-        }
-        let shuffle = if attempts > 2 { attempts } else { 0 };
-        let mut b = random_bindings(ctx, &[f, df], &mut rng, shuffle)?;
+    let symmetric = ctx.get(wrt).is_some_and(|v| v.symmetric);
+    let report = sample(ctx, &[f, df], points, seed, "", |rng, mut b| {
         let x = b
             .vars
             .get(wrt)
             .cloned()
-            .ok_or_else(|| EvalError::new(format!("`{wrt}` is not a variable")))?;
+            .ok_or_else(|| not_a_variable(wrt))?;
         let h = match dir {
             Direction::Var(name) => {
-                let mut h = random_matrix(&mut rng, x.rows, x.cols, -1.0, 1.0);
-                if ctx.get(wrt).is_some_and(|v| v.symmetric) {
+                let mut h = random_matrix(rng, x.rows, x.cols, -1.0, 1.0);
+                if symmetric {
                     h = symmetrize(&h);
                 }
                 b.vars.insert(name.clone(), h.clone());
@@ -205,7 +191,9 @@ pub fn check_differential(
                 h
             }
         };
-        let Ok(symbolic) = eval(df, &b) else { continue };
+        let Ok(symbolic) = eval(df, &b) else {
+            return Ok(None);
+        };
         let step = 1e-5;
         let mut plus = b.clone();
         let mut minus = b.clone();
@@ -215,21 +203,24 @@ pub fn check_differential(
             .vars
             .insert(wrt.to_string(), x.zip(&h, |a, d| a - step * d)?);
         let (Ok(fp), Ok(fm)) = (eval(f, &plus), eval(f, &minus)) else {
-            continue;
+            return Ok(None);
         };
         let fd = fp.zip(&fm, |a, c| (a - c) / (2.0 * step))?;
         if (fd.rows, fd.cols) != (symbolic.rows, symbolic.cols) && !symbolic.is_scalar() {
-            return Err(EvalError::new(format!(
+            return Err(Stop::Fail(EvalError::new(format!(
                 "the differential is {}×{} but the function's change is {}×{}",
                 symbolic.rows, symbolic.cols, fd.rows, fd.cols
-            )));
+            ))));
         }
         let diff = fd.zip(&symbolic, |a, c| a - c)?;
         let scale = fd.max_abs().max(symbolic.max_abs()).max(1e-3);
-        report.max_rel_error = report.max_rel_error.max(diff.max_abs() / scale);
-        report.points += 1;
+        Ok(Some(diff.max_abs() / scale))
+    });
+    match report {
+        Ok(r) => Ok(r),
+        Err(Stop::Fail(e)) => Err(e),
+        Err(Stop::Inexact) => unreachable!("f64 checks are never inexact"),
     }
-    Ok(report)
 }
 
 /// Random small-integer values for every variable (symmetric ones
@@ -273,33 +264,15 @@ pub fn check_exact(
     if !is_rational(f) || !is_rational(df) {
         return Ok(None);
     }
-    let mut rng = Rng::new(seed);
-    let mut report = Report {
-        points: 0,
-        max_rel_error: 0.0,
-        exact: true,
-    };
-    let mut attempts = 0;
-    while report.points < points {
-        attempts += 1;
-        if attempts > 20 * points {
-            return Err(EvalError::new(
-                "could not find a point where the expression can be evaluated exactly",
-            ));
-        }
-        let shuffle = if attempts > 2 { attempts } else { 0 };
-        let mut b = random_bindings(ctx, &[f, df], &mut rng, shuffle)?;
-        let mut values = exact_values(ctx, &b, &mut rng)?;
-        let x = values
-            .get(wrt)
-            .cloned()
-            .ok_or_else(|| EvalError::new(format!("`{wrt}` is not a variable")))?;
+    let symmetric = ctx.get(wrt).is_some_and(|v| v.symmetric);
+    let report = sample(ctx, &[f, df], points, seed, " exactly", |rng, mut b| {
+        let mut values = exact_values(ctx, &b, rng)?;
+        let x = values.get(wrt).ok_or_else(|| not_a_variable(wrt))?;
         let (r, c) = (x.len(), x.first().map_or(0, Vec::len));
-        let symmetric = ctx.get(wrt).is_some_and(|v| v.symmetric);
         let h: Vec<Vec<BigRational>> = match dir {
             Direction::Var(name) => {
                 let mut h: Vec<Vec<BigRational>> = (0..r)
-                    .map(|_| (0..c).map(|_| small_int(&mut rng, -2, 2)).collect())
+                    .map(|_| (0..c).map(|_| small_int(rng, -2, 2)).collect())
                     .collect();
                 if symmetric {
                     mirror_upper(&mut h);
@@ -320,39 +293,38 @@ pub fn check_exact(
                     .collect()
             }
         };
-        let perturbed = ExactPoint {
+        let at = |perturb| ExactPoint {
             values: &values,
             bindings: &b,
-            perturb: Some((wrt, &h)),
+            perturb,
         };
-        let plain = ExactPoint {
-            values: &values,
-            bindings: &b,
-            perturb: None,
+        let dual = |e: &Expr, p: &ExactPoint| match eval_dual(e, p) {
+            Ok(m) => Ok(Some(m)),
+            Err(ExactError::Singular) => Ok(None),
+            Err(ExactError::Inexact) => Err(Stop::Inexact),
+            Err(ExactError::Invalid(m)) => Err(Stop::Fail(EvalError::new(m))),
         };
-        let truth = match eval_dual(f, &perturbed) {
-            Ok(m) => m,
-            Err(ExactError::Singular) => continue,
-            Err(ExactError::Inexact) => return Ok(None),
-            Err(ExactError::Invalid(m)) => return Err(EvalError::new(m)),
+        let Some(truth) = dual(f, &at(Some((wrt, &h))))? else {
+            return Ok(None);
         };
-        let symbolic = match eval_dual(df, &plain) {
-            Ok(m) => m,
-            Err(ExactError::Singular) => continue,
-            Err(ExactError::Inexact) => return Ok(None),
-            Err(ExactError::Invalid(m)) => return Err(EvalError::new(m)),
+        let Some(symbolic) = dual(df, &at(None))? else {
+            return Ok(None);
         };
         if !agree(&truth.eps_rows(), &symbolic) {
-            return Err(EvalError::new(format!(
+            return Err(Stop::Fail(EvalError::new(format!(
                 "mismatch at {}: the exact derivative is {:?} but the result gives {:?}",
                 describe_point(&values, &b),
                 rows_text(&truth.eps_rows()),
                 rows_text(&symbolic.re_rows())
-            )));
+            ))));
         }
-        report.points += 1;
+        Ok(Some(0.0))
+    });
+    match report {
+        Ok(r) => Ok(Some(Report { exact: true, ..r })),
+        Err(Stop::Inexact) => Ok(None),
+        Err(Stop::Fail(e)) => Err(e),
     }
-    Ok(Some(report))
 }
 
 /// Exact agreement, a 1×1 result broadcasting.
@@ -387,4 +359,59 @@ fn mirror_upper(m: &mut [Vec<BigRational>]) {
             lower[0][j] = row[i].clone();
         }
     }
+}
+
+/// Why sampling stopped early.
+enum Stop {
+    /// A real failure, reported as it is.
+    Fail(EvalError),
+    /// The expression leaves Q (exact checks only).
+    Inexact,
+}
+
+impl From<EvalError> for Stop {
+    fn from(e: EvalError) -> Stop {
+        Stop::Fail(e)
+    }
+}
+
+/// The sampling loop both checks share: draws points until `points` of
+/// them could be compared, resampling (with the sizes shuffled after two
+/// failures) when `compare` returns `Ok(None)`, and giving up after 20
+/// attempts per point. `compare` gets the generator and fresh bindings and
+/// returns the relative error at that point.
+fn sample(
+    ctx: &Context,
+    exprs: &[&Expr],
+    points: usize,
+    seed: u64,
+    what: &str,
+    mut compare: impl FnMut(&mut Rng, Bindings) -> Result<Option<f64>, Stop>,
+) -> Result<Report, Stop> {
+    let mut rng = Rng::new(seed);
+    let mut report = Report {
+        points: 0,
+        max_rel_error: 0.0,
+        exact: false,
+    };
+    let mut attempts = 0;
+    while report.points < points {
+        attempts += 1;
+        if attempts > 20 * points {
+            return Err(Stop::Fail(EvalError::new(format!(
+                "could not find a point where the expression can be evaluated{what}"
+            ))));
+        }
+        let shuffle = if attempts > 2 { attempts } else { 0 };
+        let b = random_bindings(ctx, exprs, &mut rng, shuffle)?;
+        if let Some(err) = compare(&mut rng, b)? {
+            report.max_rel_error = report.max_rel_error.max(err);
+            report.points += 1;
+        }
+    }
+    Ok(report)
+}
+
+fn not_a_variable(wrt: &str) -> EvalError {
+    EvalError::new(format!("`{wrt}` is not a variable"))
 }
