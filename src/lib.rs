@@ -16,6 +16,7 @@ mod parse;
 mod print;
 mod session;
 mod shape;
+pub mod simplify;
 mod span;
 
 pub mod numeric;
@@ -28,6 +29,7 @@ pub use parse::{parse, parse_decls};
 pub use print::to_text;
 pub use session::{Answer, CHECK_POINTS, CHECK_TOLERANCE, Session, Verdict, Wrt, resolve_wrt};
 pub use shape::{Dim, Shape};
+pub use simplify::{Form, Limits, Simplified, simplify};
 pub use span::{Diagnostic, Label, Span};
 
 /// The error of every user-facing operation: a diagnostic with a caret.

@@ -29,6 +29,24 @@ enum Command {
         /// Declarations, as in an inline `where` clause: 'S: symmetric, X: n x m'.
         #[arg(long = "where", value_name = "DECLS")]
         where_: Option<String>,
+        /// The smallest factored form instead of the expanded sum of products.
+        #[arg(long, conflicts_with = "raw")]
+        factor: bool,
+        /// The product rule's output, unsimplified.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// The simplified form: the expanded sum of products with like terms
+    /// collected, or with `--factor` the smallest factored form.
+    Simplify {
+        /// The expression.
+        expr: String,
+        /// Declarations, as in an inline `where` clause.
+        #[arg(long = "where", value_name = "DECLS")]
+        where_: Option<String>,
+        /// The smallest factored form instead of the expanded sum of products.
+        #[arg(long)]
+        factor: bool,
     },
     /// Verify every derivative of EXPR: exactly over the rationals where it
     /// is rational, by central differences otherwise. Exits 1 on a mismatch.
@@ -57,6 +75,22 @@ fn main() -> ExitCode {
         .unwrap_or(ExitCode::from(101))
 }
 
+fn form(factor: bool) -> matcalc::Form {
+    if factor {
+        matcalc::Form::Factored
+    } else {
+        matcalc::Form::Expanded
+    }
+}
+
+/// The simplifier never fails; when it stops at a limit, the result is its
+/// best so far and stderr says why.
+fn warn_stopped(stopped: &[String]) {
+    for why in stopped {
+        eprintln!("note: simplification stopped early: {why}");
+    }
+}
+
 fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -76,9 +110,27 @@ fn run() -> ExitCode {
             wrt,
             direction,
             where_,
+            factor,
+            raw,
+        } => {
+            let form = (!raw).then_some(form(*factor));
+            session
+                .diff_with(expr, wrt, direction.as_deref(), where_.as_deref(), form)
+                .map(|a| {
+                    warn_stopped(&a.stopped);
+                    a.text
+                })
+        }
+        Command::Simplify {
+            expr,
+            where_,
+            factor,
         } => session
-            .diff(expr, wrt, direction.as_deref(), where_.as_deref())
-            .map(|a| a.text),
+            .simplify(expr, where_.as_deref(), form(*factor))
+            .map(|s| {
+                warn_stopped(&s.stopped);
+                matcalc::to_text(&s.expr)
+            }),
         Command::Check { expr, wrt, where_ } => match session.check(expr, wrt, where_.as_deref()) {
             Ok(verdicts) => {
                 let ok = verdicts.iter().all(|v| v.passed());

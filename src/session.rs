@@ -4,9 +4,10 @@
 
 use crate::calculus::differential;
 use crate::expr::Expr;
-use crate::lower::{Context, Lowered, VarKind, lower};
+use crate::lower::{Context, Lowered, VarInfo, VarKind, lower};
 use crate::parse::parse;
 use crate::print::to_text;
+use crate::simplify::{Form, Simplified, simplify};
 use crate::span::{Diagnostic, Span};
 
 /// What a derivative is taken with respect to.
@@ -34,8 +35,12 @@ pub struct Answer {
     pub wrt: Wrt,
     /// The direction variable (`dX`, `H`), or `None` for an entrywise partial.
     pub direction: Option<String>,
-    /// The result.
+    /// The result, simplified into the requested form.
     pub result: Expr,
+    /// The product rule's result before simplification.
+    pub raw: Expr,
+    /// Limits the simplifier hit, in words (empty when none was).
+    pub stopped: Vec<String>,
     /// The result as text.
     pub text: String,
 }
@@ -124,7 +129,32 @@ impl Session {
         where_: Option<&str>,
     ) -> Result<Answer, Diagnostic> {
         let lowered = self.lower(expr, where_)?;
-        diff_lowered(lowered, wrt, direction)
+        diff_lowered(lowered, wrt, direction, Some(Form::Expanded))
+    }
+
+    /// [`Session::diff`] with every option: `form` is `None` for the raw
+    /// product rule (`--raw`).
+    pub fn diff_with(
+        &self,
+        expr: &str,
+        wrt: &str,
+        direction: Option<&str>,
+        where_: Option<&str>,
+        form: Option<Form>,
+    ) -> Result<Answer, Diagnostic> {
+        let lowered = self.lower(expr, where_)?;
+        diff_lowered(lowered, wrt, direction, form)
+    }
+
+    /// The simplified form of `expr`.
+    pub fn simplify(
+        &self,
+        expr: &str,
+        where_: Option<&str>,
+        form: Form,
+    ) -> Result<Simplified, Diagnostic> {
+        let lowered = self.lower(expr, where_)?;
+        Ok(simplify(&lowered.expr, &lowered.context, form))
     }
 }
 
@@ -133,6 +163,7 @@ fn diff_lowered(
     lowered: Lowered,
     wrt: &str,
     direction: Option<&str>,
+    form: Option<Form>,
 ) -> Result<Answer, Diagnostic> {
     let wrt = resolve_wrt(wrt, &lowered.context)?;
     let var = match &wrt {
@@ -168,13 +199,31 @@ fn diff_lowered(
             "differentiate a smaller expression, or group repeated factors as powers such as `X^3`",
         )
     })?;
-    let text = to_text(&result);
+    // A direction of a symmetric variable is symmetric too.
+    let mut ctx = lowered.context.clone();
+    if let Some(name) = &dir_name {
+        ctx.vars.entry(name.clone()).or_insert_with(|| VarInfo {
+            differential_of: Some(var.clone()),
+            spd: false,
+            ..info.clone()
+        });
+    }
+    let (simplified, stopped) = match form {
+        Some(form) => {
+            let s = simplify(&result, &ctx, form);
+            (s.expr, s.stopped)
+        }
+        None => (result.clone(), Vec::new()),
+    };
+    let text = to_text(&simplified);
     Ok(Answer {
         function: lowered.expr,
         context: lowered.context,
         wrt,
         direction: dir_name,
-        result,
+        result: simplified,
+        raw: result,
+        stopped,
         text,
     })
 }
@@ -204,7 +253,7 @@ impl Session {
         }
         let mut verdicts = Vec::new();
         for (label, w) in wrts {
-            let answer = diff_lowered(lowered.clone(), &w, None)?;
+            let answer = diff_lowered(lowered.clone(), &w, None, Some(Form::Expanded))?;
             let dir = match &answer.direction {
                 Some(d) => Direction::Var(d.clone()),
                 None => Direction::Unit,

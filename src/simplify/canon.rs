@@ -1,0 +1,485 @@
+//! Deterministic canonicalisation before the e-graph: the expanded sum of
+//! products, with exact coefficients, transposes pushed onto the leaves,
+//! adjacent inverses and identities cancelled, scalar factors merged into
+//! powers, and like terms collected in the order they first appear.
+//!
+//! Associativity, commutativity and distributivity are what make e-graphs
+//! explode, so they are done here, in time linear in the size of the
+//! expansion: sums are flat lists, products are flat chains, and only the
+//! laws that need search (rotations under a trace, a 1×1 term equal to its
+//! transpose, inverses and determinants of products) are left to egg, which
+//! then only sees one term at a time.
+
+use crate::expr::{Expr, Func, Kind, rat};
+use crate::simplify::Simplifier;
+use num_rational::BigRational;
+use num_traits::{One, Signed, Zero};
+use std::collections::HashMap;
+
+/// A term: an exact coefficient times a monomial (a product without a
+/// coefficient, or the scalar `1`).
+pub type Term = (BigRational, Expr);
+
+fn one() -> Expr {
+    Expr::int(1)
+}
+
+/// Counts the transposes in a tree.
+fn transposes(e: &Expr) -> usize {
+    let mut n = 0;
+    let mut stack = vec![e];
+    while let Some(x) = stack.pop() {
+        n += usize::from(matches!(x.kind(), Kind::Transpose(_)));
+        stack.extend(x.children());
+    }
+    n
+}
+
+/// The product of a chain of non-scalar factors.
+fn chain(factors: Vec<Expr>) -> Expr {
+    Expr::product(factors)
+}
+
+/// Adds terms with equal monomials, keeping the order of first appearance
+/// and dropping those whose coefficients cancel.
+pub fn collect(terms: Vec<Term>) -> Vec<Term> {
+    let mut out: Vec<Term> = Vec::with_capacity(terms.len());
+    let mut seen: HashMap<Expr, usize> = HashMap::new();
+    for (c, m) in terms {
+        if c.is_zero() {
+            continue;
+        }
+        match seen.get(&m) {
+            Some(&i) => out[i].0 += c,
+            None => {
+                seen.insert(m.clone(), out.len());
+                out.push((c, m));
+            }
+        }
+    }
+    out.retain(|(c, _)| !c.is_zero());
+    out
+}
+
+/// The sum of the terms.
+pub fn rebuild(terms: &[Term], shape: &crate::shape::Shape) -> Expr {
+    if terms.is_empty() {
+        return Expr::zero(shape.clone());
+    }
+    Expr::sum(terms.iter().map(|(c, m)| Expr::scale(c, m)))
+}
+
+impl Simplifier<'_> {
+    /// The simplified form of `e` in the default normal form.
+    pub(crate) fn normal(&mut self, e: &Expr) -> Expr {
+        if let Some(done) = self.cache.get(e) {
+            return done.clone();
+        }
+        let terms = self.expand(e);
+        let terms = collect(terms);
+        let terms = self.merge_like_terms(terms);
+        let out = rebuild(&terms, e.shape());
+        self.cache.insert(e.clone(), out.clone());
+        self.cache.insert(out.clone(), out.clone());
+        out
+    }
+
+    fn symmetric_var(&self, e: &Expr) -> bool {
+        matches!(e.kind(), Kind::Var(v) if self.symmetric.contains(&**v))
+    }
+
+    /// `e^T` with the transpose pushed onto the leaves (`e` canonical).
+    pub(crate) fn transpose(&self, e: &Expr) -> Expr {
+        if e.is_scalar() {
+            return e.clone();
+        }
+        match e.kind() {
+            Kind::Var(_) if self.symmetric_var(e) => e.clone(),
+            Kind::Const(_) | Kind::Var(_) | Kind::Unit(_) => Expr::transpose(e),
+            Kind::Identity => e.clone(),
+            Kind::Transpose(a) => a.clone(),
+            Kind::Product(_) => {
+                let (c, scalars, ch) = e.split_product();
+                let mut fs = vec![Expr::constant(c)];
+                fs.extend(scalars);
+                fs.extend(ch.iter().rev().map(|f| self.transpose(f)));
+                Expr::product(fs)
+            }
+            Kind::Sum(ts) => Expr::sum(ts.iter().map(|t| self.transpose(t))),
+            Kind::Inverse(a) => match a.kind() {
+                Kind::Var(_) if self.symmetric_var(a) => e.clone(),
+                Kind::Var(_) | Kind::Unit(_) => Expr::transpose(e),
+                _ => Expr::inverse(&self.transpose(a)),
+            },
+            Kind::Power(a, k) => Expr::power(&self.transpose(a), k),
+            Kind::Hadamard(a, b) => Expr::hadamard(&self.transpose(a), &self.transpose(b)),
+            Kind::HadamardDiv(a, b) => Expr::hadamard_div(&self.transpose(a), &self.transpose(b)),
+            Kind::HadamardPow(a, k) => Expr::hadamard_pow(&self.transpose(a), k),
+            Kind::Kron(a, b) => Expr::kron(&self.transpose(a), &self.transpose(b)),
+            Kind::Apply(Func::Elem(f), a) => Expr::apply(Func::Elem(*f), &self.transpose(a)),
+            Kind::Apply(Func::Diag, a) if a.shape().is_vector() => e.clone(),
+            Kind::Apply(..) => Expr::transpose(e),
+        }
+    }
+
+    /// The inverse of one canonical chain factor, on the leaves.
+    fn inverse_factor(&self, f: &Expr) -> Expr {
+        match f.kind() {
+            Kind::Inverse(a) => a.clone(),
+            Kind::Transpose(a) => match a.kind() {
+                Kind::Inverse(b) => Expr::transpose(b),
+                _ => Expr::transpose(&Expr::inverse(a)),
+            },
+            Kind::Power(a, k) => Expr::power(a, &-k),
+            _ => Expr::inverse(f),
+        }
+    }
+
+    /// Builds one term from a coefficient and factors: flattens products,
+    /// merges equal scalar factors into powers, cancels `X X^-1` in the
+    /// chain, and writes a 1×1 chain the way round with fewer transposes.
+    pub(crate) fn make_product(&self, coeff: BigRational, factors: &[Expr]) -> Term {
+        let mut c = coeff;
+        let mut scalars: Vec<(Expr, BigRational)> = Vec::new();
+        let mut stack: Vec<Expr> = Vec::new();
+        let mut rows = None;
+        let note_scalar =
+            |s: Expr, k: BigRational, scalars: &mut Vec<(Expr, BigRational)>| match scalars
+                .iter_mut()
+                .find(|(b, _)| *b == s)
+            {
+                Some((_, e)) => *e += k,
+                None => scalars.push((s, k)),
+            };
+        for f in factors {
+            let (fc, fs, fch) = f.split_product();
+            c *= fc;
+            if c.is_zero() {
+                return (c, one());
+            }
+            for s in fs {
+                let (base, k) = match s.kind() {
+                    Kind::Power(b, k) => (b.clone(), k.clone()),
+                    _ => (s.clone(), BigRational::one()),
+                };
+                note_scalar(self.orient(&base), k, &mut scalars);
+            }
+            if f.is_scalar() && !fch.is_empty() {
+                note_scalar(self.orient(&chain(fch)), BigRational::one(), &mut scalars);
+                continue;
+            }
+            for g in fch {
+                if rows.is_none() {
+                    rows = Some(g.shape().rows.clone());
+                }
+                if matches!(g.kind(), Kind::Identity) {
+                    continue;
+                }
+                if stack
+                    .last()
+                    .is_some_and(|top| self.inverse_factor(top) == g && !g.is_scalar())
+                {
+                    stack.pop();
+                } else {
+                    stack.push(g);
+                }
+            }
+        }
+        // A chain that is 1×1 as a whole is a scalar factor too.
+        if stack.len() > 1
+            && stack[0].shape().rows.is_one()
+            && stack[stack.len() - 1].shape().cols.is_one()
+        {
+            let whole = self.orient(&chain(std::mem::take(&mut stack)));
+            note_scalar(whole, BigRational::one(), &mut scalars);
+        }
+        if stack.is_empty()
+            && let Some(r) = rows
+        {
+            stack.push(Expr::identity(r));
+        }
+        let mut fs: Vec<Expr> = Vec::with_capacity(scalars.len() + stack.len());
+        for (base, k) in scalars {
+            if !k.is_zero() {
+                fs.push(Expr::power(&base, &k));
+            }
+        }
+        fs.extend(stack);
+        let m = Expr::product(fs);
+        // The product may have folded constants (e.g. a power of a number).
+        let (mc, ms, mch) = m.split_product();
+        if mc.is_one() {
+            (c, m)
+        } else {
+            let mut rest = ms;
+            rest.extend(mch);
+            (c * mc, Expr::product(rest))
+        }
+    }
+
+    /// A 1×1 product equals its transpose: keep the way round with fewer
+    /// transposes (the first way on a tie).
+    fn orient(&self, s: &Expr) -> Expr {
+        if !matches!(s.kind(), Kind::Product(_)) || !s.is_scalar() {
+            return s.clone();
+        }
+        let (c, scalars, ch) = s.split_product();
+        if ch.len() < 2 {
+            return s.clone();
+        }
+        let mut fs = vec![Expr::constant(c)];
+        fs.extend(scalars);
+        fs.extend(ch.iter().rev().map(|f| self.transpose(f)));
+        let flipped = Expr::product(fs);
+        if transposes(&flipped) < transposes(s) {
+            flipped
+        } else {
+            s.clone()
+        }
+    }
+
+    /// A product of canonical factors as terms, with scalars pulled out
+    /// of a bilinear operation `op` on the matrix parts.
+    fn bilinear(&mut self, a: &Expr, b: &Expr, op: fn(&Expr, &Expr) -> Expr) -> Vec<Term> {
+        let (ta, tb) = (self.expand(a), self.expand(b));
+        if ta.len().saturating_mul(tb.len()) > self.limits.max_terms {
+            self.note("the expansion was cut short at the term limit");
+            return vec![(BigRational::one(), op(&self.normal(a), &self.normal(b)))];
+        }
+        let mut out = Vec::with_capacity(ta.len() * tb.len());
+        for (ca, ma) in &ta {
+            let (ka, sa, cha) = ma.split_product();
+            for (cb, mb) in &tb {
+                let (kb, sb, chb) = mb.split_product();
+                let mut fs: Vec<Expr> = sa.iter().chain(&sb).cloned().collect();
+                fs.push(op(&chain(cha.clone()), &chain(chb.clone())));
+                out.push(self.make_product(ca * cb * &ka * kb, &fs));
+            }
+        }
+        out
+    }
+
+    /// The canonical terms of a linear function applied to `a`: scalars
+    /// come out, `f` applies to each matrix part.
+    fn linear(&mut self, a: &Expr, f: impl Fn(&Self, Expr) -> Vec<Term>) -> Vec<Term> {
+        let mut out = Vec::new();
+        for (c, m) in self.expand(a) {
+            if m.is_scalar() {
+                out.push((c, m));
+                continue;
+            }
+            let (k, scalars, ch) = m.split_product();
+            for (fc, fm) in f(self, chain(ch)) {
+                let mut fs = scalars.clone();
+                fs.push(fm);
+                out.push(self.make_product(&c * &k * fc, &fs));
+            }
+        }
+        out
+    }
+
+    /// Expands `e` into canonical terms.
+    pub(crate) fn expand(&mut self, e: &Expr) -> Vec<Term> {
+        let single = |m: Expr| vec![(BigRational::one(), m)];
+        match e.kind() {
+            Kind::Const(c) if c.is_zero() => vec![],
+            Kind::Const(c) => vec![(c.clone(), one())],
+            Kind::Var(_) | Kind::Identity | Kind::Unit(_) => single(e.clone()),
+            Kind::Sum(ts) => {
+                if !e.is_scalar() && ts.iter().any(Expr::is_scalar) {
+                    // A broadcast scalar: `(A + s) B` is not `A B + s B`, so
+                    // the sum stays whole.
+                    let inner: Vec<Expr> = ts.iter().map(|t| self.normal(t)).collect();
+                    return single(Expr::sum(inner));
+                }
+                ts.iter().flat_map(|t| self.expand(t)).collect()
+            }
+            Kind::Product(fs) => self.expand_product(fs),
+            Kind::Transpose(a) => self
+                .expand(a)
+                .into_iter()
+                .map(|(c, m)| {
+                    let t = self.transpose(&m);
+                    let (k, rest) = self.make_product(c, &[t]);
+                    (k, rest)
+                })
+                .collect(),
+            Kind::Inverse(a) => self.expand_inverse(a),
+            Kind::Power(a, k) => self.expand_power(a, k),
+            Kind::Hadamard(a, b) => self.bilinear(a, b, Expr::hadamard),
+            Kind::Kron(a, b) => self.bilinear(a, b, Expr::kron),
+            Kind::HadamardDiv(a, b) => single(Expr::hadamard_div(&self.normal(a), &self.normal(b))),
+            Kind::HadamardPow(a, k) => single(Expr::hadamard_pow(&self.normal(a), k)),
+            Kind::Apply(f @ (Func::Tr | Func::Sum | Func::Vec | Func::Diag), a) => {
+                let f = *f;
+                self.linear(a, move |s, m| {
+                    let m = if f == Func::Tr { s.rotate(&m) } else { m };
+                    vec![(BigRational::one(), Expr::apply(f, &m))]
+                })
+            }
+            Kind::Apply(Func::Det, a) => self.expand_det(a),
+            Kind::Apply(Func::Logdet, a) => self.expand_logdet(a),
+            Kind::Apply(f, a) => single(Expr::apply(*f, &self.normal(a))),
+        }
+    }
+
+    fn expand_product(&mut self, fs: &[Expr]) -> Vec<Term> {
+        let mut acc: Vec<(BigRational, Vec<Expr>)> = vec![(BigRational::one(), vec![])];
+        for f in fs {
+            let tf = self.expand(f);
+            if tf.is_empty() {
+                return vec![];
+            }
+            if acc.len().saturating_mul(tf.len()) > self.limits.max_terms {
+                self.note("the expansion was cut short at the term limit");
+                let whole = self.normal(f);
+                for (_, factors) in &mut acc {
+                    factors.push(whole.clone());
+                }
+                continue;
+            }
+            let mut next = Vec::with_capacity(acc.len() * tf.len());
+            for (c, factors) in &acc {
+                for (cf, mf) in &tf {
+                    let mut fs = factors.clone();
+                    fs.push(mf.clone());
+                    next.push((c * cf, fs));
+                }
+            }
+            acc = next;
+        }
+        acc.into_iter()
+            .map(|(c, fs)| self.make_product(c, &fs))
+            .filter(|(c, _)| !c.is_zero())
+            .collect()
+    }
+
+    fn expand_inverse(&mut self, a: &Expr) -> Vec<Term> {
+        let ta = self.expand(a);
+        if let [(c, m)] = ta.as_slice() {
+            let (k, scalars, ch) = m.split_product();
+            let c = c * k;
+            if !c.is_zero() && ch.iter().all(|f| f.shape().is_square()) {
+                let mut fs: Vec<Expr> = scalars.iter().map(|s| Expr::power(s, &rat(-1))).collect();
+                fs.extend(ch.iter().rev().map(|f| self.inverse_factor(f)));
+                return vec![self.make_product(c.recip(), &fs)];
+            }
+        }
+        let inner = rebuild(&self.merge_like_terms(collect(ta)), a.shape());
+        vec![(BigRational::one(), Expr::inverse(&inner))]
+    }
+
+    fn expand_power(&mut self, a: &Expr, k: &BigRational) -> Vec<Term> {
+        let ta = self.expand(a);
+        if k.is_integer()
+            && let [(c, m)] = ta.as_slice()
+            && !(c.is_zero() && k.is_negative())
+        {
+            let n: Option<i32> = k
+                .to_integer()
+                .try_into()
+                .ok()
+                .filter(|n: &i32| n.abs() <= 64);
+            if let Some(n) = n {
+                let ck = num_traits::Pow::pow(c, n);
+                let (mk, scalars, ch) = m.split_product();
+                let mut fs: Vec<Expr> = scalars.iter().map(|s| Expr::power(s, k)).collect();
+                if !ch.is_empty() {
+                    fs.push(Expr::power(&chain(ch), k));
+                }
+                return vec![self.make_product(ck * num_traits::Pow::pow(mk, n), &fs)];
+            }
+        }
+        let inner = rebuild(&self.merge_like_terms(collect(ta)), a.shape());
+        vec![(BigRational::one(), Expr::power(&inner, k))]
+    }
+
+    fn expand_det(&mut self, a: &Expr) -> Vec<Term> {
+        let ta = self.expand(a);
+        if let [(c, m)] = ta.as_slice() {
+            let (k, scalars, ch) = m.split_product();
+            let c = c * k;
+            let n = a
+                .shape()
+                .rows
+                .names
+                .is_empty()
+                .then_some(a.shape().rows.factor);
+            let scaled = !c.is_one() || !scalars.is_empty();
+            let n = n.and_then(|n| i32::try_from(n).ok()).filter(|n| *n <= 64);
+            if ch.iter().all(|f| f.shape().is_square()) && (!scaled || n.is_some()) {
+                let n = n.unwrap_or(1);
+                let mut fs: Vec<Expr> = scalars
+                    .iter()
+                    .map(|s| Expr::power(s, &rat(n.into())))
+                    .collect();
+                fs.extend(ch.iter().map(det_factor));
+                return vec![self.make_product(num_traits::Pow::pow(&c, n), &fs)];
+            }
+        }
+        let inner = rebuild(&self.merge_like_terms(collect(ta)), a.shape());
+        vec![(BigRational::one(), Expr::apply(Func::Det, &inner))]
+    }
+
+    fn expand_logdet(&mut self, a: &Expr) -> Vec<Term> {
+        let ta = self.expand(a);
+        if let [(c, m)] = ta.as_slice()
+            && c.is_one()
+        {
+            let (k, scalars, ch) = m.split_product();
+            if k.is_one() && scalars.is_empty() && ch.iter().all(|f| f.shape().is_square()) {
+                return ch.iter().filter_map(logdet_factor).collect();
+            }
+        }
+        let inner = rebuild(&self.merge_like_terms(collect(ta)), a.shape());
+        vec![(BigRational::one(), Expr::apply(Func::Logdet, &inner))]
+    }
+
+    /// The chain under a trace, rotated (and transposed, since
+    /// `tr(M^T) = tr(M)`) to the way with fewest transposes, starting as
+    /// close to where it started as possible.
+    pub(crate) fn rotate(&self, m: &Expr) -> Expr {
+        let (_, _, ch) = m.split_product();
+        if ch.len() < 2 {
+            return m.clone();
+        }
+        let flipped: Vec<Expr> = ch.iter().rev().map(|f| self.transpose(f)).collect();
+        let mut best = m.clone();
+        let mut fewest = transposes(m);
+        for ways in [&ch, &flipped] {
+            for r in 0..ways.len() {
+                let mut rotated = ways[r..].to_vec();
+                rotated.extend_from_slice(&ways[..r]);
+                let cand = chain(rotated);
+                let t = transposes(&cand);
+                if t < fewest {
+                    fewest = t;
+                    best = cand;
+                }
+            }
+        }
+        best
+    }
+}
+
+/// `det` of one square chain factor.
+fn det_factor(f: &Expr) -> Expr {
+    match f.kind() {
+        Kind::Transpose(a) => det_factor(a),
+        Kind::Inverse(a) => Expr::power(&det_factor(a), &rat(-1)),
+        Kind::Power(a, k) => Expr::power(&det_factor(a), k),
+        Kind::Identity => one(),
+        _ => Expr::apply(Func::Det, f),
+    }
+}
+
+/// `logdet` of one square chain factor, as a term (none for `logdet I`).
+fn logdet_factor(f: &Expr) -> Option<Term> {
+    match f.kind() {
+        Kind::Transpose(a) => logdet_factor(a),
+        Kind::Inverse(a) => logdet_factor(a).map(|(c, m)| (-c, m)),
+        Kind::Power(a, k) => logdet_factor(a).map(|(c, m)| (c * k, m)),
+        Kind::Identity => None,
+        _ => Some((BigRational::one(), Expr::apply(Func::Logdet, f))),
+    }
+}

@@ -1,0 +1,232 @@
+//! The simplifier: the default normal form and `--factor`'s smallest
+//! factored form, bounded and deterministic.
+//!
+//! Two stages, so that associativity and commutativity never reach the
+//! e-graph whole:
+//! 1. [`canon`] expands the expression into a flat list of terms with exact
+//!    coefficients, pushes transposes onto the leaves, cancels inverses and
+//!    identities, merges scalar factors and collects structurally equal
+//!    terms, in the order the terms first appear (for a derivative, the
+//!    order the product rule produced them).
+//! 2. egg ([`lang`], [`rules`], [`cost`]) then proves the remaining
+//!    equalities between terms — rotations under a trace, a 1×1 term equal
+//!    to its transpose, Hadamard products in either order, inverses and
+//!    determinants of products — and terms in one e-class become one term.
+//!    A term is replaced by the e-graph's best form only when that is
+//!    strictly cheaper under [`cost::NormalCost`].
+//!
+//! With `--factor`, the collected sum goes through the e-graph once more
+//! with the additive laws (distributivity both ways, like terms) and the
+//! smallest form under [`cost::FactorCost`] wins — if it is smaller than
+//! the expanded one.
+//!
+//! Work is bounded by node and iteration limits (a time limit is only a
+//! backstop), a cap on the terms of an expansion, and a size above which an
+//! expression skips the e-graph; hitting one is reported in
+//! [`Simplified::stopped`], never an error.
+
+mod canon;
+pub mod cost;
+pub mod lang;
+pub mod rules;
+
+use crate::expr::Expr;
+use crate::lower::Context;
+use canon::Term;
+use egg::{BackoffScheduler, Extractor, Id, Rewrite, Runner, StopReason};
+use lang::{Facts, Graph, Mat};
+use num_rational::BigRational;
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+/// Bounds on the simplifier's work.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// E-nodes per e-graph.
+    pub nodes: usize,
+    /// Rule iterations per e-graph.
+    pub iterations: usize,
+    /// A backstop only: node and iteration limits bind first.
+    pub time: Duration,
+    /// Terms an expansion may produce before a product stays factored.
+    pub max_terms: usize,
+    /// Nodes above which a sum skips the e-graph.
+    pub max_egraph_input: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            nodes: 20_000,
+            iterations: 12,
+            time: Duration::from_secs(5),
+            max_terms: 20_000,
+            max_egraph_input: 4_000,
+        }
+    }
+}
+
+/// Which form to produce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Form {
+    /// The expanded, collected sum of products (the default).
+    #[default]
+    Expanded,
+    /// The smallest factored form (`--factor`).
+    Factored,
+}
+
+/// A simplified expression, and why the simplifier stopped early if it did.
+#[derive(Clone, Debug)]
+pub struct Simplified {
+    /// The result.
+    pub expr: Expr,
+    /// The limits that were hit, in words (empty when none was).
+    pub stopped: Vec<String>,
+}
+
+/// The state of one simplification.
+pub(crate) struct Simplifier<'a> {
+    symmetric: BTreeSet<String>,
+    limits: &'a Limits,
+    cache: HashMap<Expr, Expr>,
+    notes: Vec<String>,
+    laws: Vec<Rewrite<Mat, Facts>>,
+}
+
+/// Simplifies `e`, whose variables are described by `ctx`, into `form`.
+pub fn simplify(e: &Expr, ctx: &Context, form: Form) -> Simplified {
+    simplify_with(e, ctx, form, &Limits::default())
+}
+
+/// [`simplify`] with explicit limits.
+pub fn simplify_with(e: &Expr, ctx: &Context, form: Form, limits: &Limits) -> Simplified {
+    let symmetric = ctx
+        .vars
+        .iter()
+        .filter(|(_, v)| v.symmetric)
+        .map(|(n, _)| n.clone())
+        .collect();
+    let mut s = Simplifier {
+        symmetric,
+        limits,
+        cache: HashMap::new(),
+        notes: Vec::new(),
+        laws: rules::rewrites(rules::LAWS),
+    };
+    let normal = s.normal(e);
+    let expr = match form {
+        Form::Expanded => normal,
+        Form::Factored => s.factor(&normal),
+    };
+    Simplified {
+        expr,
+        stopped: s.notes,
+    }
+}
+
+/// The cost of a term outside any e-graph: built in a scratch e-graph,
+/// which holds exactly one node per class before any rule runs.
+fn standalone_cost<C: egg::CostFunction<Mat>>(cost: &mut C, e: &Expr) -> C::Cost {
+    let mut g = Graph::new(Facts::default());
+    let root = lang::add_expr(&mut g, e);
+    cost.cost_rec(&g.id_to_expr(root))
+}
+
+impl Simplifier<'_> {
+    fn note(&mut self, why: &str) {
+        if !self.notes.iter().any(|n| n == why) {
+            self.notes.push(why.to_string());
+        }
+    }
+
+    fn runner(&self, g: Graph) -> Runner<Mat, Facts> {
+        Runner::default()
+            .with_egraph(g)
+            .with_node_limit(self.limits.nodes)
+            .with_iter_limit(self.limits.iterations)
+            .with_time_limit(self.limits.time)
+            .with_scheduler(BackoffScheduler::default())
+    }
+
+    fn record(&mut self, stop: &Option<StopReason>) {
+        match stop {
+            Some(StopReason::NodeLimit(n)) => {
+                self.note(&format!("the e-graph reached its limit of {n} nodes"));
+            }
+            Some(StopReason::TimeLimit(t)) => {
+                self.note(&format!("the e-graph reached its time limit of {t} s"));
+            }
+            Some(StopReason::Other(why)) => self.note(why),
+            // Running out of iterations is the normal end of a bounded search.
+            Some(StopReason::IterationLimit(_) | StopReason::Saturated) | None => {}
+        }
+    }
+
+    /// Merges terms the laws prove equal (stage 2 of the module docs).
+    fn merge_like_terms(&mut self, terms: Vec<Term>) -> Vec<Term> {
+        if terms.is_empty() {
+            return terms;
+        }
+        let size: usize = terms.iter().map(|(_, m)| m.size()).sum();
+        if size > self.limits.max_egraph_input {
+            self.note("an expression was too large for the e-graph and was only canonicalised");
+            return terms;
+        }
+        let mut g = Graph::new(Facts::new(self.symmetric.clone()));
+        let roots: Vec<Id> = terms
+            .iter()
+            .map(|(_, m)| lang::add_expr(&mut g, m))
+            .collect();
+        let runner = self.runner(g).run(&self.laws);
+        self.record(&runner.stop_reason);
+        let g = &runner.egraph;
+        let mut groups: Vec<(Id, BigRational, Expr)> = Vec::new();
+        let mut index: HashMap<Id, usize> = HashMap::new();
+        for ((c, m), root) in terms.into_iter().zip(roots) {
+            let class = g.find(root);
+            match index.get(&class) {
+                Some(&i) => groups[i].1 += c,
+                None => {
+                    index.insert(class, groups.len());
+                    groups.push((class, c, m));
+                }
+            }
+        }
+        let extractor = Extractor::new(g, cost::NormalCost);
+        let mut out = Vec::with_capacity(groups.len());
+        for (class, c, m) in groups {
+            let (best_cost, best) = extractor.find_best(class);
+            if best_cost < standalone_cost(&mut cost::NormalCost, &m) {
+                let better = lang::to_expr(&g.analysis, &best);
+                for (k, t) in self.expand(&better) {
+                    out.push((&c * k, t));
+                }
+            } else {
+                out.push((c, m));
+            }
+        }
+        canon::collect(out)
+    }
+
+    /// The smallest factored form of a normal-form expression, if smaller.
+    fn factor(&mut self, normal: &Expr) -> Expr {
+        if normal.size() > self.limits.max_egraph_input {
+            self.note("the expression was too large to factor");
+            return normal.clone();
+        }
+        let mut g = Graph::new(Facts::new(self.symmetric.clone()));
+        let root = lang::add_expr(&mut g, normal);
+        let rules = rules::rewrites(rules::all_specs());
+        let runner = self.runner(g).run(&rules);
+        self.record(&runner.stop_reason);
+        let g = &runner.egraph;
+        let (_, best) = Extractor::new(g, cost::FactorCost).find_best(g.find(root));
+        let factored = lang::to_expr(&g.analysis, &best);
+        if factored.size() < normal.size() {
+            factored
+        } else {
+            normal.clone()
+        }
+    }
+}
