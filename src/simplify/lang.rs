@@ -72,7 +72,7 @@ mod language {
         /// The operators the rewrite rules speak about: `+`, `*` (matrix
     /// product, or scaling by a 1×1 side), `T`, `inv`, `pow` (a constant
     /// exponent), `id` (the identity with as many rows as its argument),
-    /// `.*`, `kron`, `tr`, `det`, `logdet`, exact constants and opaque
+    /// `.*`, `kron`, `tr`, `det`, `logdet`, `sum`, exact constants and opaque
     /// leaves.
         pub enum Mat {
             "+" = Add([Id; 2]),
@@ -86,6 +86,7 @@ mod language {
             "tr" = Tr(Id),
             "det" = Det(Id),
             "logdet" = Logdet(Id),
+        "sum" = Sum(Id),
             Num(Rat),
             Leaf(Leaf),
         }
@@ -276,7 +277,7 @@ impl Analysis<Mat> for Facts {
                     identity: a.identity && b.identity,
                 }
             }
-            Mat::Tr(a) | Mat::Det(a) => scalar(d(a).constant),
+            Mat::Tr(a) | Mat::Det(a) | Mat::Sum(a) => scalar(d(a).constant),
             Mat::Logdet(_) => scalar(None),
         }
     }
@@ -343,6 +344,7 @@ pub fn add_expr(g: &mut Graph, e: &Expr) -> Id {
         Kind::Apply(Func::Tr, a) => Mat::Tr(add_expr(g, a)),
         Kind::Apply(Func::Det, a) => Mat::Det(add_expr(g, a)),
         Kind::Apply(Func::Logdet, a) => Mat::Logdet(add_expr(g, a)),
+        Kind::Apply(Func::Sum, a) => Mat::Sum(add_expr(g, a)),
         _ => Mat::Leaf(g.analysis.leaf(e)),
     };
     g.add(node)
@@ -376,6 +378,7 @@ pub fn node_expr(facts: &Facts, node: &Mat, kids: &[Expr]) -> Expr {
         Mat::Tr(_) => Expr::apply(Func::Tr, k(0)),
         Mat::Det(_) => Expr::apply(Func::Det, k(0)),
         Mat::Logdet(_) => Expr::apply(Func::Logdet, k(0)),
+        Mat::Sum(_) => Expr::apply(Func::Sum, k(0)),
     }
 }
 

@@ -107,6 +107,7 @@ pub const LAWS: &[RuleSpec] = &[
     rule("trace-sum",       "(tr (+ ?a ?b))",   "(+ (tr ?a) (tr ?b))",   SameShape("?a", "?b"),  "a: 4 x 4, b: 4 x 4"),
     rule("trace-scaled",    "(tr (* ?s ?a))",   "(* ?s (tr ?a))",        Scalar("?s"),           "s: scalar, a: 4 x 4"),
     rule("trace-transpose", "(tr (T ?a))",      "(tr ?a)",               Always,                 "a: 4 x 4"),
+    rule("trace-transpose-intro", "(tr ?a)",        "(tr (T ?a))",           Always,                 "a: 4 x 4"),
     rule("trace-cyclic",    "(tr (* ?a ?b))",   "(tr (* ?b ?a))",        BothMatrix("?a", "?b"), "a: 3 x 4, b: 4 x 3"),
     rule("trace-scalar",    "(tr ?a)",          "?a",                    Scalar("?a"),           "a: scalar"),
     // determinants
@@ -118,6 +119,8 @@ pub const LAWS: &[RuleSpec] = &[
     rule("logdet-inverse",   "(logdet (inv ?a))", "(* -1 (logdet ?a))",             Always,                 "a: spd 4 x 4"),
     rule("logdet-product",   "(logdet (* ?a ?b))", "(+ (logdet ?a) (logdet ?b))",   BothSquare("?a", "?b"), "a: spd 4 x 4, b: spd 4 x 4"),
     // Hadamard and Kronecker products
+    rule("sum-transpose",         "(sum (T ?a))",           "(sum ?a)",               Always, "a: 3 x 4"),
+    rule("sum-scaled",            "(sum (* ?s ?a))",        "(* ?s (sum ?a))",        Scalar("?s"), "s: scalar, a: 3 x 4"),
     rule("hadamard-comm",         "(.* ?a ?b)",             "(.* ?b ?a)",             Always, "a: 3 x 4, b: 3 x 4"),
 ];
 
