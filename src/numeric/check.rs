@@ -415,3 +415,83 @@ fn sample(
 fn not_a_variable(wrt: &str) -> EvalError {
     EvalError::new(format!("`{wrt}` is not a variable"))
 }
+
+/// Compares two expressions' values at `points` random points: exactly
+/// over Q when both are rational, else in f64 (the report's largest
+/// relative error). Directions such as `dX` get random values too. Used to
+/// show that simplification and rewrite rules preserve values.
+pub fn check_equal(
+    a: &Expr,
+    b: &Expr,
+    ctx: &Context,
+    points: usize,
+    seed: u64,
+) -> Result<Report, EvalError> {
+    let exact = is_rational(a) && is_rational(b);
+    let directions: Vec<&String> = ctx
+        .order
+        .iter()
+        .filter(|n| ctx.vars[*n].differential_of.is_some())
+        .collect();
+    let report = sample(ctx, &[a, b], points, seed, "", |rng, mut bind| {
+        if exact {
+            let mut values = exact_values(ctx, &bind, rng)?;
+            for name in &directions {
+                let (r, c) = bind.shape(&ctx.vars[*name].shape)?;
+                let mut m: Vec<Vec<BigRational>> = (0..r)
+                    .map(|_| (0..c).map(|_| small_int(rng, -2, 2)).collect())
+                    .collect();
+                if ctx.vars[*name].symmetric {
+                    mirror_upper(&mut m);
+                }
+                values.insert((*name).clone(), m);
+            }
+            let at = ExactPoint {
+                values: &values,
+                bindings: &bind,
+                perturb: None,
+            };
+            let (va, vb) = match (eval_dual(a, &at), eval_dual(b, &at)) {
+                (Ok(va), Ok(vb)) => (va, vb),
+                (Err(ExactError::Invalid(m)), _) | (_, Err(ExactError::Invalid(m))) => {
+                    return Err(Stop::Fail(EvalError::new(m)));
+                }
+                _ => return Ok(None),
+            };
+            let (ra, rb) = (va.re_rows(), vb.re_rows());
+            let same = if ra.len() * ra.first().map_or(0, Vec::len) == 1 {
+                agree(&rb, &va)
+            } else {
+                agree(&ra, &vb)
+            };
+            if !same {
+                return Err(Stop::Fail(EvalError::new(format!(
+                    "the values differ at {}: {:?} against {:?}",
+                    describe_point(&values, &bind),
+                    rows_text(&ra),
+                    rows_text(&rb)
+                ))));
+            }
+            return Ok(Some(0.0));
+        }
+        for name in &directions {
+            let (r, c) = bind.shape(&ctx.vars[*name].shape)?;
+            let mut m = random_matrix(rng, r, c, -1.0, 1.0);
+            if ctx.vars[*name].symmetric {
+                m = symmetrize(&m);
+            }
+            bind.vars.insert((*name).clone(), m);
+        }
+        let (Ok(va), Ok(vb)) = (eval(a, &bind), eval(b, &bind)) else {
+            return Ok(None);
+        };
+        let diff = va.zip(&vb, |x, y| x - y)?;
+        let scale = va.max_abs().max(vb.max_abs()).max(1e-3);
+        Ok(Some(diff.max_abs() / scale))
+    });
+    match report {
+        Ok(r) => Ok(Report { exact, ..r }),
+        Err(Stop::Fail(e)) => Err(e),
+        Err(Stop::Inexact) => unreachable!("rationality is decided before sampling"),
+    }
+}

@@ -7,3 +7,4 @@ mod diff;
 mod errors;
 mod parse;
 mod print;
+mod simplify;
