@@ -48,6 +48,20 @@ enum Command {
         #[arg(long)]
         factor: bool,
     },
+    /// The numeric value of EXPR at given values.
+    Eval {
+        /// The expression.
+        expr: String,
+        /// Values: 'X=[[1,2],[3,4]], x=[1,2], alpha=2.5' (and `i=2` for E_ij).
+        #[arg(long, value_name = "VALUES")]
+        at: String,
+        /// Declarations, as in an inline `where` clause.
+        #[arg(long = "where", value_name = "DECLS")]
+        where_: Option<String>,
+        /// `text` (default) or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ValueFormat,
+    },
     /// Verify every derivative of EXPR: exactly over the rationals where it
     /// is rational, by central differences otherwise. Exits 1 on a mismatch.
     Check {
@@ -60,6 +74,15 @@ enum Command {
         #[arg(long = "where", value_name = "DECLS")]
         where_: Option<String>,
     },
+}
+
+/// Output formats of `eval`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ValueFormat {
+    /// A readable number or matrix.
+    Text,
+    /// `{"value": …}`.
+    Json,
 }
 
 /// Stack for the worker thread: the passes recurse once per nesting level,
@@ -130,6 +153,17 @@ fn run() -> ExitCode {
             .map(|s| {
                 warn_stopped(&s.stopped);
                 matcalc::to_text(&s.expr)
+            }),
+        Command::Eval {
+            expr,
+            at,
+            where_,
+            format,
+        } => session
+            .eval(expr, at, where_.as_deref())
+            .map(|m| match format {
+                ValueFormat::Text => matcalc::numeric::at::to_text(&m),
+                ValueFormat::Json => matcalc::numeric::at::to_json(&m),
             }),
         Command::Check { expr, wrt, where_ } => match session.check(expr, wrt, where_.as_deref()) {
             Ok(verdicts) => {

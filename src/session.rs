@@ -146,6 +146,35 @@ impl Session {
         diff_lowered(lowered, wrt, direction, form)
     }
 
+    /// The value of `expr` at the values `at` (`X=[[1,2],[3,4]], a=2`).
+    pub fn eval(
+        &self,
+        expr: &str,
+        at: &str,
+        where_: Option<&str>,
+    ) -> Result<crate::numeric::Matrix, Diagnostic> {
+        let lowered = self.lower(expr, where_)?;
+        let mut letters: Vec<char> = Vec::new();
+        let mut stack = vec![&lowered.expr];
+        while let Some(e) = stack.pop() {
+            if let crate::expr::Kind::Unit(ix) = e.kind() {
+                letters.extend(ix.chars());
+            }
+            stack.extend(e.children());
+        }
+        let b = crate::numeric::at::bindings(at, &lowered.context, &letters)?;
+        for c in letters {
+            if !b.indices.contains_key(&c) {
+                return Err(Diagnostic::new(format!("no value for the index `{c}`"), at)
+                    .origin("--at")
+                    .label(Span::new(at.len(), at.len()), format!("add `{c}=…`")));
+            }
+        }
+        crate::numeric::eval(&lowered.expr, &b).map_err(|e| {
+            Diagnostic::new(format!("cannot evaluate: {}", e.message), at).origin("--at")
+        })
+    }
+
     /// The simplified form of `expr`.
     pub fn simplify(
         &self,
@@ -265,8 +294,9 @@ impl Session {
                 Ok(None) => match check_differential(f, df, ctx, &var, &dir, CHECK_POINTS, seed) {
                     Ok(r) if r.max_rel_error <= CHECK_TOLERANCE => Ok(r),
                     Ok(r) => Err(format!(
-                        "relative error {:.1e} against central differences",
-                        r.max_rel_error
+                        "relative error {:.1e} against central differences, at {}",
+                        r.max_rel_error,
+                        r.worst_point.as_deref().unwrap_or("an unrecorded point")
                     )),
                     Err(e) => Err(e.message),
                 },

@@ -38,6 +38,8 @@ pub struct Report {
     pub max_rel_error: f64,
     /// Whether the comparison was exact, over Q with dual numbers.
     pub exact: bool,
+    /// The point with the largest error, in words (f64 checks only).
+    pub worst_point: Option<String>,
 }
 
 /// Names of the symbolic dimensions of the expressions, in first-appearance
@@ -122,6 +124,26 @@ pub fn random_bindings(
     for (name, size) in names.into_iter().zip(sizes) {
         b.dims.insert(name, size);
     }
+    // Index letters of unit matrices in the expressions: a random index
+    // that fits every unit that uses the letter.
+    let mut limits: std::collections::BTreeMap<char, usize> = Default::default();
+    for e in exprs {
+        let mut stack = vec![*e];
+        while let Some(x) = stack.pop() {
+            if let Kind::Unit(ix) = x.kind() {
+                let (r, c) = b.shape(x.shape())?;
+                let mut letters = ix.chars();
+                for (letter, size) in letters.by_ref().zip([r, c]) {
+                    let l = limits.entry(letter).or_insert(size);
+                    *l = (*l).min(size);
+                }
+            }
+            stack.extend(x.children());
+        }
+    }
+    for (letter, size) in limits {
+        b.indices.insert(letter, rng.below(size.max(1)));
+    }
     let positive = exprs.iter().any(|e| needs_positive(e));
     for name in &ctx.order {
         let info = &ctx.vars[name];
@@ -167,6 +189,7 @@ pub fn check_differential(
     seed: u64,
 ) -> Result<Report, EvalError> {
     let symmetric = ctx.get(wrt).is_some_and(|v| v.symmetric);
+    let mut worst: (f64, Option<String>) = (-1.0, None);
     let report = sample(ctx, &[f, df], points, seed, "", |rng, mut b| {
         let x = b
             .vars
@@ -194,18 +217,28 @@ pub fn check_differential(
         let Ok(symbolic) = eval(df, &b) else {
             return Ok(None);
         };
-        let step = 1e-5;
-        let mut plus = b.clone();
-        let mut minus = b.clone();
-        plus.vars
-            .insert(wrt.to_string(), x.zip(&h, |a, d| a + step * d)?);
-        minus
-            .vars
-            .insert(wrt.to_string(), x.zip(&h, |a, d| a - step * d)?);
-        let (Ok(fp), Ok(fm)) = (eval(f, &plus), eval(f, &minus)) else {
+        // Central differences at steps h and h/2, combined by Richardson
+        // extrapolation: the truncation error falls from O(h²) to O(h⁴),
+        // which keeps badly scaled points (entries near a pole of x^(-1/2))
+        // from failing a correct derivative.
+        let central = |step: f64| -> Result<Option<Matrix>, Stop> {
+            let mut plus = b.clone();
+            let mut minus = b.clone();
+            plus.vars
+                .insert(wrt.to_string(), x.zip(&h, |a, d| a + step * d)?);
+            minus
+                .vars
+                .insert(wrt.to_string(), x.zip(&h, |a, d| a - step * d)?);
+            let (Ok(fp), Ok(fm)) = (eval(f, &plus), eval(f, &minus)) else {
+                return Ok(None);
+            };
+            Ok(Some(fp.zip(&fm, |a, c| (a - c) / (2.0 * step))?))
+        };
+        let step = 1e-4;
+        let (Some(coarse), Some(fine)) = (central(step)?, central(step / 2.0)?) else {
             return Ok(None);
         };
-        let fd = fp.zip(&fm, |a, c| (a - c) / (2.0 * step))?;
+        let fd = fine.zip(&coarse, |a, c| (4.0 * a - c) / 3.0)?;
         if (fd.rows, fd.cols) != (symbolic.rows, symbolic.cols) && !symbolic.is_scalar() {
             return Err(Stop::Fail(EvalError::new(format!(
                 "the differential is {}×{} but the function's change is {}×{}",
@@ -214,10 +247,17 @@ pub fn check_differential(
         }
         let diff = fd.zip(&symbolic, |a, c| a - c)?;
         let scale = fd.max_abs().max(symbolic.max_abs()).max(1e-3);
-        Ok(Some(diff.max_abs() / scale))
+        let err = diff.max_abs() / scale;
+        if err > worst.0 {
+            worst = (err, Some(describe_float_point(&b)));
+        }
+        Ok(Some(err))
     });
     match report {
-        Ok(r) => Ok(r),
+        Ok(r) => Ok(Report {
+            worst_point: worst.1,
+            ..r
+        }),
         Err(Stop::Fail(e)) => Err(e),
         Err(Stop::Inexact) => unreachable!("f64 checks are never inexact"),
     }
@@ -351,6 +391,26 @@ fn describe_point(values: &ExactValues, b: &Bindings) -> String {
     parts.join(", ").replace('"', "")
 }
 
+/// A float point in words, entries to four decimals.
+fn describe_float_point(b: &Bindings) -> String {
+    let mut parts: Vec<String> = b
+        .vars
+        .iter()
+        .map(|(n, m)| {
+            let rows: Vec<String> = (0..m.rows)
+                .map(|i| {
+                    let row: Vec<String> =
+                        (0..m.cols).map(|j| format!("{:.4}", m.get(i, j))).collect();
+                    format!("[{}]", row.join(", "))
+                })
+                .collect();
+            format!("{n}=[{}]", rows.join(", "))
+        })
+        .collect();
+    parts.extend(b.indices.iter().map(|(c, i)| format!("{c}={}", i + 1)));
+    parts.join(", ")
+}
+
 /// Copies the upper triangle onto the lower one (a symmetric matrix).
 fn mirror_upper(m: &mut [Vec<BigRational>]) {
     for i in 1..m.len() {
@@ -393,6 +453,7 @@ fn sample(
         points: 0,
         max_rel_error: 0.0,
         exact: false,
+        worst_point: None,
     };
     let mut attempts = 0;
     while report.points < points {

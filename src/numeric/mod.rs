@@ -1,6 +1,7 @@
 //! Numbers: evaluation of expressions at concrete values, and the checks
 //! that prove derivatives right.
 
+pub mod at;
 pub mod check;
 pub mod exact;
 pub mod float;

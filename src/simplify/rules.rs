@@ -29,6 +29,8 @@ pub enum Cond {
     Symmetric(&'static str),
     /// The variable is an identity matrix.
     Identity(&'static str),
+    /// The first is an identity and the second a matrix (`I s` is not `s`).
+    IdentityOn(&'static str, &'static str),
     /// `(a b)` is a well-formed product (so re-associating keeps shapes).
     Multiplies(&'static str, &'static str),
     /// `(a b)` is a 1×1 product of matrices.
@@ -81,8 +83,8 @@ pub const LAWS: &[RuleSpec] = &[
     rule("mul-assoc-right", "(* (* ?a ?b) ?c)", "(* ?a (* ?b ?c))", Multiplies("?b", "?c"), "a: 3 x 4, b: 4 x 5, c: 5 x 2"),
     rule("mul-scalar-comm", "(* ?a ?b)",        "(* ?b ?a)",        EitherScalar("?a", "?b"), "a: scalar, b: 3 x 4"),
     rule("mul-one-left",    "(* 1 ?a)",         "?a",               Always,               "a: 3 x 4"),
-    rule("mul-identity-left",  "(* ?i ?a)",     "?a",               Identity("?i"),       "i: I 3, a: 3 x 4"),
-    rule("mul-identity-right", "(* ?a ?i)",     "?a",               Identity("?i"),       "a: 3 x 4, i: I 4"),
+    rule("mul-identity-left",  "(* ?i ?a)",     "?a",               IdentityOn("?i", "?a"), "i: I 3, a: 3 x 4"),
+    rule("mul-identity-right", "(* ?a ?i)",     "?a",               IdentityOn("?i", "?a"), "a: 3 x 4, i: I 4"),
     // transposes
     rule("transpose-involution", "(T (T ?a))",       "?a",                     Always,             "a: 3 x 4"),
     rule("transpose-product",    "(T (* ?a ?b))",    "(* (T ?b) (T ?a))",      Always,             "a: 3 x 4, b: 4 x 5"),
@@ -164,6 +166,7 @@ pub fn holds(cond: Cond, g: &EGraph<Mat, Facts>, subst: &Subst) -> bool {
         BothMatrix(a, b) => !d(a).shape.is_scalar() && !d(b).shape.is_scalar(),
         Symmetric(a) => d(a).symmetric && !d(a).shape.is_scalar(),
         Identity(a) => d(a).identity,
+        IdentityOn(i, a) => d(i).identity && !d(a).shape.is_scalar(),
         Multiplies(a, b) => {
             let (a, b) = (d(a).shape, d(b).shape);
             a.is_scalar() || b.is_scalar() || a.cols == b.rows

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod diff;
 mod errors;
+mod numeric;
 mod parse;
 mod print;
 mod simplify;

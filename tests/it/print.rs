@@ -12,8 +12,9 @@ use matcalc::{Dim, ElemFn, Expr, Func, Session, Shape, rat, to_text};
 use num_rational::BigRational;
 use proptest::prelude::*;
 
+/// The kinds of expression the generator builds.
 #[derive(Clone, Copy)]
-enum Ty {
+pub enum Ty {
     Scalar,
     Square,
     Vector,
@@ -21,8 +22,9 @@ enum Ty {
     Big,
 }
 
-struct Gen {
-    rng: Rng,
+/// A generator of random well-shaped expressions.
+pub struct Gen {
+    pub rng: Rng,
 }
 
 fn n() -> Dim {
@@ -30,7 +32,8 @@ fn n() -> Dim {
 }
 
 impl Gen {
-    fn pick(&mut self, k: usize) -> usize {
+    /// A random number below `k`.
+    pub fn pick(&mut self, k: usize) -> usize {
         self.rng.below(k)
     }
 
@@ -66,7 +69,8 @@ impl Gen {
         }
     }
 
-    fn build(&mut self, ty: Ty, depth: u32) -> Expr {
+    /// A random expression of type `ty`, at most `depth` deep.
+    pub fn build(&mut self, ty: Ty, depth: u32) -> Expr {
         if depth == 0 || self.pick(4) == 0 {
             return self.leaf(ty);
         }
