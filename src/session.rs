@@ -74,7 +74,7 @@ impl Verdict {
             Ok(r) if r.exact => format!("exact ({} points)", r.points),
             Ok(r) => format!(
                 "max relative error {:.1e} ({} points)",
-                r.max_rel_error, r.points
+                r.measured_rel_error, r.points
             ),
             Err(e) => format!("MISMATCH: {e}"),
         }
@@ -295,7 +295,7 @@ impl Session {
                     Ok(r) if r.max_rel_error <= CHECK_TOLERANCE => Ok(r),
                     Ok(r) => Err(format!(
                         "relative error {:.1e} against central differences, at {}",
-                        r.max_rel_error,
+                        r.measured_rel_error,
                         r.worst_point.as_deref().unwrap_or("an unrecorded point")
                     )),
                     Err(e) => Err(e.message),

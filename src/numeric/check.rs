@@ -40,6 +40,10 @@ pub struct Report {
     pub exact: bool,
     /// The point with the largest error, in words (f64 checks only).
     pub worst_point: Option<String>,
+    /// The largest relative difference as measured, before allowing for
+    /// the central differences' own error estimate (what `check` prints;
+    /// `max_rel_error` is what it judges).
+    pub measured_rel_error: f64,
 }
 
 /// Names of the symbolic dimensions of the expressions, in first-appearance
@@ -190,6 +194,7 @@ pub fn check_differential(
 ) -> Result<Report, EvalError> {
     let symmetric = ctx.get(wrt).is_some_and(|v| v.symmetric);
     let mut worst: (f64, Option<String>) = (-1.0, None);
+    let mut measured: f64 = 0.0;
     let report = sample(ctx, &[f, df], points, seed, "", |rng, mut b| {
         let x = b
             .vars
@@ -250,12 +255,13 @@ pub fn check_differential(
         // exceeds a few times that estimate counts against the derivative.
         let noise = fine.zip(&coarse, |a, c| (a - c).abs())?;
         let diff = fd.zip(&symbolic, |a, c| a - c)?;
+        let scale = fd.max_abs().max(symbolic.max_abs()).max(1e-3);
+        measured = measured.max(diff.max_abs() / scale);
         let diff = if noise.is_scalar() == diff.is_scalar() {
             diff.zip(&noise, |d, e| (d.abs() - 4.0 * e).max(0.0))?
         } else {
             diff
         };
-        let scale = fd.max_abs().max(symbolic.max_abs()).max(1e-3);
         let err = diff.max_abs() / scale;
         if err > worst.0 {
             worst = (err, Some(describe_float_point(&b)));
@@ -265,6 +271,7 @@ pub fn check_differential(
     match report {
         Ok(r) => Ok(Report {
             worst_point: worst.1,
+            measured_rel_error: measured,
             ..r
         }),
         Err(Stop::Fail(e)) => Err(e),
@@ -463,6 +470,7 @@ fn sample(
         max_rel_error: 0.0,
         exact: false,
         worst_point: None,
+        measured_rel_error: 0.0,
     };
     let mut attempts = 0;
     while report.points < points {
@@ -560,7 +568,11 @@ pub fn check_equal(
         Ok(Some(diff.max_abs() / scale))
     });
     match report {
-        Ok(r) => Ok(Report { exact, ..r }),
+        Ok(r) => Ok(Report {
+            exact,
+            measured_rel_error: r.max_rel_error,
+            ..r
+        }),
         Err(Stop::Fail(e)) => Err(e),
         Err(Stop::Inexact) => unreachable!("rationality is decided before sampling"),
     }
