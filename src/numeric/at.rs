@@ -9,7 +9,6 @@
 
 use crate::lower::Context;
 use crate::numeric::float::{Bindings, Matrix};
-use crate::shape::Dim;
 use crate::span::{Diagnostic, Span};
 
 /// Longest number literal accepted.
@@ -315,7 +314,10 @@ pub fn bindings(text: &str, ctx: &Context, index_letters: &[char]) -> Result<Bin
         if e.flat && info.shape.rows.is_one() && !info.shape.cols.is_one() {
             m = m.transpose();
         }
-        for (d, n) in [(&info.shape.rows, m.rows), (&info.shape.cols, m.cols)] {
+        for (d, n, role) in [
+            (&info.shape.rows, m.rows, "rows"),
+            (&info.shape.cols, m.cols, "columns"),
+        ] {
             let need = |what: String| {
                 err(
                     format!(
@@ -329,11 +331,7 @@ pub fn bindings(text: &str, ctx: &Context, index_letters: &[char]) -> Result<Bin
             };
             if d.names.is_empty() {
                 if d.factor != n as u64 {
-                    return Err(need(format!(
-                        "{} {}",
-                        d.factor,
-                        dim_role(d, &info.shape.rows)
-                    )));
+                    return Err(need(format!("{} {}", d.factor, role)));
                 }
             } else if d.names.len() == 1 && d.factor == 1 {
                 let name = d.names[0].to_string();
@@ -341,8 +339,7 @@ pub fn bindings(text: &str, ctx: &Context, index_letters: &[char]) -> Result<Bin
                     Some(&k) if k != n => {
                         return Err(need(format!(
                             "{k} {} to match `{}`",
-                            dim_role(d, &info.shape.rows),
-                            dim_source[&name]
+                            role, dim_source[&name]
                         )));
                     }
                     _ => {
@@ -389,14 +386,6 @@ pub fn bindings(text: &str, ctx: &Context, index_letters: &[char]) -> Result<Bin
         }
     }
     Ok(b)
-}
-
-fn dim_role(d: &Dim, rows: &Dim) -> &'static str {
-    if std::ptr::eq(d, rows) {
-        "rows"
-    } else {
-        "columns"
-    }
 }
 
 /// A number for people: integers without a point, others with up to ten

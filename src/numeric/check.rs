@@ -203,10 +203,7 @@ pub fn check_differential(
             .ok_or_else(|| not_a_variable(wrt))?;
         let h = match dir {
             Direction::Var(name) => {
-                let mut h = random_matrix(rng, x.rows, x.cols, -1.0, 1.0);
-                if symmetric {
-                    h = symmetrize(&h);
-                }
+                let h = float_direction(rng, x.rows, x.cols, symmetric);
                 b.vars.insert(name.clone(), h.clone());
                 h
             }
@@ -327,12 +324,7 @@ pub fn check_exact(
         let (r, c) = (x.len(), x.first().map_or(0, Vec::len));
         let h: Vec<Vec<BigRational>> = match dir {
             Direction::Var(name) => {
-                let mut h: Vec<Vec<BigRational>> = (0..r)
-                    .map(|_| (0..c).map(|_| small_int(rng, -2, 2)).collect())
-                    .collect();
-                if symmetric {
-                    mirror_upper(&mut h);
-                }
+                let h = exact_direction(rng, r, c, symmetric);
                 values.insert(name.clone(), h.clone());
                 h
             }
@@ -427,6 +419,23 @@ fn describe_float_point(b: &Bindings) -> String {
     parts.join(", ")
 }
 
+/// A random direction in f64 (symmetric for a symmetric variable).
+fn float_direction(rng: &mut Rng, r: usize, c: usize, symmetric: bool) -> Matrix {
+    let h = random_matrix(rng, r, c, -1.0, 1.0);
+    if symmetric { symmetrize(&h) } else { h }
+}
+
+/// A random small-integer direction (symmetric for a symmetric variable).
+fn exact_direction(rng: &mut Rng, r: usize, c: usize, symmetric: bool) -> Vec<Vec<BigRational>> {
+    let mut h: Vec<Vec<BigRational>> = (0..r)
+        .map(|_| (0..c).map(|_| small_int(rng, -2, 2)).collect())
+        .collect();
+    if symmetric {
+        mirror_upper(&mut h);
+    }
+    h
+}
+
 /// Copies the upper triangle onto the lower one (a symmetric matrix).
 fn mirror_upper(m: &mut [Vec<BigRational>]) {
     for i in 1..m.len() {
@@ -516,13 +525,8 @@ pub fn check_equal(
             let mut values = exact_values(ctx, &bind, rng)?;
             for name in &directions {
                 let (r, c) = bind.shape(&ctx.vars[*name].shape)?;
-                let mut m: Vec<Vec<BigRational>> = (0..r)
-                    .map(|_| (0..c).map(|_| small_int(rng, -2, 2)).collect())
-                    .collect();
-                if ctx.vars[*name].symmetric {
-                    mirror_upper(&mut m);
-                }
-                values.insert((*name).clone(), m);
+                let h = exact_direction(rng, r, c, ctx.vars[*name].symmetric);
+                values.insert((*name).clone(), h);
             }
             let at = ExactPoint {
                 values: &values,
@@ -554,11 +558,8 @@ pub fn check_equal(
         }
         for name in &directions {
             let (r, c) = bind.shape(&ctx.vars[*name].shape)?;
-            let mut m = random_matrix(rng, r, c, -1.0, 1.0);
-            if ctx.vars[*name].symmetric {
-                m = symmetrize(&m);
-            }
-            bind.vars.insert((*name).clone(), m);
+            let h = float_direction(rng, r, c, ctx.vars[*name].symmetric);
+            bind.vars.insert((*name).clone(), h);
         }
         let (Ok(va), Ok(vb)) = (eval(a, &bind), eval(b, &bind)) else {
             return Ok(None);

@@ -158,6 +158,21 @@ fn fold(
     Some(f(a.as_ref()?, b.as_ref()?))
 }
 
+/// The data of an entrywise operation (`+`, `.*`): the larger shape, the
+/// folded constant, symmetric when both operands are.
+fn entrywise(a: Data, b: Data, op: impl Fn(&BigRational, &BigRational) -> BigRational) -> Data {
+    Data {
+        constant: fold(&a.constant, &b.constant, op),
+        shape: if a.shape.is_scalar() {
+            b.shape
+        } else {
+            a.shape
+        },
+        symmetric: a.symmetric && b.symmetric,
+        identity: false,
+    }
+}
+
 impl Analysis<Mat> for Facts {
     type Data = Data;
 
@@ -183,19 +198,7 @@ impl Analysis<Mat> for Facts {
                     shape: e.shape().clone(),
                 }
             }
-            Mat::Add([a, b]) => {
-                let (a, b) = (d(a), d(b));
-                Data {
-                    constant: fold(&a.constant, &b.constant, |x, y| x + y),
-                    shape: if a.shape.is_scalar() {
-                        b.shape
-                    } else {
-                        a.shape
-                    },
-                    symmetric: a.symmetric && b.symmetric,
-                    identity: false,
-                }
-            }
+            Mat::Add([a, b]) => entrywise(d(a), d(b), |x, y| x + y),
             Mat::Mul([a, b]) => {
                 let (a, b) = (d(a), d(b));
                 let scaled =
@@ -248,19 +251,7 @@ impl Analysis<Mat> for Facts {
                     identity: true,
                 }
             }
-            Mat::Had([a, b]) => {
-                let (a, b) = (d(a), d(b));
-                Data {
-                    constant: fold(&a.constant, &b.constant, |x, y| x * y),
-                    shape: if a.shape.is_scalar() {
-                        b.shape
-                    } else {
-                        a.shape
-                    },
-                    symmetric: a.symmetric && b.symmetric,
-                    identity: false,
-                }
-            }
+            Mat::Had([a, b]) => entrywise(d(a), d(b), |x, y| x * y),
             Mat::Kron([a, b]) => {
                 let (a, b) = (d(a), d(b));
                 let big = crate::shape::Dim::lit(u64::MAX);

@@ -5,10 +5,9 @@
 //! expression leaves Q, and simplification preserves the value.
 
 use crate::common::{matcalc, with_settings};
-use crate::print::{Gen, Ty};
+use crate::print::Gen;
 use insta_cmd::assert_cmd_snapshot;
 use matcalc::numeric::check::check_equal;
-use matcalc::numeric::rng::Rng;
 use matcalc::{Form, Session, simplify, to_text};
 use proptest::prelude::*;
 
@@ -131,11 +130,7 @@ const REGRESSION_TEXTS: &[(&str, &str)] = &[("tan(alpha (A ./ B) / alpha)", "alp
 /// One random expression: its differential with respect to each variable
 /// it mentions is verified, and simplifying it keeps its value.
 fn derivative_and_simplification_hold(seed: u64) {
-    let mut g = Gen {
-        rng: Rng::new(seed),
-    };
-    let ty = [Ty::Scalar, Ty::Square, Ty::Vector, Ty::Row, Ty::Big][g.pick(5)];
-    let e = g.build(ty, 3);
+    let e = Gen::random(seed, 3);
     let text = to_text(&e);
     let Ok(lowered) = Session::new().lower(&text, None) else {
         panic!("{text} does not parse");

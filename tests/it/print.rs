@@ -32,6 +32,16 @@ fn n() -> Dim {
 }
 
 impl Gen {
+    /// A random expression of a random type from `seed`, at most `depth`
+    /// deep.
+    pub fn random(seed: u64, depth: u32) -> Expr {
+        let mut g = Gen {
+            rng: Rng::new(seed),
+        };
+        let ty = [Ty::Scalar, Ty::Square, Ty::Vector, Ty::Row, Ty::Big][g.pick(5)];
+        g.build(ty, depth)
+    }
+
     /// A random number below `k`.
     pub fn pick(&mut self, k: usize) -> usize {
         self.rng.below(k)
@@ -204,11 +214,7 @@ fn close(a: &Matrix, b: &Matrix) -> bool {
 }
 
 fn round_trip(seed: u64) {
-    let mut g = Gen {
-        rng: Rng::new(seed),
-    };
-    let ty = [Ty::Scalar, Ty::Square, Ty::Vector, Ty::Row, Ty::Big][g.pick(5)];
-    let e = g.build(ty, 4);
+    let e = Gen::random(seed, 4);
     let text = to_text(&e);
     let lowered = Session::new()
         .lower(&text, None)

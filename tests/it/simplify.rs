@@ -179,7 +179,7 @@ fn every_rule_is_sound_on_its_witness() {
 fn check_rule(spec: &RuleSpec) {
     let name = spec.name;
     let mut ctx = Context::default();
-    let mut g = Graph::new(Facts::new(BTreeSet::new()));
+    let mut symmetric = BTreeSet::new();
     let mut subst = egg::Subst::default();
     let mut values: Vec<(egg::Var, Expr)> = Vec::new();
     for entry in spec.witness.split(", ") {
@@ -194,7 +194,7 @@ fn check_rule(spec: &RuleSpec) {
                 .unwrap_or_else(|d| panic!("{name}: witness {entry}: {}", d.render()));
             for (n, info) in lowered.context.vars {
                 if info.symmetric {
-                    g.analysis = Facts::new([n.clone()].into());
+                    symmetric.insert(n.clone());
                 }
                 ctx.order.push(n.clone());
                 ctx.vars.insert(n, info);
@@ -204,6 +204,7 @@ fn check_rule(spec: &RuleSpec) {
         let var: egg::Var = format!("?{v}").parse().expect("a pattern variable");
         values.push((var, expr));
     }
+    let mut g = Graph::new(Facts::new(symmetric));
     for (var, expr) in &values {
         let id = matcalc::simplify::lang::add_expr(&mut g, expr);
         subst.insert(*var, id);
