@@ -43,6 +43,12 @@ pub enum Kind {
     Identity,
     /// The unit matrix `E_ij` (indices `ij`) or unit vector `e_i`.
     Unit(Rc<str>),
+    /// The all-ones matrix or vector `ones` of the node's shape (the
+    /// gradient of `sum`).
+    Ones,
+    /// The commutation matrix `K` with `vec(F^T) = K vec(F)` for a `p×q`
+    /// matrix `F` (fields `p`, `q`); its shape is `pq×pq`.
+    Commutation(Dim, Dim),
     /// A sum of at least two terms (a scalar term broadcasts).
     Sum(Vec<Expr>),
     /// A product of at least two factors; see the module invariants.
@@ -251,6 +257,24 @@ impl Expr {
         Expr::node(Kind::Unit(Rc::from(indices)), shape)
     }
 
+    /// The all-ones matrix (or vector) of a shape; `1` when 1×1.
+    pub fn ones(shape: Shape) -> Expr {
+        if shape.is_scalar() {
+            return Expr::int(1);
+        }
+        Expr::node(Kind::Ones, shape)
+    }
+
+    /// The commutation matrix `K` with `vec(F^T) = K vec(F)` for a `p×q`
+    /// matrix `F`; the identity when `F` is a vector.
+    pub fn commutation(p: Dim, q: Dim) -> Expr {
+        let n = p.times(&q).unwrap_or_else(|| Dim::lit(u64::MAX));
+        if p.is_one() || q.is_one() {
+            return Expr::identity(n);
+        }
+        Expr::node(Kind::Commutation(p, q), Shape::square(n))
+    }
+
     // ----- sums -----
 
     /// `a + b`, with broadcasting of a scalar term.
@@ -380,8 +404,10 @@ impl Expr {
     /// `a^T`.
     pub fn transpose(a: &Expr) -> Expr {
         match a.kind() {
-            Kind::Const(_) => Expr::node(a.kind().clone(), a.shape().transpose()),
+            Kind::Const(_) | Kind::Ones => Expr::node(a.kind().clone(), a.shape().transpose()),
             Kind::Identity => a.clone(),
+            // K_{p,q}^T = K_{q,p}
+            Kind::Commutation(p, q) => Expr::commutation(q.clone(), p.clone()),
             _ => Expr::node(Kind::Transpose(a.clone()), a.shape().transpose()),
         }
     }
@@ -393,6 +419,8 @@ impl Expr {
         }
         match a.kind() {
             Kind::Identity => a.clone(),
+            // K is orthogonal: K_{p,q}^-1 = K_{q,p}
+            Kind::Commutation(p, q) => Expr::commutation(q.clone(), p.clone()),
             _ => Expr::node(Kind::Inverse(a.clone()), a.shape().clone()),
         }
     }
@@ -460,6 +488,12 @@ impl Expr {
         if a.is_zero() || b.is_zero() {
             return Expr::zero(a.shape().clone());
         }
+        if matches!(a.kind(), Kind::Ones) {
+            return b.clone();
+        }
+        if matches!(b.kind(), Kind::Ones) {
+            return a.clone();
+        }
         Expr::node(Kind::Hadamard(a.clone(), b.clone()), a.shape().clone())
     }
 
@@ -512,7 +546,12 @@ impl Expr {
     /// The children of a node, in order.
     pub fn children(&self) -> Vec<&Expr> {
         match self.kind() {
-            Kind::Const(_) | Kind::Var(_) | Kind::Identity | Kind::Unit(_) => vec![],
+            Kind::Const(_)
+            | Kind::Var(_)
+            | Kind::Identity
+            | Kind::Unit(_)
+            | Kind::Ones
+            | Kind::Commutation(..) => vec![],
             Kind::Sum(xs) | Kind::Product(xs) => xs.iter().collect(),
             Kind::Transpose(a)
             | Kind::Inverse(a)

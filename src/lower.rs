@@ -272,7 +272,7 @@ impl Lowerer<'_> {
                         .err(format!("`{name}` is declared twice"))
                         .label(*span, "second declaration"));
                 }
-                if unit_indices(name).is_some() || name == "I" {
+                if unit_indices(name).is_some() || name == "I" || name == "ones" {
                     return Err(self
                         .err(format!("`{name}` is built in and cannot be declared"))
                         .label(*span, "built-in name"));
@@ -412,6 +412,11 @@ impl Lowerer<'_> {
                 if name == "I" {
                     let n = self.unifier.fresh(None);
                     let s = TShape::new(n.clone(), n);
+                    self.anonymous.push(s.clone());
+                    return Ok(s);
+                }
+                if name == "ones" {
+                    let s = TShape::new(self.unifier.fresh(None), self.unifier.fresh(None));
                     self.anonymous.push(s.clone());
                     return Ok(s);
                 }
@@ -676,6 +681,9 @@ impl Lowerer<'_> {
                 if name == "I" {
                     let s = self.next_anonymous();
                     return Expr::identity(s.rows);
+                }
+                if name == "ones" {
+                    return Expr::ones(self.next_anonymous());
                 }
                 if let Some((idx, _)) = unit_indices(name) {
                     let s = self.next_anonymous();

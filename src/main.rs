@@ -18,23 +18,26 @@ struct Cli {
 enum Command {
     /// The differential dF[dX] (`--wrt X`), or the entrywise partial (`--wrt X_ij`).
     Diff {
-        /// The expression, e.g. 'A X X^T A^T'.
-        expr: String,
-        /// The variable (`X`) or one of its entries (`X_ij`).
-        #[arg(long)]
-        wrt: String,
+        #[command(flatten)]
+        args: DerivArgs,
         /// Name of the direction (default `dX`).
         #[arg(long)]
         direction: Option<String>,
-        /// Declarations, as in an inline `where` clause: 'S: symmetric, X: n x m'.
-        #[arg(long = "where", value_name = "DECLS")]
-        where_: Option<String>,
-        /// The smallest factored form instead of the expanded sum of products.
-        #[arg(long, conflicts_with = "raw")]
-        factor: bool,
-        /// The product rule's output, unsimplified.
-        #[arg(long)]
-        raw: bool,
+    },
+    /// The gradient of a scalar expression (shape of X, df = tr(G^T dX)).
+    Grad {
+        #[command(flatten)]
+        args: DerivArgs,
+    },
+    /// The Hessian of a scalar expression (for a matrix, w.r.t. vec(X)).
+    Hessian {
+        #[command(flatten)]
+        args: DerivArgs,
+    },
+    /// The Jacobian d vec(F) / d vec(X)^T.
+    Jacobian {
+        #[command(flatten)]
+        args: DerivArgs,
     },
     /// The simplified form: the expanded sum of products with like terms
     /// collected, or with `--factor` the smallest factored form.
@@ -76,6 +79,37 @@ enum Command {
     },
 }
 
+/// What every derivative command takes.
+#[derive(clap::Args, Debug)]
+struct DerivArgs {
+    /// The expression, e.g. 'A X X^T A^T'.
+    expr: String,
+    /// The variable (`X`), or for `diff` one of its entries (`X_ij`).
+    #[arg(long)]
+    wrt: String,
+    /// Declarations, as in an inline `where` clause: 'S: symmetric, X: n x m'.
+    #[arg(long = "where", value_name = "DECLS")]
+    where_: Option<String>,
+    /// The smallest factored form instead of the expanded sum of products.
+    #[arg(long, conflicts_with = "raw")]
+    factor: bool,
+    /// The unsimplified result.
+    #[arg(long)]
+    raw: bool,
+    /// `text` (default) or `index` (the component form).
+    #[arg(long, value_enum, default_value = "text")]
+    format: DerivFormat,
+}
+
+/// Output formats of the derivative commands.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum DerivFormat {
+    /// Parseable text in Matrix Cookbook notation.
+    Text,
+    /// The component form, e.g. `∂M_kl/∂X_ij = A_ki (A X)_lj + …`.
+    Index,
+}
+
 /// Output formats of `eval`.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum ValueFormat {
@@ -114,6 +148,15 @@ fn warn_stopped(stopped: &[String]) {
     }
 }
 
+/// An answer in the requested format, after any simplifier notes.
+fn show(a: &matcalc::Answer, format: DerivFormat) -> String {
+    warn_stopped(&a.stopped);
+    match format {
+        DerivFormat::Text => a.text.clone(),
+        DerivFormat::Index => matcalc::to_index(a),
+    }
+}
+
 fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -128,21 +171,22 @@ fn run() -> ExitCode {
     };
     let session = matcalc::Session::new();
     let result = match &cli.command {
-        Command::Diff {
-            expr,
-            wrt,
-            direction,
-            where_,
-            factor,
-            raw,
-        } => {
-            let form = (!raw).then_some(form(*factor));
-            session
-                .diff_with(expr, wrt, direction.as_deref(), where_.as_deref(), form)
-                .map(|a| {
-                    warn_stopped(&a.stopped);
-                    a.text
-                })
+        Command::Diff { args, direction } => {
+            let form = (!args.raw).then_some(form(args.factor));
+            let w = args.where_.as_deref();
+            let answer = session.diff_with(&args.expr, &args.wrt, direction.as_deref(), w, form);
+            answer.map(|a| show(&a, args.format))
+        }
+        Command::Grad { args } | Command::Hessian { args } | Command::Jacobian { args } => {
+            let form = (!args.raw).then_some(form(args.factor));
+            let w = args.where_.as_deref();
+            let (e, x) = (&args.expr, &args.wrt);
+            let answer = match &cli.command {
+                Command::Grad { .. } => session.grad(e, x, w, form),
+                Command::Hessian { .. } => session.hessian(e, x, w, form),
+                _ => session.jacobian(e, x, w, form),
+            };
+            answer.map(|a| show(&a, args.format))
         }
         Command::Simplify {
             expr,

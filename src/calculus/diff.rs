@@ -60,7 +60,11 @@ impl Diff<'_> {
         }
         match f.kind() {
             // d c = 0, d I = 0, d E_ij = 0
-            Kind::Const(_) | Kind::Identity | Kind::Unit(_) => zero(),
+            Kind::Const(_)
+            | Kind::Identity
+            | Kind::Unit(_)
+            | Kind::Ones
+            | Kind::Commutation(..) => zero(),
             // d X = dX; other variables are constants
             Kind::Var(v) => {
                 if &**v == self.wrt {

@@ -2,5 +2,6 @@
 //! from it.
 
 pub mod diff;
+pub mod extract;
 
 pub use diff::differential;

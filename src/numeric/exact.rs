@@ -335,6 +335,23 @@ pub fn eval_dual(e: &Expr, p: &ExactPoint) -> Result<DualMatrix, ExactError> {
             from_rows(rows, eps)
         }
         Kind::Identity => DualMatrix::identity(size(&e.shape().rows)?),
+        Kind::Ones => {
+            let (r, c) = (size(&e.shape().rows)?, size(&e.shape().cols)?);
+            let mut m = DualMatrix::zeros(r, c);
+            for x in &mut m.data {
+                *x = Dual::real(BigRational::one());
+            }
+            m
+        }
+        Kind::Commutation(pd, qd) => {
+            let (rows, cols) = (size(pd)?, size(qd)?);
+            let n = rows * cols;
+            let mut m = DualMatrix::zeros(n, n);
+            for (row, col) in super::float::commutation_entries(rows, cols) {
+                m.data[row * n + col] = Dual::real(BigRational::one());
+            }
+            m
+        }
         Kind::Unit(idx) => {
             let (r, c) = (size(&e.shape().rows)?, size(&e.shape().cols)?);
             let mut chars = idx.chars();

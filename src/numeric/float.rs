@@ -353,6 +353,24 @@ fn eval_node(e: &Expr, b: &Bindings) -> Result<Matrix, EvalError> {
             m.clone()
         }
         Kind::Identity => Matrix::identity(b.size(&e.shape().rows)?),
+        Kind::Ones => {
+            let (r, c) = b.shape(e.shape())?;
+            let mut m = Matrix::zeros(r, c);
+            for i in 0..r {
+                for j in 0..c {
+                    m.set(i, j, 1.0);
+                }
+            }
+            m
+        }
+        Kind::Commutation(p, q) => {
+            let (p, q) = (b.size(p)?, b.size(q)?);
+            let mut m = Matrix::zeros(p * q, p * q);
+            for (row, col) in commutation_entries(p, q) {
+                m.set(row, col, 1.0);
+            }
+            m
+        }
         Kind::Unit(idx) => {
             let (r, c) = b.shape(e.shape())?;
             let mut chars = idx.chars();
@@ -521,4 +539,11 @@ pub fn elem(g: ElemFn, x: f64) -> f64 {
             }
         }
     }
+}
+
+/// The non-zero entries `(row, col)` of the commutation matrix `K` with
+/// `vec(F^T) = K vec(F)` for a `p×q` matrix `F` (vec stacks columns).
+pub fn commutation_entries(p: usize, q: usize) -> impl Iterator<Item = (usize, usize)> {
+    // F_ij sits at j p + i in vec(F) and at i q + j in vec(F^T).
+    (0..p).flat_map(move |i| (0..q).map(move |j| (i * q + j, j * p + i)))
 }

@@ -1,5 +1,7 @@
 //! Printers: every output format of SPEC §3.
 
+pub mod index;
 pub mod text;
 
+pub use index::to_index;
 pub use text::to_text;

@@ -31,6 +31,8 @@ fn print(e: &Expr) -> (String, u8) {
         Kind::Const(c) => print_const(c),
         Kind::Var(v) => (v.to_string(), ATOM),
         Kind::Identity => ("I".to_string(), ATOM),
+        Kind::Ones => ("ones".to_string(), ATOM),
+        Kind::Commutation(..) => ("K".to_string(), ATOM),
         Kind::Unit(idx) => {
             let name = if e.shape().is_vector() {
                 format!("e_{idx}")

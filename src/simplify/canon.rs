@@ -95,7 +95,9 @@ impl Simplifier<'_> {
         }
         match e.kind() {
             Kind::Var(_) if self.symmetric_var(e) => e.clone(),
-            Kind::Const(_) | Kind::Var(_) | Kind::Unit(_) => Expr::transpose(e),
+            Kind::Const(_) | Kind::Var(_) | Kind::Unit(_) | Kind::Ones | Kind::Commutation(..) => {
+                Expr::transpose(e)
+            }
             Kind::Identity => e.clone(),
             Kind::Transpose(a) => a.clone(),
             Kind::Product(_) => {
@@ -284,7 +286,9 @@ impl Simplifier<'_> {
         match e.kind() {
             Kind::Const(c) if c.is_zero() => vec![],
             Kind::Const(c) => vec![(c.clone(), one())],
-            Kind::Var(_) | Kind::Identity | Kind::Unit(_) => single(e.clone()),
+            Kind::Var(_) | Kind::Identity | Kind::Unit(_) | Kind::Ones | Kind::Commutation(..) => {
+                single(e.clone())
+            }
             Kind::Sum(ts) => {
                 if !e.is_scalar() && ts.iter().any(Expr::is_scalar) {
                     // A broadcast scalar: `(A + s) B` is not `A B + s B`, so

@@ -62,5 +62,5 @@ fn check_reports_exact_verification() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.matches("max relative error").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches("max relative error").count(), 3, "{stdout}");
 }

@@ -10,6 +10,8 @@ use crate::print::to_text;
 use crate::simplify::{Form, Simplified, simplify};
 use crate::span::{Diagnostic, Span};
 
+mod whole;
+
 /// What a derivative is taken with respect to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Wrt {
@@ -24,9 +26,40 @@ pub enum Wrt {
     },
 }
 
+/// The kinds of derivative the engine computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Derivative {
+    /// The differential `dF[dX]` in a direction.
+    Differential,
+    /// The entrywise partial `∂F/∂X_ij`.
+    Entrywise,
+    /// The gradient `G` of a scalar: `df = tr(G^T dX)`.
+    Gradient,
+    /// The Hessian of a scalar (w.r.t. `vec(X)` for a matrix).
+    Hessian,
+    /// `d vec(F) / d vec(X)^T`.
+    Jacobian,
+}
+
+impl Derivative {
+    /// Its name as the CLI spells the command's output (`differential`,
+    /// `entrywise`, `gradient`, `hessian`, `jacobian`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Derivative::Differential => "differential",
+            Derivative::Entrywise => "entrywise",
+            Derivative::Gradient => "gradient",
+            Derivative::Hessian => "hessian",
+            Derivative::Jacobian => "jacobian",
+        }
+    }
+}
+
 /// A computed derivative with everything needed to print or check it.
 #[derive(Clone, Debug)]
 pub struct Answer {
+    /// Which derivative this is.
+    pub kind: Derivative,
     /// The function differentiated.
     pub function: Expr,
     /// Its variables.
@@ -245,7 +278,12 @@ fn diff_lowered(
         None => (result.clone(), Vec::new()),
     };
     let text = to_text(&simplified);
+    let kind = match wrt {
+        Wrt::Var(_) => Derivative::Differential,
+        Wrt::Entry { .. } => Derivative::Entrywise,
+    };
     Ok(Answer {
+        kind,
         function: lowered.expr,
         context: lowered.context,
         wrt,
@@ -259,56 +297,130 @@ fn diff_lowered(
 
 impl Session {
     /// Verifies every derivative of `expr` with respect to `wrt` that the
-    /// engine computes: exactly over Q with dual numbers where the
-    /// expression is rational, by central differences otherwise.
+    /// engine computes (the differential, the entrywise partial, and for a
+    /// scalar the gradient and Hessian, and the Jacobian): exactly over Q
+    /// with dual numbers where the expression is rational, by central
+    /// differences otherwise.
     pub fn check(
         &self,
         expr: &str,
         wrt: &str,
         where_: Option<&str>,
     ) -> Result<Vec<Verdict>, Diagnostic> {
-        use crate::numeric::check::{Direction, check_differential, check_exact};
+        use crate::calculus::extract::{inner, vec_of};
         let lowered = self.lower(expr, where_)?;
         let var = match resolve_wrt(wrt, &lowered.context)? {
             Wrt::Var(v) => v,
             Wrt::Entry { var, .. } => var,
         };
         let kind = lowered.context.vars[&var].kind;
-        let mut wrts = vec![("differential", var.clone())];
+        let mut wrts = vec![var.clone()];
         match kind {
-            VarKind::Matrix => wrts.push(("entrywise", format!("{var}_ij"))),
-            VarKind::Vector => wrts.push(("entrywise", format!("{var}_i"))),
+            VarKind::Matrix => wrts.push(format!("{var}_ij")),
+            VarKind::Vector => wrts.push(format!("{var}_i")),
             VarKind::Scalar => {}
         }
         let mut verdicts = Vec::new();
-        for (label, w) in wrts {
+        for w in wrts {
             let answer = diff_lowered(lowered.clone(), &w, None, Some(Form::Expanded))?;
-            let dir = match &answer.direction {
-                Some(d) => Direction::Var(d.clone()),
-                None => Direction::Unit,
-            };
-            let (f, df, ctx) = (&answer.function, &answer.result, &answer.context);
-            let seed = 0x6d61_7463;
-            let outcome = match check_exact(f, df, ctx, &var, &dir, CHECK_POINTS, seed) {
-                Ok(Some(report)) => Ok(report),
-                Ok(None) => match check_differential(f, df, ctx, &var, &dir, CHECK_POINTS, seed) {
-                    Ok(r) if r.max_rel_error <= CHECK_TOLERANCE => Ok(r),
-                    Ok(r) => Err(format!(
-                        "relative error {:.1e} against central differences, at {}",
-                        r.measured_rel_error,
-                        r.worst_point.as_deref().unwrap_or("an unrecorded point")
-                    )),
-                    Err(e) => Err(e.message),
-                },
-                Err(e) => Err(e.message),
-            };
+            let outcome = verify(&answer, &answer.function, &answer.result);
             verdicts.push(Verdict {
-                kind: label,
+                kind: answer.kind.name(),
                 text: answer.text,
                 outcome,
             });
         }
+        let w = var.as_str();
+        let scalar = lowered.expr.shape().is_scalar();
+        let form = Some(Form::Expanded);
+        if scalar {
+            let g = self.grad(expr, w, where_, form)?;
+            let dx = direction_of(&g);
+            let mut outcome = verify(&g, &g.function, &inner(&g.result, &dx));
+            if outcome.is_ok() && g.context.vars[&var].symmetric {
+                outcome = symmetric(&g).and(outcome);
+            }
+            verdicts.push(Verdict {
+                kind: g.kind.name(),
+                text: g.text,
+                outcome,
+            });
+            let (h, grad) = self.hessian_with_gradient(expr, w, where_, form)?;
+            let dx = vec_of(&direction_of(&h));
+            let outcome = verify(&h, &vec_of(&grad), &Expr::mul(&h.result, &dx));
+            verdicts.push(Verdict {
+                kind: h.kind.name(),
+                text: h.text,
+                outcome,
+            });
+        }
+        let j = self.jacobian(expr, w, where_, form)?;
+        let dx = vec_of(&direction_of(&j));
+        let outcome = verify(&j, &vec_of(&j.function), &Expr::mul(&j.result, &dx));
+        verdicts.push(Verdict {
+            kind: j.kind.name(),
+            text: j.text,
+            outcome,
+        });
         Ok(verdicts)
+    }
+}
+
+/// The direction variable of an answer taken in a direction.
+fn direction_of(a: &Answer) -> Expr {
+    let name = a.direction.as_deref().expect("a direction");
+    let var = match &a.wrt {
+        Wrt::Var(v) | Wrt::Entry { var: v, .. } => v,
+    };
+    Expr::var(name, a.context.vars[var].shape.clone())
+}
+
+/// Checks that `df` is the derivative of `f` in the answer's direction
+/// (the unit matrix for an entrywise partial).
+fn verify(a: &Answer, f: &Expr, df: &Expr) -> Result<crate::numeric::check::Report, String> {
+    use crate::numeric::check::{Direction, check_differential, check_exact};
+    let var = match &a.wrt {
+        Wrt::Var(v) | Wrt::Entry { var: v, .. } => v.clone(),
+    };
+    let mut ctx = a.context.clone();
+    let dir = match (&a.direction, a.kind) {
+        (_, Derivative::Entrywise) | (None, _) => Direction::Unit,
+        (Some(d), _) => {
+            let info = ctx.vars[&var].clone();
+            ctx.vars.entry(d.clone()).or_insert(VarInfo {
+                differential_of: Some(var.clone()),
+                spd: false,
+                ..info
+            });
+            Direction::Var(d.clone())
+        }
+    };
+    let seed = 0x6d61_7463;
+    match check_exact(f, df, &ctx, &var, &dir, CHECK_POINTS, seed) {
+        Ok(Some(report)) => Ok(report),
+        Ok(None) => match check_differential(f, df, &ctx, &var, &dir, CHECK_POINTS, seed) {
+            Ok(r) if r.max_rel_error <= CHECK_TOLERANCE => Ok(r),
+            Ok(r) => Err(format!(
+                "relative error {:.1e} against central differences, at {}",
+                r.measured_rel_error,
+                r.worst_point.as_deref().unwrap_or("an unrecorded point")
+            )),
+            Err(e) => Err(e.message),
+        },
+        Err(e) => Err(e.message),
+    }
+}
+
+/// The gradient with respect to a symmetric variable must be symmetric.
+fn symmetric(g: &Answer) -> Result<crate::numeric::check::Report, String> {
+    let gt = Expr::transpose(&g.result);
+    match crate::numeric::check::check_equal(&g.result, &gt, &g.context, CHECK_POINTS, 0x7379) {
+        Ok(r) if r.max_rel_error <= CHECK_TOLERANCE => Ok(r),
+        Ok(r) => Err(format!(
+            "the gradient of a symmetric variable is not symmetric (relative error {:.1e})",
+            r.measured_rel_error
+        )),
+        Err(e) => Err(e.message),
     }
 }
 

@@ -1,0 +1,226 @@
+//! Gradients, Hessians and Jacobians: the derivatives with respect to a
+//! whole variable, read off the product rule's differential by
+//! `calculus::extract` and then simplified.
+
+use super::{Answer, Derivative, Session, Wrt, resolve_wrt};
+use crate::calculus::{differential, extract};
+use crate::expr::Expr;
+use crate::lower::{Context, Lowered, VarInfo};
+use crate::print::to_text;
+use crate::rat;
+use crate::simplify::{Form, simplify};
+use crate::span::{Diagnostic, Span};
+
+/// What every whole-variable derivative starts from.
+struct Setup {
+    lowered: Lowered,
+    /// The variable.
+    var: String,
+    /// A direction name that is not in the expression.
+    dir: String,
+    /// The direction as an expression.
+    dir_expr: Expr,
+    /// The context with the direction declared.
+    ctx: Context,
+    /// The full input, for diagnostics.
+    input: String,
+    /// Where the expression sits in `input`.
+    span: Span,
+}
+
+impl Session {
+    fn setup(
+        &self,
+        command: &str,
+        expr: &str,
+        wrt: &str,
+        where_: Option<&str>,
+        need_scalar: bool,
+    ) -> Result<Setup, Diagnostic> {
+        let lowered = self.lower(expr, where_)?;
+        let input = self.full_input(expr, where_);
+        let span = Span::new(0, expr.trim_end().len());
+        let var = match resolve_wrt(wrt, &lowered.context)? {
+            Wrt::Var(v) => v,
+            Wrt::Entry { var, .. } => {
+                return Err(Diagnostic::new(
+                    format!("`{command}` is taken with respect to a whole variable"),
+                    wrt,
+                )
+                .origin("--wrt")
+                .label(Span::new(0, wrt.len()), "an entry")
+                .help(format!(
+                    "write `--wrt {var}`, or use `diff --wrt {}` for one entry",
+                    wrt.trim()
+                )));
+            }
+        };
+        let shape = lowered.expr.shape();
+        if need_scalar && !shape.is_scalar() {
+            return Err(Diagnostic::new(
+                format!("`{command}` needs a scalar expression, but this one is {shape}"),
+                &input,
+            )
+            .label(span, "not 1×1")
+            .help("`diff` gives its differential and `jacobian` its Jacobian"));
+        }
+        let info = lowered.context.vars[&var].clone();
+        let mut dir = format!("d{var}");
+        while lowered.context.get(&dir).is_some() {
+            dir.push('_');
+        }
+        let mut ctx = lowered.context.clone();
+        ctx.vars.insert(
+            dir.clone(),
+            VarInfo {
+                differential_of: Some(var.clone()),
+                spd: false,
+                ..info.clone()
+            },
+        );
+        let dir_expr = Expr::var(&dir, info.shape.clone());
+        Ok(Setup {
+            lowered,
+            var,
+            dir,
+            dir_expr,
+            ctx,
+            input,
+            span,
+        })
+    }
+
+    /// The gradient of a scalar `expr` with respect to the variable `wrt`
+    /// (SPEC §4: shape of X, `df = tr(G^T dX)`; symmetric for a symmetric
+    /// variable). `form` is `None` for the unsimplified extraction.
+    pub fn grad(
+        &self,
+        expr: &str,
+        wrt: &str,
+        where_: Option<&str>,
+        form: Option<Form>,
+    ) -> Result<Answer, Diagnostic> {
+        let s = self.setup("grad", expr, wrt, where_, true)?;
+        let raw = gradient_of(&s, &s.lowered.expr)?;
+        Ok(s.answer(Derivative::Gradient, raw, form))
+    }
+
+    /// The Hessian of a scalar `expr`: the Jacobian of its gradient (for a
+    /// matrix variable, with respect to `vec(X)`).
+    pub fn hessian(
+        &self,
+        expr: &str,
+        wrt: &str,
+        where_: Option<&str>,
+        form: Option<Form>,
+    ) -> Result<Answer, Diagnostic> {
+        self.hessian_with_gradient(expr, wrt, where_, form)
+            .map(|(a, _)| a)
+    }
+
+    /// The Hessian and the (simplified) gradient it was taken of.
+    pub(super) fn hessian_with_gradient(
+        &self,
+        expr: &str,
+        wrt: &str,
+        where_: Option<&str>,
+        form: Option<Form>,
+    ) -> Result<(Answer, Expr), Diagnostic> {
+        let s = self.setup("hessian", expr, wrt, where_, true)?;
+        let g = gradient_of(&s, &s.lowered.expr)?;
+        let g = simplify(&g, &s.lowered.context, Form::Expanded).expr;
+        let raw = jacobian_of(&s, &g)?;
+        Ok((s.answer(Derivative::Hessian, raw, form), g))
+    }
+
+    /// The Jacobian `d vec(F) / d vec(X)^T` of `expr` (numerator layout; for
+    /// vectors the plain matrix of partials).
+    pub fn jacobian(
+        &self,
+        expr: &str,
+        wrt: &str,
+        where_: Option<&str>,
+        form: Option<Form>,
+    ) -> Result<Answer, Diagnostic> {
+        let s = self.setup("jacobian", expr, wrt, where_, false)?;
+        let raw = jacobian_of(&s, &s.lowered.expr)?;
+        Ok(s.answer(Derivative::Jacobian, raw, form))
+    }
+}
+
+impl Setup {
+    fn answer(self, kind: Derivative, raw: Expr, form: Option<Form>) -> Answer {
+        let (result, stopped) = match form {
+            Some(form) => {
+                let out = simplify(&raw, &self.lowered.context, form);
+                (out.expr, out.stopped)
+            }
+            None => (raw.clone(), Vec::new()),
+        };
+        Answer {
+            kind,
+            text: to_text(&result),
+            function: self.lowered.expr,
+            context: self.lowered.context,
+            wrt: Wrt::Var(self.var),
+            direction: Some(self.dir),
+            result,
+            raw,
+            stopped,
+        }
+    }
+
+    /// The differential of `f`, or a diagnostic when it is too large.
+    fn differential(&self, f: &Expr) -> Result<Expr, Diagnostic> {
+        differential(f, &self.var, &self.dir_expr).map_err(|e| {
+            Diagnostic::new(
+                format!(
+                    "the derivative is too large to build (over {} factors)",
+                    e.work
+                ),
+                &self.input,
+            )
+            .label(self.span, "")
+        })
+    }
+
+    /// Runs an extraction on the product rule's differential of `f`, and on
+    /// its simplified form if the raw one has the direction somewhere the
+    /// extraction cannot undo.
+    fn extract(
+        &self,
+        f: &Expr,
+        how: fn(&Expr, &str, &crate::Shape) -> Result<Expr, extract::Unsupported>,
+    ) -> Result<Expr, Diagnostic> {
+        let df = self.differential(f)?;
+        let shape = &self.dir_expr.shape().clone();
+        how(&df, &self.dir, shape)
+            .or_else(|_| {
+                let simpler = simplify(&df, &self.ctx, Form::Expanded).expr;
+                how(&simpler, &self.dir, shape)
+            })
+            .map_err(|e| {
+                Diagnostic::new(
+                    format!("cannot isolate the direction: {}", e.message),
+                    &self.input,
+                )
+                .label(self.span, "")
+            })
+    }
+}
+
+/// The gradient of the scalar `f`, symmetrised for a symmetric variable.
+fn gradient_of(s: &Setup, f: &Expr) -> Result<Expr, Diagnostic> {
+    let g = s.extract(f, extract::gradient)?;
+    if s.lowered.context.vars[&s.var].symmetric {
+        // SPEC §4: the symmetric G with df = tr(G dS) for every symmetric dS
+        let half = rat(1) / rat(2);
+        return Ok(Expr::scale(&half, &Expr::add(&g, &Expr::transpose(&g))));
+    }
+    Ok(g)
+}
+
+/// The Jacobian of `f`.
+fn jacobian_of(s: &Setup, f: &Expr) -> Result<Expr, Diagnostic> {
+    s.extract(f, extract::jacobian)
+}
