@@ -505,6 +505,16 @@ impl Expr {
         if a.is_zero() {
             return Expr::zero(b.shape().clone());
         }
+        // c ones ./ B = c B.^-1
+        let (c, scalars, chain) = a.split_product();
+        if let [ones] = chain.as_slice()
+            && matches!(ones.kind(), Kind::Ones)
+        {
+            let mut factors = vec![Expr::constant(c)];
+            factors.extend(scalars);
+            factors.push(Expr::hadamard_pow(b, &rat(-1)));
+            return Expr::product(factors);
+        }
         let shape = if a.is_scalar() {
             b.shape().clone()
         } else {

@@ -191,6 +191,14 @@ impl Extract<'_> {
             Kind::HadamardDiv(a, b) if !self.mentions(b) => {
                 self.adjoint(a, &Expr::hadamard_div(w, b))
             }
+            // tr(a ⊗ b) = tr(a) tr(b), sum(a ⊗ b) = sum(a) sum(b)
+            Kind::Apply(f @ (Func::Tr | Func::Sum), k) if matches!(k.kind(), Kind::Kron(..)) => {
+                let Kind::Kron(a, b) = k.kind() else {
+                    unreachable!("matched above")
+                };
+                let split = Expr::mul(&Expr::apply(*f, a), &Expr::apply(*f, b));
+                self.adjoint(&split, w)
+            }
             // <w, tr(a)> = <w I, a>
             Kind::Apply(Func::Tr, a) => {
                 let i = Expr::identity(a.shape().rows.clone());
@@ -308,12 +316,32 @@ impl Extract<'_> {
                 Ok(Expr::mul(&d, &self.jac(a)?))
             }
             Kind::Apply(Func::Vec, a) => self.jac(a),
+            // For a m×n and b p×q (Magnus & Neudecker):
+            // vec(a ⊗ b) = P (vec a ⊗ vec b) with P = I_n ⊗ K_{q,m} ⊗ I_p, so
+            // vec(a ⊗ B) = P (I_mn ⊗ vec B) vec(a) and
+            // vec(A ⊗ b) = P (vec A ⊗ I_pq) vec(b).
+            Kind::Kron(a, b) => {
+                if self.mentions(a) && self.mentions(b) {
+                    return Err(self.not_linear());
+                }
+                let (sa, sb) = (a.shape(), b.shape());
+                let perm = Expr::kron(
+                    &Expr::kron(
+                        &Expr::identity(sa.cols.clone()),
+                        &Expr::commutation(sb.cols.clone(), sa.rows.clone()),
+                    ),
+                    &Expr::identity(sb.rows.clone()),
+                );
+                let spread = if self.mentions(a) {
+                    Expr::kron(&Expr::identity(vec_len(a)), &vec_of(b))
+                } else {
+                    Expr::kron(&vec_of(a), &Expr::identity(vec_len(b)))
+                };
+                let inner = if self.mentions(a) { a } else { b };
+                Ok(Expr::product([perm, spread, self.jac(inner)?]))
+            }
             Kind::Apply(Func::Diag, _) => Err(unsupported(format!(
                 "the Jacobian of `diag(…)` of something depending on `{}` needs a selection matrix, which matcalc does not write",
-                self.dir
-            ))),
-            Kind::Kron(..) => Err(unsupported(format!(
-                "cannot isolate `{}` inside a Kronecker product",
                 self.dir
             ))),
             _ => Err(self.not_linear()),

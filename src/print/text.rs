@@ -68,6 +68,26 @@ fn print(e: &Expr) -> (String, u8) {
             _ => (format!("{}^T", operand(a, ATOM)), POSTFIX),
         },
         Kind::Inverse(a) => (format!("{}^-1", operand(a, ATOM)), POSTFIX),
+        // The Cookbook's (X^2)^T and (X^-2)^T rather than (X^T)^2, (X^-T)^2
+        Kind::Power(a, k) if !e.is_scalar() && k.is_integer() => match a.kind() {
+            Kind::Transpose(v) if matches!(v.kind(), Kind::Var(_)) => {
+                (format!("({}^{})^T", operand(v, ATOM), exponent(k)), POSTFIX)
+            }
+            Kind::Transpose(i) if matches!(i.kind(), Kind::Inverse(v) if matches!(v.kind(), Kind::Var(_))) =>
+            {
+                let Kind::Inverse(v) = i.kind() else {
+                    unreachable!("matched above")
+                };
+                (
+                    format!("({}^{})^T", operand(v, ATOM), exponent(&-k)),
+                    POSTFIX,
+                )
+            }
+            Kind::Inverse(v) if matches!(v.kind(), Kind::Var(_)) => {
+                (format!("{}^{}", operand(v, ATOM), exponent(&-k)), POWER)
+            }
+            _ => (format!("{}^{}", operand(a, ATOM), exponent(k)), POWER),
+        },
         Kind::Power(a, k) => (format!("{}^{}", operand(a, ATOM), exponent(k)), POWER),
         Kind::HadamardPow(a, k) => (format!("{}.^{}", operand(a, ATOM), exponent(k)), POWER),
         Kind::Hadamard(a, b) => (infix(a, ".*", b), PRODUCT),

@@ -137,6 +137,49 @@ impl Simplifier<'_> {
         }
     }
 
+    /// A square chain factor as (base, integer exponent): `X^-2` is
+    /// (X, -2), `X^-T` is (X^T, -1).
+    fn power_parts(&self, f: &Expr) -> (Expr, BigRational) {
+        match f.kind() {
+            Kind::Power(a, k) if !f.is_scalar() => {
+                let (b, j) = self.power_parts(a);
+                (b, j * k)
+            }
+            Kind::Inverse(a) => (a.clone(), -BigRational::one()),
+            Kind::Transpose(a) if matches!(a.kind(), Kind::Inverse(_)) => {
+                let Kind::Inverse(b) = a.kind() else {
+                    unreachable!("matched above")
+                };
+                (Expr::transpose(b), -BigRational::one())
+            }
+            _ => (f.clone(), BigRational::one()),
+        }
+    }
+
+    /// `A^j A^k = A^(j+k)` for adjacent chain factors with one base: the
+    /// merged factor (none when the powers cancel), or `None` when the
+    /// bases differ.
+    fn merge_powers(&self, a: &Expr, b: &Expr) -> Option<Option<Expr>> {
+        if a.is_scalar() || !a.shape().is_square() {
+            return None;
+        }
+        let (ba, ja) = self.power_parts(a);
+        let (bb, jb) = self.power_parts(b);
+        if ba != bb {
+            return None;
+        }
+        let k = ja + jb;
+        if k.is_zero() {
+            return Some(None);
+        }
+        Some(Some(if k.is_negative() {
+            let inv = self.inverse_factor(&ba);
+            Expr::power(&inv, &-k)
+        } else {
+            Expr::power(&ba, &k)
+        }))
+    }
+
     /// Builds one term from a coefficient and factors: flattens products,
     /// merges equal scalar factors into powers, cancels `X X^-1` in the
     /// chain, and writes a 1×1 chain the way round with fewer transposes.
@@ -182,6 +225,10 @@ impl Simplifier<'_> {
                     .is_some_and(|top| self.inverse_factor(top) == g && !g.is_scalar())
                 {
                     stack.pop();
+                } else if let Some(merged) = stack.last().and_then(|top| self.merge_powers(top, &g))
+                {
+                    stack.pop();
+                    stack.extend(merged);
                 } else {
                     stack.push(g);
                 }
@@ -311,7 +358,7 @@ impl Simplifier<'_> {
             Kind::Inverse(a) => self.expand_inverse(a),
             Kind::Power(a, k) => self.expand_power(a, k),
             Kind::Hadamard(a, b) => self.bilinear(a, b, Expr::hadamard),
-            Kind::Kron(a, b) => self.bilinear(a, b, Expr::kron),
+            Kind::Kron(a, b) => self.bilinear(a, b, kron_identities),
             Kind::HadamardDiv(a, b) => single(Expr::hadamard_div(&self.normal(a), &self.normal(b))),
             Kind::HadamardPow(a, k) => single(Expr::hadamard_pow(&self.normal(a), k)),
             Kind::Apply(f @ (Func::Tr | Func::Sum | Func::Vec | Func::Diag), a) => {
@@ -486,4 +533,15 @@ fn logdet_factor(f: &Expr) -> Option<Term> {
         Kind::Identity => None,
         _ => Some((BigRational::one(), Expr::apply(Func::Logdet, f))),
     }
+}
+
+/// `a ⊗ b`, with `I_m ⊗ I_n = I_mn`.
+fn kron_identities(a: &Expr, b: &Expr) -> Expr {
+    if matches!(a.kind(), Kind::Identity) && matches!(b.kind(), Kind::Identity) {
+        let n = a.shape().rows.times(&b.shape().rows);
+        if let Some(n) = n {
+            return Expr::identity(n);
+        }
+    }
+    Expr::kron(a, b)
 }

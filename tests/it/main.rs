@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod coverage;
 mod diff;
 mod errors;
 mod numeric;

@@ -1,0 +1,184 @@
+//! The coverage table (`tests/cases/*.txt`, format in its README): every
+//! identity is computed, pinned in a snapshot, verified by `check` (every
+//! derivative kind of the expression, exactly or by central differences),
+//! and compared numerically with the textbook answer.
+
+use crate::common::with_settings;
+use matcalc::numeric::check::check_equal;
+use matcalc::{Answer, Derivative, Expr, Form, Session, VarKind};
+use std::path::Path;
+
+/// One line of the table.
+struct Case {
+    command: String,
+    expr: String,
+    wrt: String,
+    decls: Option<String>,
+    expected: Option<String>,
+    line: usize,
+}
+
+fn cases(file: &str) -> Vec<Case> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cases")
+        .join(file);
+    let text = std::fs::read_to_string(&path).expect("the table exists");
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('|').map(str::trim).collect();
+        assert_eq!(fields.len(), 6, "{file}:{}: six fields: {line}", n + 1);
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        out.push(Case {
+            command: fields[0].to_string(),
+            expr: fields[1].to_string(),
+            wrt: fields[2].to_string(),
+            decls: opt(fields[3]),
+            expected: opt(fields[4]),
+            line: n + 1,
+        });
+    }
+    out
+}
+
+fn answer(s: &Session, c: &Case) -> Result<Answer, matcalc::Diagnostic> {
+    let (e, w, d, f) = (&c.expr, &c.wrt, c.decls.as_deref(), Some(Form::Expanded));
+    match c.command.as_str() {
+        "diff" => s.diff(e, w, None, d),
+        "grad" => s.grad(e, w, d, f),
+        "hessian" => s.hessian(e, w, d, f),
+        "jacobian" => s.jacobian(e, w, d, f),
+        other => panic!("unknown command {other}"),
+    }
+}
+
+/// Whether `ours` equals `expected` at random points (exactly over Q when
+/// both are rational); both are read in one expression so their shapes
+/// unify.
+fn agrees(ours: &str, expected: &str, decls: Option<&str>) -> Result<String, String> {
+    let text = format!("({ours}) - ({expected})");
+    let lowered = Session::new()
+        .lower(&text, decls)
+        .map_err(|d| format!("`{text}` does not read: {}", d.render()))?;
+    let zero = Expr::zero(lowered.expr.shape().clone());
+    let r =
+        check_equal(&lowered.expr, &zero, &lowered.context, 4, 0xc0de).map_err(|e| e.message)?;
+    if r.max_rel_error > 1e-9 {
+        return Err(format!("differs by {:.1e}", r.max_rel_error));
+    }
+    Ok(if r.exact { "exact" } else { "f64" }.into())
+}
+
+/// Runs one table file; returns how many cases it holds.
+fn run(file: &str) -> usize {
+    let session = Session::new();
+    let mut pinned = String::new();
+    let mut failures = Vec::new();
+    let all = cases(file);
+    for c in &all {
+        let at = format!("{file}:{}", c.line);
+        let a = match answer(&session, c) {
+            Ok(a) => a,
+            Err(d) => {
+                failures.push(format!("{at}: {}", d.render()));
+                continue;
+            }
+        };
+        let decls = c
+            .decls
+            .as_ref()
+            .map(|d| format!(" --where '{d}'"))
+            .unwrap_or_default();
+        pinned.push_str(&format!(
+            "{} '{}' --wrt {}{decls}\n    {}\n",
+            c.command, c.expr, c.wrt, a.text
+        ));
+        // `check` verifies every derivative kind; the one asked for must be
+        // among them, with the same text.
+        let var = c.wrt.split('_').next().expect("a name");
+        match session.check(&c.expr, var, c.decls.as_deref()) {
+            Ok(verdicts) => {
+                for v in verdicts.iter().filter(|v| !v.passed()) {
+                    failures.push(format!("{at}: check {}: {}", v.kind, v.summary()));
+                }
+                if !verdicts
+                    .iter()
+                    .any(|v| v.kind == a.kind.name() && v.text == a.text)
+                {
+                    failures.push(format!("{at}: check did not verify `{}`", a.text));
+                }
+            }
+            Err(d) => failures.push(format!("{at}: check failed: {}", d.render())),
+        }
+        // A differential's direction `dX` has the kind of `X`, which must be
+        // declared when `X` itself does not appear.
+        let kind = match a.context.vars[var].kind {
+            VarKind::Matrix => "matrix",
+            VarKind::Vector => "vector",
+            VarKind::Scalar => "scalar",
+        };
+        let decls = match (&c.decls, a.kind) {
+            (Some(d), Derivative::Differential) => format!("{d}, {var}: {kind}"),
+            (None, Derivative::Differential) => format!("{var}: {kind}"),
+            (d, _) => d.clone().unwrap_or_default(),
+        };
+        if let Some(expected) = &c.expected
+            && let Err(e) = agrees(&a.text, expected, Some(&decls))
+        {
+            failures.push(format!("{at}: `{}` vs expected `{expected}`: {e}", a.text));
+        }
+        if a.kind == Derivative::Gradient || a.kind == Derivative::Hessian {
+            assert!(a.function.is_scalar(), "{at}");
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    with_settings(|| insta::assert_snapshot!(file.trim_end_matches(".txt"), pinned));
+    all.len()
+}
+
+#[test]
+fn traces() {
+    run("traces.txt");
+}
+
+#[test]
+fn determinants() {
+    run("determinants.txt");
+}
+
+#[test]
+fn inverses_and_differentials() {
+    run("inverses.txt");
+}
+
+#[test]
+fn vector_and_matrix_forms() {
+    run("forms.txt");
+}
+
+#[test]
+fn elementwise() {
+    run("elementwise.txt");
+}
+
+#[test]
+fn losses() {
+    run("losses.txt");
+}
+
+#[test]
+fn the_table_has_at_least_80_identities() {
+    let files = [
+        "traces.txt",
+        "determinants.txt",
+        "inverses.txt",
+        "forms.txt",
+        "elementwise.txt",
+        "losses.txt",
+    ];
+    let n: usize = files.iter().map(|f| cases(f).len()).sum();
+    assert!(n >= 80, "only {n} identities");
+}
