@@ -26,7 +26,7 @@ pub use calculus::differential;
 pub use expr::{ElemFn, Expr, Func, Kind, product_shape, rat};
 pub use lower::{Context, Lowered, VarInfo, VarKind, lower};
 pub use parse::{parse, parse_decls};
-pub use print::{to_index, to_text};
+pub use print::{IndexForm, Piece, index_form, to_index, to_text};
 pub use session::{
     Answer, CHECK_POINTS, CHECK_TOLERANCE, Derivative, Session, Verdict, Wrt, resolve_wrt,
 };

@@ -221,14 +221,12 @@ impl Extract<'_> {
                 self.adjoint(a, &Expr::ones(a.shape().clone()))
             }
             Kind::Apply(Func::Vec, a) if a.shape().cols.is_one() => self.adjoint(a, w),
-            Kind::Apply(Func::Vec, _) => Err(unsupported(format!(
-                "cannot isolate `{}` inside `vec(…)` of a matrix",
-                self.dir
-            ))),
-            Kind::Kron(..) => Err(unsupported(format!(
-                "cannot isolate `{}` inside a Kronecker product",
-                self.dir
-            ))),
+            Kind::Apply(Func::Vec, _) => Err(unsupported(
+                "the gradient through `vec(…)` of a matrix needs an un-vec, which matcalc does not write",
+            )),
+            Kind::Kron(..) => Err(unsupported(
+                "the gradient through a Kronecker product (outside `tr` and `sum`) needs an un-vec, which matcalc does not write",
+            )),
             _ => Err(self.not_linear()),
         }
     }
@@ -340,10 +338,9 @@ impl Extract<'_> {
                 let inner = if self.mentions(a) { a } else { b };
                 Ok(Expr::product([perm, spread, self.jac(inner)?]))
             }
-            Kind::Apply(Func::Diag, _) => Err(unsupported(format!(
-                "the Jacobian of `diag(…)` of something depending on `{}` needs a selection matrix, which matcalc does not write",
-                self.dir
-            ))),
+            Kind::Apply(Func::Diag, _) => Err(unsupported(
+                "the Jacobian of `diag(…)` needs a selection matrix, which matcalc does not write",
+            )),
             _ => Err(self.not_linear()),
         }
     }

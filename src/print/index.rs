@@ -11,10 +11,11 @@ use crate::lower::{Context, VarKind};
 use crate::print::text::to_text;
 use crate::session::{Answer, Derivative, Wrt};
 use crate::simplify::{Form, simplify};
+use num_rational::BigRational;
 use num_traits::{One, Signed};
 
-/// The answer in index notation, as `lhs = rhs`.
-pub fn to_index(a: &Answer) -> String {
+/// The answer in index notation, structured so that it can be evaluated.
+pub fn index_form(a: &Answer) -> IndexForm {
     let (var, wrt_ix) = match &a.wrt {
         Wrt::Var(v) => (v.clone(), None),
         Wrt::Entry { var, indices } => (var.clone(), Some(indices.clone())),
@@ -84,10 +85,72 @@ pub fn to_index(a: &Answer) -> String {
         }
     };
     let printer = Entries { ctx: &a.context };
-    format!(
-        "{lhs} = {}",
-        printer.sum(&a.result, r.as_deref(), c.as_deref())
-    )
+    let terms = printer.sum(&a.result, r.as_deref(), c.as_deref());
+    IndexForm {
+        lhs,
+        row: r,
+        col: c,
+        terms,
+    }
+}
+
+/// The answer in index notation, as `lhs = rhs`.
+pub fn to_index(a: &Answer) -> String {
+    let form = index_form(a);
+    let printer = Entries { ctx: &a.context };
+    format!("{} = {}", form.lhs, printer.rhs(&form.terms))
+}
+
+impl IndexForm {
+    /// The value of the right-hand side at the bindings (whose `indices`
+    /// give every index letter a value).
+    pub fn value(&self, b: &crate::numeric::Bindings) -> Result<f64, crate::numeric::EvalError> {
+        use crate::numeric::EvalError;
+        use num_traits::ToPrimitive;
+        let letter = |x: &Option<String>| -> Result<Option<usize>, EvalError> {
+            match x {
+                None => Ok(None),
+                Some(s) => {
+                    let c = s.chars().next().unwrap_or('?');
+                    b.indices
+                        .get(&c)
+                        .copied()
+                        .map(Some)
+                        .ok_or_else(|| EvalError::new(format!("no value for the index {c}")))
+                }
+            }
+        };
+        let mut total = 0.0;
+        for (coeff, pieces) in &self.terms {
+            let mut v = coeff.to_f64().unwrap_or(f64::NAN);
+            for p in pieces {
+                v *= match p {
+                    Piece::Scalar(s) => crate::numeric::eval(s, b)?.get(0, 0),
+                    Piece::Delta(x, y) => {
+                        let (x, y) = (letter(&Some(x.clone()))?, letter(&Some(y.clone()))?);
+                        if x == y { 1.0 } else { 0.0 }
+                    }
+                    Piece::Entry(m, r, c) => {
+                        let value = crate::numeric::eval(m, b)?;
+                        let (mut i, mut j) = (letter(r)?.unwrap_or(0), letter(c)?.unwrap_or(0));
+                        // a row vector's only index is its column
+                        if r.is_some() && c.is_none() && value.rows == 1 {
+                            (i, j) = (0, i);
+                        }
+                        if c.is_some() && r.is_none() && value.cols == 1 {
+                            (i, j) = (j, 0);
+                        }
+                        if i >= value.rows || j >= value.cols {
+                            return Err(EvalError::new("an index is out of range"));
+                        }
+                        value.get(i, j)
+                    }
+                };
+            }
+            total += v;
+        }
+        Ok(total)
+    }
 }
 
 struct Entries<'a> {
@@ -125,61 +188,66 @@ fn mentions_unit(e: &Expr) -> bool {
     false
 }
 
+/// One factor of a term in index notation.
+#[derive(Clone, Debug)]
+pub enum Piece {
+    /// A scalar factor, printed as text (it may hold `E_ij` inside a
+    /// function, which its value reads from the index letters).
+    Scalar(Expr),
+    /// The entry (row, column) of a matrix; a missing index is a vector's
+    /// (or a row's) only one.
+    Entry(Expr, Option<String>, Option<String>),
+    /// The Kronecker delta of two index letters.
+    Delta(String, String),
+}
+
+/// A derivative in index notation: `lhs = Σ ± c Π pieces`.
+#[derive(Clone, Debug)]
+pub struct IndexForm {
+    /// The left-hand side, e.g. `∂M_kl/∂X_ij`.
+    pub lhs: String,
+    /// The index letters of the entry the right-hand side is.
+    pub row: Option<String>,
+    /// See `row`.
+    pub col: Option<String>,
+    /// Terms as (coefficient, pieces).
+    pub terms: Vec<(num_rational::BigRational, Vec<Piece>)>,
+}
+
 impl Entries<'_> {
     /// The entry `(r, c)` of a sum, term by term.
-    fn sum(&self, e: &Expr, r: Option<&str>, c: Option<&str>) -> String {
+    fn sum(&self, e: &Expr, r: Option<&str>, c: Option<&str>) -> Vec<(BigRational, Vec<Piece>)> {
         let terms: Vec<Expr> = match e.kind() {
             Kind::Sum(ts) => ts.clone(),
             _ => vec![e.clone()],
         };
-        let mut out = String::new();
-        for (n, t) in terms.iter().enumerate() {
-            let (neg, body) = self.term(t, r, c);
-            match (n, neg) {
-                (0, false) => {}
-                (0, true) => out.push('-'),
-                (_, false) => out.push_str(" + "),
-                (_, true) => out.push_str(" - "),
-            }
-            out.push_str(&body);
-        }
-        if out.is_empty() { "0".into() } else { out }
+        terms
+            .iter()
+            .filter(|t| !t.is_zero())
+            .map(|t| self.term(t, r, c))
+            .collect()
     }
 
-    /// One term as (is negative, text).
-    fn term(&self, t: &Expr, r: Option<&str>, c: Option<&str>) -> (bool, String) {
-        if t.is_zero() {
-            return (false, "0".into());
-        }
+    /// One term as (coefficient, pieces).
+    fn term(&self, t: &Expr, r: Option<&str>, c: Option<&str>) -> (BigRational, Vec<Piece>) {
         if t.is_scalar() && (r.is_some() || c.is_some()) {
             // A broadcast scalar: every entry is the scalar itself.
             return self.term(t, None, None);
         }
         let (coeff, scalars, chain) = t.split_product();
-        let mut parts: Vec<String> = Vec::new();
-        let abs = coeff.abs();
-        if !abs.is_one() {
-            parts.push(if abs.is_integer() {
-                abs.to_integer().to_string()
-            } else {
-                format!("({}/{})", abs.numer(), abs.denom())
-            });
-        }
+        let mut parts: Vec<Piece> = Vec::new();
         for s in &scalars {
-            parts.push(self.scalar(s));
+            parts.extend(self.scalar(s));
         }
         if !chain.is_empty() {
-            parts.push(self.chain(&chain, r, c));
+            parts.extend(self.chain(&chain, r, c));
         }
-        if parts.is_empty() {
-            parts.push("1".into());
-        }
-        (coeff.is_negative(), parts.join(" "))
+        (coeff, parts)
     }
 
     /// A scalar factor, with traces and 1×1 products of a unit matrix
     /// written as entries.
-    fn scalar(&self, s: &Expr) -> String {
+    fn scalar(&self, s: &Expr) -> Vec<Piece> {
         if mentions_unit(s) {
             if let Kind::Apply(Func::Tr, p) = s.kind() {
                 let (_, sc, ch) = p.split_product();
@@ -198,17 +266,24 @@ impl Entries<'_> {
                 return self.chain(fs, None, None);
             }
         }
-        let text = to_text(s);
-        match s.kind() {
-            Kind::Sum(_) | Kind::Product(_) => format!("({text})"),
-            _ => text,
-        }
+        vec![Piece::Scalar(s.clone())]
     }
 
     /// The entry `(r, c)` of a matrix chain.
-    fn chain(&self, chain: &[Expr], r: Option<&str>, c: Option<&str>) -> String {
+    fn chain(&self, chain: &[Expr], r: Option<&str>, c: Option<&str>) -> Vec<Piece> {
+        let own = |x: Option<&str>| x.map(str::to_string);
         let Some(k) = single_unit(chain) else {
-            return self.entry(&Expr::product(chain.iter().cloned()), r, c);
+            // An outer product u v^T has the entry u_r v_c.
+            if let Some(k) = (1..chain.len()).find(|&k| chain[k - 1].shape().cols.is_one())
+                && r.is_some()
+                && c.is_some()
+            {
+                let u = Expr::product(chain[..k].iter().cloned());
+                let v = Expr::product(chain[k..].iter().cloned());
+                return vec![Piece::Entry(u, own(r), None), Piece::Entry(v, None, own(c))];
+            }
+            let p = Expr::product(chain.iter().cloned());
+            return vec![Piece::Entry(p, own(r), own(c))];
         };
         let (a, b) = unit_indices(&chain[k]).expect("a unit");
         let mut parts = Vec::new();
@@ -220,16 +295,28 @@ impl Entries<'_> {
                 if let (Some(x), Some(y)) = (x, y)
                     && x != y
                 {
-                    parts.push(format!("δ_{x}{y}"));
+                    parts.push(Piece::Delta(x.to_string(), y.to_string()));
                 }
             } else {
-                parts.push(self.entry(&Expr::product(side.iter().cloned()), x, y));
+                let p = Expr::product(side.iter().cloned());
+                parts.push(Piece::Entry(p, own(x), own(y)));
             }
         }
-        if parts.is_empty() {
-            "1".into()
-        } else {
-            parts.join(" ")
+        parts
+    }
+
+    /// A piece as text.
+    fn show(&self, piece: &Piece) -> String {
+        match piece {
+            Piece::Scalar(s) => {
+                let text = to_text(s);
+                match s.kind() {
+                    Kind::Sum(_) | Kind::Product(_) => format!("({text})"),
+                    _ => text,
+                }
+            }
+            Piece::Delta(x, y) => format!("δ_{x}{y}"),
+            Piece::Entry(p, r, c) => self.entry(p, r.as_deref(), c.as_deref()),
         }
     }
 
@@ -240,11 +327,7 @@ impl Entries<'_> {
             if s.is_empty() { s } else { format!("_{s}") }
         };
         if r.is_none() && c.is_none() {
-            let text = to_text(p);
-            return match p.kind() {
-                Kind::Sum(_) | Kind::Product(_) => format!("({text})"),
-                _ => text,
-            };
+            return self.show(&Piece::Scalar(p.clone()));
         }
         match p.kind() {
             Kind::Var(v) => return format!("{v}{}", ix(r, c)),
@@ -265,6 +348,34 @@ impl Entries<'_> {
         } else {
             format!("({text}){}", ix(r, c))
         }
+    }
+
+    /// The right-hand side as text.
+    fn rhs(&self, terms: &[(BigRational, Vec<Piece>)]) -> String {
+        let mut out = String::new();
+        for (n, (coeff, pieces)) in terms.iter().enumerate() {
+            match (n, coeff.is_negative()) {
+                (0, false) => {}
+                (0, true) => out.push('-'),
+                (_, false) => out.push_str(" + "),
+                (_, true) => out.push_str(" - "),
+            }
+            let abs = coeff.abs();
+            let mut parts: Vec<String> = Vec::new();
+            if !abs.is_one() {
+                parts.push(if abs.is_integer() {
+                    abs.to_integer().to_string()
+                } else {
+                    format!("({}/{})", abs.numer(), abs.denom())
+                });
+            }
+            parts.extend(pieces.iter().map(|p| self.show(p)));
+            if parts.is_empty() {
+                parts.push("1".into());
+            }
+            out.push_str(&parts.join(" "));
+        }
+        if out.is_empty() { "0".into() } else { out }
     }
 }
 

@@ -3,5 +3,5 @@
 pub mod index;
 pub mod text;
 
-pub use index::to_index;
+pub use index::{IndexForm, Piece, index_form, to_index};
 pub use text::to_text;

@@ -201,7 +201,7 @@ impl Setup {
             })
             .map_err(|e| {
                 Diagnostic::new(
-                    format!("cannot isolate the direction: {}", e.message),
+                    format!("cannot write this derivative: {}", e.message),
                     &self.input,
                 )
                 .label(self.span, "")

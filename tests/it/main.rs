@@ -6,6 +6,7 @@ mod common;
 mod coverage;
 mod diff;
 mod errors;
+mod gradients;
 mod numeric;
 mod parse;
 mod print;
