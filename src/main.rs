@@ -213,7 +213,11 @@ fn run() -> ExitCode {
             Ok(verdicts) => {
                 let ok = verdicts.iter().all(|v| v.passed());
                 for v in &verdicts {
-                    println!("{}: {}\n  {}", v.kind, v.text, v.summary());
+                    if v.text.is_empty() {
+                        println!("{}:\n  {}", v.kind, v.summary());
+                    } else {
+                        println!("{}: {}\n  {}", v.kind, v.text, v.summary());
+                    }
                 }
                 return if ok {
                     ExitCode::SUCCESS

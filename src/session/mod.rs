@@ -93,16 +93,24 @@ pub struct Verdict {
     pub text: String,
     /// How it was checked, or why it failed.
     pub outcome: Result<crate::numeric::check::Report, String>,
+    /// Why matcalc does not write this kind of derivative for the
+    /// expression (e.g. a Jacobian through `diag(x)`); such a kind is
+    /// neither confirmed nor failed.
+    pub not_written: Option<String>,
 }
 
 impl Verdict {
-    /// Whether the derivative was confirmed.
+    /// Whether the derivative was confirmed (or is one matcalc does not
+    /// write, so there is nothing to refute).
     pub fn passed(&self) -> bool {
-        self.outcome.is_ok()
+        self.not_written.is_some() || self.outcome.is_ok()
     }
 
     /// One line for people: `exact (5 points)` or the error seen.
     pub fn summary(&self) -> String {
+        if let Some(why) = &self.not_written {
+            return format!("not written: {why}");
+        }
         match &self.outcome {
             Ok(r) if r.exact => format!("exact ({} points)", r.points),
             Ok(r) => format!(
@@ -328,39 +336,65 @@ impl Session {
                 kind: answer.kind.name(),
                 text: answer.text,
                 outcome,
+                not_written: None,
             });
         }
         let w = var.as_str();
         let scalar = lowered.expr.shape().is_scalar();
         let form = Some(Form::Expanded);
+        let not_written = |kind: Derivative, d: Diagnostic| Verdict {
+            kind: kind.name(),
+            text: String::new(),
+            outcome: Err(d.message.clone()),
+            not_written: Some(
+                d.message
+                    .trim_start_matches("cannot write this derivative: ")
+                    .to_string(),
+            ),
+        };
         if scalar {
-            let g = self.grad(expr, w, where_, form)?;
-            let dx = direction_of(&g);
-            let mut outcome = verify(&g, &g.function, &inner(&g.result, &dx));
-            if outcome.is_ok() && g.context.vars[&var].symmetric {
-                outcome = symmetric(&g).and(outcome);
-            }
-            verdicts.push(Verdict {
-                kind: g.kind.name(),
-                text: g.text,
-                outcome,
+            verdicts.push(match self.grad(expr, w, where_, form) {
+                Ok(g) => {
+                    let dx = direction_of(&g);
+                    let mut outcome = verify(&g, &g.function, &inner(&g.result, &dx));
+                    if outcome.is_ok() && g.context.vars[&var].symmetric {
+                        outcome = symmetric(&g).and(outcome);
+                    }
+                    Verdict {
+                        kind: g.kind.name(),
+                        text: g.text,
+                        outcome,
+                        not_written: None,
+                    }
+                }
+                Err(d) => not_written(Derivative::Gradient, d),
             });
-            let (h, grad) = self.hessian_with_gradient(expr, w, where_, form)?;
-            let dx = vec_of(&direction_of(&h));
-            let outcome = verify(&h, &vec_of(&grad), &Expr::mul(&h.result, &dx));
-            verdicts.push(Verdict {
-                kind: h.kind.name(),
-                text: h.text,
-                outcome,
+            verdicts.push(match self.hessian_with_gradient(expr, w, where_, form) {
+                Ok((h, grad)) => {
+                    let dx = vec_of(&direction_of(&h));
+                    let outcome = verify(&h, &vec_of(&grad), &Expr::mul(&h.result, &dx));
+                    Verdict {
+                        kind: h.kind.name(),
+                        text: h.text,
+                        outcome,
+                        not_written: None,
+                    }
+                }
+                Err(d) => not_written(Derivative::Hessian, d),
             });
         }
-        let j = self.jacobian(expr, w, where_, form)?;
-        let dx = vec_of(&direction_of(&j));
-        let outcome = verify(&j, &vec_of(&j.function), &Expr::mul(&j.result, &dx));
-        verdicts.push(Verdict {
-            kind: j.kind.name(),
-            text: j.text,
-            outcome,
+        verdicts.push(match self.jacobian(expr, w, where_, form) {
+            Ok(j) => {
+                let dx = vec_of(&direction_of(&j));
+                let outcome = verify(&j, &vec_of(&j.function), &Expr::mul(&j.result, &dx));
+                Verdict {
+                    kind: j.kind.name(),
+                    text: j.text,
+                    outcome,
+                    not_written: None,
+                }
+            }
+            Err(d) => not_written(Derivative::Jacobian, d),
         });
         Ok(verdicts)
     }

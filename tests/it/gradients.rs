@@ -302,3 +302,23 @@ fn the_component_form_is_the_result_entry_by_entry() {
         }
     }
 }
+
+/// A kind matcalc does not write is reported as such by `check`, which
+/// still verifies the others and exits 0.
+#[test]
+fn check_reports_kinds_it_does_not_write() {
+    let out = matcalc()
+        .args(["check", "diag(x)", "--wrt", "x"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("differential: diag(dx)\n  exact"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("jacobian:\n  not written: the Jacobian of `diag(…)`"),
+        "{stdout}"
+    );
+}
