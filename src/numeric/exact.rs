@@ -375,6 +375,11 @@ pub fn eval_dual(e: &Expr, p: &ExactPoint) -> Result<DualMatrix, ExactError> {
             for t in &ts[1..] {
                 acc = acc.zip(&eval_dual(t, p)?, |a, b| Ok(a.add(b)))?;
             }
+            if acc.rows * acc.cols == 1 && !e.is_scalar() {
+                // a broadcast scalar whose matrix terms vanished
+                let zeros = DualMatrix::zeros(size(&e.shape().rows)?, size(&e.shape().cols)?);
+                acc = zeros.zip(&acc, |a, b| Ok(a.add(b)))?;
+            }
             acc
         }
         Kind::Product(fs) => {

@@ -390,6 +390,11 @@ fn eval_node(e: &Expr, b: &Bindings) -> Result<Matrix, EvalError> {
             for t in &terms[1..] {
                 acc = acc.zip(&eval_node(t, b)?, |x, y| x + y)?;
             }
+            if acc.is_scalar() && !e.is_scalar() {
+                // a broadcast scalar whose matrix terms vanished
+                let (r, c) = b.shape(e.shape())?;
+                acc = Matrix::zeros(r, c).zip(&acc, |x, y| x + y)?;
+            }
             acc
         }
         Kind::Product(fs) => {

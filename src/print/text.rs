@@ -41,6 +41,13 @@ fn print(e: &Expr) -> (String, u8) {
             };
             (name, ATOM)
         }
+        // A broadcast scalar whose matrix terms vanished: `s ones`.
+        Kind::Sum(terms)
+            if !e.is_scalar() && terms.iter().all(|t| t.is_scalar() || t.is_zero()) =>
+        {
+            let s = Expr::sum(terms.iter().filter(|t| t.is_scalar()).cloned());
+            print(&Expr::mul(&s, &Expr::ones(e.shape().clone())))
+        }
         Kind::Sum(terms) => {
             let mut out = String::new();
             for (i, t) in terms.iter().enumerate() {

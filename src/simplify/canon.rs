@@ -295,13 +295,25 @@ impl Simplifier<'_> {
             self.note("the expansion was cut short at the term limit");
             return vec![(BigRational::one(), op(&self.normal(a), &self.normal(b)))];
         }
+        // A scalar term of a matrix operand is broadcast: its matrix part is
+        // the all-ones matrix (A ⊗ (s + 0 B) is s (A ⊗ ones), not s A).
+        let matrix_part = |operand: &Expr, ch: Vec<Expr>| {
+            if ch.is_empty() && !operand.is_scalar() {
+                Expr::ones(operand.shape().clone())
+            } else {
+                chain(ch)
+            }
+        };
         let mut out = Vec::with_capacity(ta.len() * tb.len());
         for (ca, ma) in &ta {
             let (ka, sa, cha) = ma.split_product();
             for (cb, mb) in &tb {
                 let (kb, sb, chb) = mb.split_product();
                 let mut fs: Vec<Expr> = sa.iter().chain(&sb).cloned().collect();
-                fs.push(op(&chain(cha.clone()), &chain(chb.clone())));
+                fs.push(op(
+                    &matrix_part(a, cha.clone()),
+                    &matrix_part(b, chb.clone()),
+                ));
                 out.push(self.make_product(ca * cb * &ka * kb, &fs));
             }
         }
@@ -340,7 +352,10 @@ impl Simplifier<'_> {
                 if !e.is_scalar() && ts.iter().any(Expr::is_scalar) {
                     // A broadcast scalar: `(A + s) B` is not `A B + s B`, so
                     // the sum stays whole.
-                    let inner: Vec<Expr> = ts.iter().map(|t| self.normal(t)).collect();
+                    // The zero keeps the matrix shape when the matrix terms
+                    // vanish.
+                    let mut inner: Vec<Expr> = ts.iter().map(|t| self.normal(t)).collect();
+                    inner.push(Expr::zero(e.shape().clone()));
                     return single(Expr::sum(inner));
                 }
                 ts.iter().flat_map(|t| self.expand(t)).collect()

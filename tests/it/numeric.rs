@@ -122,10 +122,22 @@ fn check_passes_on_the_issues_examples() {
 }
 
 /// Seeds that once failed, kept as regressions.
-const REGRESSIONS: &[u64] = &[3157461044810438363, 1359689192658711410];
+const REGRESSIONS: &[u64] = &[
+    3157461044810438363,
+    1359689192658711410,
+    17608953138229341138,
+    5715659549271645129,
+];
 
-/// Expressions that once failed (a central-difference false alarm near a pole).
-const REGRESSION_TEXTS: &[(&str, &str)] = &[("tan(alpha (A ./ B) / alpha)", "alpha")];
+/// Expressions that once failed: a central-difference false alarm near a
+/// pole; a broadcast scalar inside a Kronecker product, which the
+/// simplifier once treated as a plain scalar factor.
+const REGRESSION_TEXTS: &[(&str, &str)] = &[
+    ("tan(alpha (A ./ B) / alpha)", "alpha"),
+    ("(beta A) ⊗ (x^T X x + X^T)", "x"),
+    ("A ⊗ (x^T x + X)", "x"),
+    ("A ⊗ (tan(alpha) + log(X))", "alpha"),
+];
 
 /// One random expression: its differential with respect to each variable
 /// it mentions is verified, and simplifying it keeps its value.
