@@ -459,13 +459,7 @@ impl Expr {
             Func::Tr | Func::Det | Func::Logdet | Func::Sum | Func::Norm2 => Shape::scalar(),
             Func::Diag if a.shape().is_vector() => Shape::square(a.shape().rows.clone()),
             Func::Diag => Shape::new(a.shape().rows.clone(), Dim::one()),
-            Func::Vec => Shape::new(
-                a.shape()
-                    .rows
-                    .times(&a.shape().cols)
-                    .unwrap_or_else(|| Dim::lit(u64::MAX)),
-                Dim::one(),
-            ),
+            Func::Vec => Shape::new(a.shape().vec_len(), Dim::one()),
             Func::Elem(_) => a.shape().clone(),
         };
         let linear = matches!(f, Func::Tr | Func::Diag | Func::Vec | Func::Sum);

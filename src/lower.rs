@@ -58,6 +58,20 @@ impl Context {
     pub fn get(&self, name: &str) -> Option<&VarInfo> {
         self.vars.get(name)
     }
+
+    /// The context with the direction `dir` of the variable `var` declared
+    /// (unless it already is): it has the variable's shape and symmetry,
+    /// so a direction of a symmetric variable is symmetric too.
+    pub fn with_direction(&self, var: &str, dir: &str) -> Context {
+        let mut ctx = self.clone();
+        let info = self.vars[var].clone();
+        ctx.vars.entry(dir.to_string()).or_insert(VarInfo {
+            differential_of: Some(var.to_string()),
+            spd: false,
+            ..info
+        });
+        ctx
+    }
 }
 
 /// An expression with its variables.

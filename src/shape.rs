@@ -131,6 +131,14 @@ impl Shape {
     pub fn transpose(&self) -> Shape {
         Shape::new(self.cols.clone(), self.rows.clone())
     }
+
+    /// The length of `vec` of a matrix of this shape (saturating at an
+    /// impossible size, which the shape checker rejects before use).
+    pub fn vec_len(&self) -> Dim {
+        self.rows
+            .times(&self.cols)
+            .unwrap_or_else(|| Dim::lit(u64::MAX))
+    }
 }
 
 impl fmt::Display for Shape {

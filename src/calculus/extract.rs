@@ -39,6 +39,30 @@ pub fn jacobian(df: &Expr, dir: &str, dir_shape: &Shape) -> Out {
     x.jac(df)
 }
 
+/// A product around its one factor that holds `D`.
+struct Split<'e> {
+    /// The factor holding `D`.
+    active: &'e Expr,
+    /// The other 1×1 factors.
+    scalars: Vec<Expr>,
+    /// The matrix chain before the active factor.
+    before: Vec<Expr>,
+    /// The matrix chain after it.
+    after: Vec<Expr>,
+}
+
+impl Split<'_> {
+    /// Every factor but the active one, as one product.
+    fn rest(self) -> Expr {
+        Expr::product(
+            self.scalars
+                .into_iter()
+                .chain(self.before)
+                .chain(self.after),
+        )
+    }
+}
+
 struct Extract<'a> {
     dir: &'a str,
     dir_shape: &'a Shape,
@@ -74,40 +98,23 @@ impl Extract<'_> {
         Expr::zero(self.dir_shape.clone())
     }
 
-    fn dir_size(&self) -> crate::shape::Dim {
-        let s = self.dir_shape;
-        s.rows
-            .times(&s.cols)
-            .unwrap_or_else(|| crate::shape::Dim::lit(u64::MAX))
-    }
-
     fn mentions(&self, e: &Expr) -> bool {
         e.mentions(self.dir)
     }
 
     /// The one factor of a product that holds `D`, with the others split
-    /// into (scalar factors, chain before, chain after); `None` when no
-    /// factor does.
-    #[allow(clippy::type_complexity)]
-    fn split<'e>(
-        &self,
-        fs: &'e [Expr],
-    ) -> Result<Option<(&'e Expr, Vec<Expr>, Vec<Expr>, Vec<Expr>, bool)>, Unsupported> {
+    /// around it; `None` when no factor does.
+    fn split<'e>(&self, fs: &'e [Expr]) -> Result<Option<Split<'e>>, Unsupported> {
         let mut found: Option<usize> = None;
         for (i, f) in fs.iter().enumerate() {
             if self.mentions(f) {
                 if found.is_some() {
-                    return Err(unsupported(format!(
-                        "the expression is not linear in `{}`",
-                        self.dir
-                    )));
+                    return Err(self.not_linear());
                 }
                 found = Some(i);
             }
         }
         let Some(k) = found else { return Ok(None) };
-        let active = &fs[k];
-        let active_is_scalar = active.is_scalar();
         let mut scalars = Vec::new();
         let mut before = Vec::new();
         let mut after = Vec::new();
@@ -123,7 +130,12 @@ impl Extract<'_> {
                 after.push(f.clone());
             }
         }
-        Ok(Some((active, scalars, before, after, active_is_scalar)))
+        Ok(Some(Split {
+            active: &fs[k],
+            scalars,
+            before,
+            after,
+        }))
     }
 
     /// The gradient contribution of `e` under the adjoint `w` (shape of `e`).
@@ -150,23 +162,18 @@ impl Extract<'_> {
             // <W, a^T> = <W^T, a>
             Kind::Transpose(a) => self.adjoint(a, &Expr::transpose(w)),
             Kind::Product(fs) => {
-                let Some((a, scalars, before, after, a_scalar)) = self.split(fs)? else {
+                let Some(split) = self.split(fs)? else {
                     return Ok(self.zero_gradient());
                 };
-                if a_scalar && !e.is_scalar() {
+                let a = split.active;
+                if a.is_scalar() {
                     // <W, a M> = a <W, M> for a scalar factor a
-                    let rest = Expr::product(scalars.into_iter().chain(before).chain(after));
-                    return self.adjoint(a, &inner(w, &rest));
-                }
-                if a_scalar {
-                    // a scalar times a 1×1 rest
-                    let rest = Expr::product(scalars.into_iter().chain(before).chain(after));
-                    return self.adjoint(a, &Expr::mul(&rest, w));
+                    return self.adjoint(a, &inner(w, &split.rest()));
                 }
                 // <W, s L a R> = <s L^T W R^T, a>
-                let l = Expr::product(before);
-                let r = Expr::product(after);
-                let mut factors = scalars;
+                let l = Expr::product(split.before);
+                let r = Expr::product(split.after);
+                let mut factors = split.scalars;
                 if !l.is_one() {
                     factors.push(Expr::transpose(&l));
                 }
@@ -237,7 +244,12 @@ impl Extract<'_> {
 
     /// `J` with `vec(e) = J vec(D)`.
     fn jac(&self, e: &Expr) -> Out {
-        let zero = || Ok(Expr::zero(Shape::new(vec_len(e), self.dir_size())));
+        let zero = || {
+            Ok(Expr::zero(Shape::new(
+                e.shape().vec_len(),
+                self.dir_shape.vec_len(),
+            )))
+        };
         if !self.mentions(e) {
             return zero();
         }
@@ -247,7 +259,7 @@ impl Extract<'_> {
             return Ok(Expr::transpose(&vec_of(&g)));
         }
         match e.kind() {
-            Kind::Var(_) => Ok(Expr::identity(self.dir_size())),
+            Kind::Var(_) => Ok(Expr::identity(self.dir_shape.vec_len())),
             Kind::Sum(ts) => {
                 let mut parts = Vec::new();
                 for t in ts.iter().filter(|t| self.mentions(t)) {
@@ -255,7 +267,7 @@ impl Extract<'_> {
                     // vec(t ones) = ones t for a broadcast scalar t
                     parts.push(if t.is_scalar() && !e.is_scalar() {
                         Expr::mul(
-                            &Expr::ones(Shape::new(vec_len(e), t.shape().cols.clone())),
+                            &Expr::ones(Shape::new(e.shape().vec_len(), t.shape().cols.clone())),
                             &jt,
                         )
                     } else {
@@ -274,27 +286,27 @@ impl Extract<'_> {
                 ))
             }
             Kind::Product(fs) => {
-                let Some((a, scalars, before, after, a_scalar)) = self.split(fs)? else {
+                let Some(split) = self.split(fs)? else {
                     return zero();
                 };
+                let a = split.active;
                 let ja = self.jac(a)?;
-                if a_scalar {
+                if a.is_scalar() {
                     // vec(a M) = vec(M) a
-                    let rest = Expr::product(scalars.into_iter().chain(before).chain(after));
-                    return Ok(Expr::mul(&vec_of(&rest), &ja));
+                    return Ok(Expr::mul(&vec_of(&split.rest()), &ja));
                 }
                 // vec(s L a R) = s (R^T ⊗ L) vec(a)
-                let l = if before.is_empty() {
+                let l = if split.before.is_empty() {
                     Expr::identity(a.shape().rows.clone())
                 } else {
-                    Expr::product(before)
+                    Expr::product(split.before)
                 };
-                let rt = if after.is_empty() {
+                let rt = if split.after.is_empty() {
                     Expr::identity(a.shape().cols.clone())
                 } else {
-                    Expr::transpose(&Expr::product(after))
+                    Expr::transpose(&Expr::product(split.after))
                 };
-                let mut factors = scalars;
+                let mut factors = split.scalars;
                 factors.push(Expr::kron(&rt, &l));
                 factors.push(ja);
                 Ok(Expr::product(factors))
@@ -331,9 +343,9 @@ impl Extract<'_> {
                     &Expr::identity(sb.rows.clone()),
                 );
                 let spread = if self.mentions(a) {
-                    Expr::kron(&Expr::identity(vec_len(a)), &vec_of(b))
+                    Expr::kron(&Expr::identity(a.shape().vec_len()), &vec_of(b))
                 } else {
-                    Expr::kron(&vec_of(a), &Expr::identity(vec_len(b)))
+                    Expr::kron(&vec_of(a), &Expr::identity(b.shape().vec_len()))
                 };
                 let inner = if self.mentions(a) { a } else { b };
                 Ok(Expr::product([perm, spread, self.jac(inner)?]))
@@ -344,12 +356,4 @@ impl Extract<'_> {
             _ => Err(self.not_linear()),
         }
     }
-}
-
-/// The length of `vec(e)`.
-fn vec_len(e: &Expr) -> crate::shape::Dim {
-    let s = e.shape();
-    s.rows
-        .times(&s.cols)
-        .unwrap_or_else(|| crate::shape::Dim::lit(u64::MAX))
 }

@@ -8,11 +8,11 @@
 
 use crate::expr::{Expr, Func, Kind};
 use crate::lower::{Context, VarKind};
-use crate::print::text::to_text;
+use crate::print::text::{join_signed, magnitude, to_text};
 use crate::session::{Answer, Derivative, Wrt};
 use crate::simplify::{Form, simplify};
 use num_rational::BigRational;
-use num_traits::{One, Signed};
+use num_traits::Signed;
 
 /// The answer in index notation, structured so that it can be evaluated.
 pub fn index_form(a: &Answer) -> IndexForm {
@@ -42,10 +42,7 @@ pub fn index_form(a: &Answer) -> IndexForm {
     } else {
         "M"
     };
-    let sub = |r: &Option<String>, c: &Option<String>| -> String {
-        let s: String = r.iter().chain(c.iter()).map(String::as_str).collect();
-        if s.is_empty() { s } else { format!("_{s}") }
-    };
+    let sub = |r: &Option<String>, c: &Option<String>| subscript(r.as_deref(), c.as_deref());
     let (lhs, (r, c)) = match a.kind {
         Derivative::Entrywise => {
             let (r, c) = out_ix(k, l);
@@ -322,19 +319,15 @@ impl Entries<'_> {
 
     /// The entry `(r, c)` of a matrix `p`.
     fn entry(&self, p: &Expr, r: Option<&str>, c: Option<&str>) -> String {
-        let ix = |x: Option<&str>, y: Option<&str>| -> String {
-            let s: String = x.into_iter().chain(y).collect();
-            if s.is_empty() { s } else { format!("_{s}") }
-        };
         if r.is_none() && c.is_none() {
             return self.show(&Piece::Scalar(p.clone()));
         }
         match p.kind() {
-            Kind::Var(v) => return format!("{v}{}", ix(r, c)),
+            Kind::Var(v) => return format!("{v}{}", subscript(r, c)),
             Kind::Transpose(v) if matches!(v.kind(), Kind::Var(_)) => {
-                return format!("{}{}", to_text(v), ix(c, r));
+                return format!("{}{}", to_text(v), subscript(c, r));
             }
-            Kind::Identity => return format!("δ{}", ix(r, c)),
+            Kind::Identity => return format!("δ{}", subscript(r, c)),
             Kind::Ones => return "1".into(),
             _ => {}
         }
@@ -344,37 +337,22 @@ impl Entries<'_> {
         let prefer_t = (p.shape().rows.is_one() && !t.shape().rows.is_one())
             || t_text.matches("^T").count() < text.matches("^T").count();
         if prefer_t {
-            format!("({t_text}){}", ix(c, r))
+            format!("({t_text}){}", subscript(c, r))
         } else {
-            format!("({text}){}", ix(r, c))
+            format!("({text}){}", subscript(r, c))
         }
     }
 
     /// The right-hand side as text.
     fn rhs(&self, terms: &[(BigRational, Vec<Piece>)]) -> String {
-        let mut out = String::new();
-        for (n, (coeff, pieces)) in terms.iter().enumerate() {
-            match (n, coeff.is_negative()) {
-                (0, false) => {}
-                (0, true) => out.push('-'),
-                (_, false) => out.push_str(" + "),
-                (_, true) => out.push_str(" - "),
-            }
-            let abs = coeff.abs();
-            let mut parts: Vec<String> = Vec::new();
-            if !abs.is_one() {
-                parts.push(if abs.is_integer() {
-                    abs.to_integer().to_string()
-                } else {
-                    format!("({}/{})", abs.numer(), abs.denom())
-                });
-            }
+        let out = join_signed(terms.iter().map(|(coeff, pieces)| {
+            let mut parts: Vec<String> = magnitude(coeff).into_iter().collect();
             parts.extend(pieces.iter().map(|p| self.show(p)));
             if parts.is_empty() {
                 parts.push("1".into());
             }
-            out.push_str(&parts.join(" "));
-        }
+            (coeff.is_negative(), parts.join(" "))
+        }));
         if out.is_empty() { "0".into() } else { out }
     }
 }
@@ -389,4 +367,10 @@ fn single_unit(chain: &[Expr]) -> Option<usize> {
         .enumerate()
         .all(|(i, f)| units.contains(&i) || !mentions_unit(f));
     (units.len() == 1 && others_clean).then(|| units[0])
+}
+
+/// `_kl` for the index letters present (nothing for none).
+fn subscript(r: Option<&str>, c: Option<&str>) -> String {
+    let s: String = r.into_iter().chain(c).collect();
+    if s.is_empty() { s } else { format!("_{s}") }
 }

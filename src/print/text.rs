@@ -48,20 +48,7 @@ fn print(e: &Expr) -> (String, u8) {
             let s = Expr::sum(terms.iter().filter(|t| t.is_scalar()).cloned());
             print(&Expr::mul(&s, &Expr::ones(e.shape().clone())))
         }
-        Kind::Sum(terms) => {
-            let mut out = String::new();
-            for (i, t) in terms.iter().enumerate() {
-                let (neg, body) = signed_term(t);
-                match (i, neg) {
-                    (0, false) => {}
-                    (0, true) => out.push('-'),
-                    (_, false) => out.push_str(" + "),
-                    (_, true) => out.push_str(" - "),
-                }
-                out.push_str(&body);
-            }
-            (out, SUM)
-        }
+        Kind::Sum(terms) => (join_signed(terms.iter().map(signed_term)), SUM),
         Kind::Product(_) => {
             let (neg, body, level) = product_body(e);
             if neg {
@@ -148,14 +135,7 @@ fn product_body(e: &Expr) -> (bool, String, u8) {
     let (coeff, scalars, chain) = e.split_product();
     let neg = coeff.is_negative();
     let c = coeff.abs();
-    let mut parts: Vec<String> = Vec::new();
-    if !c.is_one() {
-        parts.push(if c.is_integer() {
-            c.to_integer().to_string()
-        } else {
-            format!("({}/{})", c.numer(), c.denom())
-        });
-    }
+    let mut parts: Vec<String> = magnitude(&coeff).into_iter().collect();
     let mut dens: Vec<String> = Vec::new();
     let numerators = scalars.iter().filter(|f| !f.is_denominator()).count();
     let many = numerators + chain.len() > 1 || !c.is_one();
@@ -216,5 +196,34 @@ fn factor(f: &Expr, among_others: bool) -> String {
         format!("({s})")
     } else {
         s
+    }
+}
+
+/// Sum terms given as (is negative, text of the absolute value), joined
+/// with their signs: `a - b + c`.
+pub(crate) fn join_signed(terms: impl IntoIterator<Item = (bool, String)>) -> String {
+    let mut out = String::new();
+    for (i, (neg, body)) in terms.into_iter().enumerate() {
+        match (i, neg) {
+            (0, false) => {}
+            (0, true) => out.push('-'),
+            (_, false) => out.push_str(" + "),
+            (_, true) => out.push_str(" - "),
+        }
+        out.push_str(&body);
+    }
+    out
+}
+
+/// The absolute value of a coefficient as a product's leading factor
+/// (`2`, `(1/2)`), or `None` when it is 1.
+pub(crate) fn magnitude(c: &BigRational) -> Option<String> {
+    let c = c.abs();
+    if c.is_one() {
+        None
+    } else if c.is_integer() {
+        Some(c.to_integer().to_string())
+    } else {
+        Some(format!("({}/{})", c.numer(), c.denom()))
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::calculus::differential;
 use crate::expr::Expr;
-use crate::lower::{Context, Lowered, VarInfo, VarKind, lower};
+use crate::lower::{Context, Lowered, VarKind, lower};
 use crate::parse::parse;
 use crate::print::to_text;
 use crate::simplify::{Form, Simplified, simplify};
@@ -100,6 +100,28 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The verdict on a computed answer.
+    fn of(a: Answer, outcome: Result<crate::numeric::check::Report, String>) -> Verdict {
+        Verdict {
+            kind: a.kind.name(),
+            text: a.text,
+            outcome,
+            not_written: None,
+        }
+    }
+
+    /// A kind matcalc does not write for this expression, and why.
+    fn not_written(kind: Derivative, d: Diagnostic) -> Verdict {
+        let why = d
+            .message
+            .trim_start_matches("cannot write this derivative: ");
+        Verdict {
+            kind: kind.name(),
+            text: String::new(),
+            outcome: Err(why.to_string()),
+            not_written: Some(why.to_string()),
+        }
+    }
     /// Whether the derivative was confirmed (or is one matcalc does not
     /// write, so there is nothing to refute).
     pub fn passed(&self) -> bool {
@@ -269,15 +291,10 @@ fn diff_lowered(
             "differentiate a smaller expression, or group repeated factors as powers such as `X^3`",
         )
     })?;
-    // A direction of a symmetric variable is symmetric too.
-    let mut ctx = lowered.context.clone();
-    if let Some(name) = &dir_name {
-        ctx.vars.entry(name.clone()).or_insert_with(|| VarInfo {
-            differential_of: Some(var.clone()),
-            spd: false,
-            ..info.clone()
-        });
-    }
+    let ctx = match &dir_name {
+        Some(name) => lowered.context.with_direction(&var, name),
+        None => lowered.context.clone(),
+    };
     let (simplified, stopped) = match form {
         Some(form) => {
             let s = simplify(&result, &ctx, form);
@@ -332,26 +349,11 @@ impl Session {
         for w in wrts {
             let answer = diff_lowered(lowered.clone(), &w, None, Some(Form::Expanded))?;
             let outcome = verify(&answer, &answer.function, &answer.result);
-            verdicts.push(Verdict {
-                kind: answer.kind.name(),
-                text: answer.text,
-                outcome,
-                not_written: None,
-            });
+            verdicts.push(Verdict::of(answer, outcome));
         }
         let w = var.as_str();
         let scalar = lowered.expr.shape().is_scalar();
         let form = Some(Form::Expanded);
-        let not_written = |kind: Derivative, d: Diagnostic| Verdict {
-            kind: kind.name(),
-            text: String::new(),
-            outcome: Err(d.message.clone()),
-            not_written: Some(
-                d.message
-                    .trim_start_matches("cannot write this derivative: ")
-                    .to_string(),
-            ),
-        };
         if scalar {
             verdicts.push(match self.grad(expr, w, where_, form) {
                 Ok(g) => {
@@ -360,41 +362,26 @@ impl Session {
                     if outcome.is_ok() && g.context.vars[&var].symmetric {
                         outcome = symmetric(&g).and(outcome);
                     }
-                    Verdict {
-                        kind: g.kind.name(),
-                        text: g.text,
-                        outcome,
-                        not_written: None,
-                    }
+                    Verdict::of(g, outcome)
                 }
-                Err(d) => not_written(Derivative::Gradient, d),
+                Err(d) => Verdict::not_written(Derivative::Gradient, d),
             });
             verdicts.push(match self.hessian_with_gradient(expr, w, where_, form) {
                 Ok((h, grad)) => {
                     let dx = vec_of(&direction_of(&h));
                     let outcome = verify(&h, &vec_of(&grad), &Expr::mul(&h.result, &dx));
-                    Verdict {
-                        kind: h.kind.name(),
-                        text: h.text,
-                        outcome,
-                        not_written: None,
-                    }
+                    Verdict::of(h, outcome)
                 }
-                Err(d) => not_written(Derivative::Hessian, d),
+                Err(d) => Verdict::not_written(Derivative::Hessian, d),
             });
         }
         verdicts.push(match self.jacobian(expr, w, where_, form) {
             Ok(j) => {
                 let dx = vec_of(&direction_of(&j));
                 let outcome = verify(&j, &vec_of(&j.function), &Expr::mul(&j.result, &dx));
-                Verdict {
-                    kind: j.kind.name(),
-                    text: j.text,
-                    outcome,
-                    not_written: None,
-                }
+                Verdict::of(j, outcome)
             }
-            Err(d) => not_written(Derivative::Jacobian, d),
+            Err(d) => Verdict::not_written(Derivative::Jacobian, d),
         });
         Ok(verdicts)
     }
@@ -416,18 +403,9 @@ fn verify(a: &Answer, f: &Expr, df: &Expr) -> Result<crate::numeric::check::Repo
     let var = match &a.wrt {
         Wrt::Var(v) | Wrt::Entry { var: v, .. } => v.clone(),
     };
-    let mut ctx = a.context.clone();
-    let dir = match (&a.direction, a.kind) {
-        (_, Derivative::Entrywise) | (None, _) => Direction::Unit,
-        (Some(d), _) => {
-            let info = ctx.vars[&var].clone();
-            ctx.vars.entry(d.clone()).or_insert(VarInfo {
-                differential_of: Some(var.clone()),
-                spd: false,
-                ..info
-            });
-            Direction::Var(d.clone())
-        }
+    let (ctx, dir) = match (&a.direction, a.kind) {
+        (_, Derivative::Entrywise) | (None, _) => (a.context.clone(), Direction::Unit),
+        (Some(d), _) => (a.context.with_direction(&var, d), Direction::Var(d.clone())),
     };
     let seed = 0x6d61_7463;
     match check_exact(f, df, &ctx, &var, &dir, CHECK_POINTS, seed) {

@@ -5,7 +5,7 @@
 use super::{Answer, Derivative, Session, Wrt, resolve_wrt};
 use crate::calculus::{differential, extract};
 use crate::expr::Expr;
-use crate::lower::{Context, Lowered, VarInfo};
+use crate::lower::{Context, Lowered};
 use crate::print::to_text;
 use crate::rat;
 use crate::simplify::{Form, simplify};
@@ -69,15 +69,7 @@ impl Session {
         while lowered.context.get(&dir).is_some() {
             dir.push('_');
         }
-        let mut ctx = lowered.context.clone();
-        ctx.vars.insert(
-            dir.clone(),
-            VarInfo {
-                differential_of: Some(var.clone()),
-                spd: false,
-                ..info.clone()
-            },
-        );
+        let ctx = lowered.context.with_direction(&var, &dir);
         let dir_expr = Expr::var(&dir, info.shape.clone());
         Ok(Setup {
             lowered,
