@@ -150,6 +150,8 @@ fn hessians_and_jacobians_of_every_variable_kind() {
     assert_eq!(j("alpha x", "alpha"), "x");
     for (e, x) in [
         ("alpha^3", "alpha"),
+        ("tr(X^T X)", "X"),
+        ("A x", "x"),
         ("tr(X^T A X)", "X"),
         ("exp(A x)", "x"),
         ("X^T", "X"),
@@ -193,8 +195,16 @@ fn the_component_form() {
     for (args, want) in cases {
         assert_eq!(out(args), want, "{args:?}");
     }
-    checked("tr(A X)", "X", None);
-    checked("a^T X b", "X", None);
+    for (e, x) in [
+        ("X X^T", "X"),
+        ("tr(A X)", "X"),
+        ("A x", "x"),
+        ("tr(X^T A X)", "X"),
+        ("a^T X b", "X"),
+        ("x^T A x", "x"),
+    ] {
+        checked(e, x, None);
+    }
 }
 
 #[test]
