@@ -96,9 +96,12 @@ struct DerivArgs {
     /// The unsimplified result.
     #[arg(long)]
     raw: bool,
-    /// `text` (default) or `index` (the component form).
+    /// The output format.
     #[arg(long, value_enum, default_value = "text")]
     format: DerivFormat,
+    /// With `--format latex`: the right-hand side alone.
+    #[arg(long)]
+    rhs: bool,
 }
 
 /// Output formats of the derivative commands.
@@ -106,6 +109,8 @@ struct DerivArgs {
 enum DerivFormat {
     /// Parseable text in Matrix Cookbook notation.
     Text,
+    /// A LaTeX equation, e.g. `\frac{\partial M}{\partial X_{ij}} = …`.
+    Latex,
     /// The component form, e.g. `∂M_kl/∂X_ij = A_ki (A X)_lj + …`.
     Index,
 }
@@ -149,10 +154,12 @@ fn warn_stopped(stopped: &[String]) {
 }
 
 /// An answer in the requested format, after any simplifier notes.
-fn show(a: &matcalc::Answer, format: DerivFormat) -> String {
+fn show(a: &matcalc::Answer, args: &DerivArgs) -> String {
     warn_stopped(&a.stopped);
-    match format {
+    match args.format {
         DerivFormat::Text => a.text.clone(),
+        DerivFormat::Latex if args.rhs => matcalc::to_latex_rhs(a),
+        DerivFormat::Latex => matcalc::to_latex(a),
         DerivFormat::Index => matcalc::to_index(a),
     }
 }
@@ -175,7 +182,7 @@ fn run() -> ExitCode {
             let form = (!args.raw).then_some(form(args.factor));
             let w = args.where_.as_deref();
             let answer = session.diff_with(&args.expr, &args.wrt, direction.as_deref(), w, form);
-            answer.map(|a| show(&a, args.format))
+            answer.map(|a| show(&a, args))
         }
         Command::Grad { args } | Command::Hessian { args } | Command::Jacobian { args } => {
             let form = (!args.raw).then_some(form(args.factor));
@@ -186,7 +193,7 @@ fn run() -> ExitCode {
                 Command::Hessian { .. } => session.hessian(e, x, w, form),
                 _ => session.jacobian(e, x, w, form),
             };
-            answer.map(|a| show(&a, args.format))
+            answer.map(|a| show(&a, args))
         }
         Command::Simplify {
             expr,

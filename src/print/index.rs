@@ -35,13 +35,7 @@ pub fn index_form(a: &Answer) -> IndexForm {
         )
     };
     let f_shape = a.function.shape();
-    let f_name = if f_shape.is_scalar() {
-        "f"
-    } else if f_shape.is_vector() {
-        "y"
-    } else {
-        "M"
-    };
+    let f_name = function_name(f_shape);
     let sub = |r: &Option<String>, c: &Option<String>| subscript(r.as_deref(), c.as_deref());
     let (lhs, (r, c)) = match a.kind {
         Derivative::Entrywise => {
@@ -88,6 +82,18 @@ pub fn index_form(a: &Answer) -> IndexForm {
         row: r,
         col: c,
         terms,
+    }
+}
+
+/// The name an answer gives its function: `f` for a scalar, `y` for a
+/// vector, `M` for a matrix.
+pub(crate) fn function_name(shape: &crate::shape::Shape) -> &'static str {
+    if shape.is_scalar() {
+        "f"
+    } else if shape.is_vector() {
+        "y"
+    } else {
+        "M"
     }
 }
 

@@ -1,5 +1,7 @@
-//! The text printer: precedence-aware, and what it prints parses back to the
-//! same `Expr` (a tested property).
+//! The infix printers: one precedence-aware walk shared by the text and
+//! LaTeX notations. What the text notation prints parses back to the same
+//! `Expr` (a tested property); the LaTeX notation renders in KaTeX (also
+//! tested).
 //!
 //! Precedence levels, loosest first: sums (1); the product level —
 //! products, `/`, `.*`, `./`, `⊗` — (2); unary minus (3); powers (4);
@@ -7,9 +9,13 @@
 //! parenthesised when its level is below what its position needs. Products
 //! print as coefficient, scalar numerators, the matrix chain, then
 //! `/ denominators`; a 1×1 product used as a factor is parenthesised,
-//! `(x^T x) A`, so the reader sees the scalar.
+//! `(x^T A x) B`, so the reader sees the scalar.
+//!
+//! A [`Notation`] says how each piece is spelled; the walk decides where
+//! the parentheses go, so the two notations never disagree on structure.
 
-use crate::expr::{Expr, Kind};
+use crate::expr::{Expr, Func, Kind};
+use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{One, Signed};
 
@@ -20,182 +26,295 @@ const POWER: u8 = 4;
 const POSTFIX: u8 = 5;
 const ATOM: u8 = 6;
 
+/// How a notation spells the pieces of an expression.
+pub(crate) trait Notation {
+    /// A variable's name.
+    fn var(&self, name: &str) -> String;
+    /// The identity, the all-ones matrix and the commutation matrix.
+    fn leaf(&self, kind: &Kind) -> String;
+    /// A unit matrix `E_ij` (or vector `e_i`) with these indices.
+    fn unit(&self, indices: &str, vector: bool) -> String;
+    /// A non-integer rational, and its precedence level.
+    fn fraction(&self, numer: &BigInt, denom: &BigInt) -> (String, u8);
+    /// An exponent as written after `^` (the base is already an atom).
+    fn exponent(&self, k: &BigRational) -> String;
+    /// `base^T`, `base^-T` (`inverse`), `base^-1`.
+    fn postfix(&self, base: &str, transpose: bool, inverse: bool) -> String;
+    /// `base.^k`.
+    fn hadamard_power(&self, base: &str, k: &BigRational) -> String;
+    /// The infix operator of a Hadamard product, quotient or Kronecker
+    /// product.
+    fn operator(&self, kind: &Kind) -> &'static str;
+    /// A function applied to its (unparenthesised) argument.
+    fn apply(&self, f: Func, arg: &str) -> String;
+    /// Parentheses.
+    fn paren(&self, s: &str) -> String;
+    /// A product's numerator over its scalar denominators, and the level.
+    fn divide(&self, numerator: &str, denominators: &[String]) -> (String, u8);
+    /// The level a denominator must reach to go without parentheses.
+    fn denominator_level(&self) -> u8 {
+        POWER
+    }
+    /// Factors of a product, side by side.
+    fn join(&self, parts: &[String]) -> String {
+        parts.join(" ")
+    }
+}
+
+/// Parseable text: `A X^T`, `tr(A)`, `B .* C`, `A ⊗ B`.
+pub(crate) struct Text;
+
+impl Notation for Text {
+    fn var(&self, name: &str) -> String {
+        name.to_string()
+    }
+    fn leaf(&self, kind: &Kind) -> String {
+        match kind {
+            Kind::Identity => "I",
+            Kind::Ones => "ones",
+            _ => "K",
+        }
+        .to_string()
+    }
+    fn unit(&self, indices: &str, vector: bool) -> String {
+        format!("{}_{indices}", if vector { 'e' } else { 'E' })
+    }
+    fn fraction(&self, numer: &BigInt, denom: &BigInt) -> (String, u8) {
+        (format!("{numer}/{denom}"), PRODUCT)
+    }
+    fn exponent(&self, k: &BigRational) -> String {
+        if k.is_integer() {
+            k.to_integer().to_string()
+        } else {
+            format!("({}/{})", k.numer(), k.denom())
+        }
+    }
+    fn postfix(&self, base: &str, transpose: bool, inverse: bool) -> String {
+        match (transpose, inverse) {
+            (true, true) => format!("{base}^-T"),
+            (true, false) => format!("{base}^T"),
+            _ => format!("{base}^-1"),
+        }
+    }
+    fn hadamard_power(&self, base: &str, k: &BigRational) -> String {
+        format!("{base}.^{}", self.exponent(k))
+    }
+    fn operator(&self, kind: &Kind) -> &'static str {
+        match kind {
+            Kind::Hadamard(..) => ".*",
+            Kind::HadamardDiv(..) => "./",
+            _ => "⊗",
+        }
+    }
+    fn apply(&self, f: Func, arg: &str) -> String {
+        format!("{}({arg})", f.name())
+    }
+    fn paren(&self, s: &str) -> String {
+        format!("({s})")
+    }
+    fn divide(&self, numerator: &str, denominators: &[String]) -> (String, u8) {
+        let mut body = numerator.to_string();
+        for d in denominators {
+            body.push_str(" / ");
+            body.push_str(d);
+        }
+        (body, PRODUCT)
+    }
+}
+
 /// Prints an expression as parseable text.
 pub fn to_text(e: &Expr) -> String {
-    print(e).0
+    Printer { n: &Text }.print(e).0
 }
 
-/// The text and its precedence level.
-fn print(e: &Expr) -> (String, u8) {
-    match e.kind() {
-        Kind::Const(c) => print_const(c),
-        Kind::Var(v) => (v.to_string(), ATOM),
-        Kind::Identity => ("I".to_string(), ATOM),
-        Kind::Ones => ("ones".to_string(), ATOM),
-        Kind::Commutation(..) => ("K".to_string(), ATOM),
-        Kind::Unit(idx) => {
-            let name = if e.shape().is_vector() {
-                format!("e_{idx}")
-            } else {
-                format!("E_{idx}")
-            };
-            (name, ATOM)
-        }
-        // A broadcast scalar whose matrix terms vanished: `s ones`.
-        Kind::Sum(terms)
-            if !e.is_scalar() && terms.iter().all(|t| t.is_scalar() || t.is_zero()) =>
-        {
-            let s = Expr::sum(terms.iter().filter(|t| t.is_scalar()).cloned());
-            print(&Expr::mul(&s, &Expr::ones(e.shape().clone())))
-        }
-        Kind::Sum(terms) => (join_signed(terms.iter().map(signed_term)), SUM),
-        Kind::Product(_) => {
-            let (neg, body, level) = product_body(e);
-            if neg {
-                (format!("-{body}"), level.min(UNARY))
-            } else {
-                (body, level)
-            }
-        }
-        Kind::Transpose(a) => match a.kind() {
-            Kind::Inverse(b) => (format!("{}^-T", operand(b, ATOM)), POSTFIX),
-            _ => (format!("{}^T", operand(a, ATOM)), POSTFIX),
-        },
-        Kind::Inverse(a) => (format!("{}^-1", operand(a, ATOM)), POSTFIX),
-        // The Cookbook's (X^2)^T and (X^-2)^T rather than (X^T)^2, (X^-T)^2
-        Kind::Power(a, k) if !e.is_scalar() && k.is_integer() => match a.kind() {
-            Kind::Transpose(v) if matches!(v.kind(), Kind::Var(_)) => {
-                (format!("({}^{})^T", operand(v, ATOM), exponent(k)), POSTFIX)
-            }
-            Kind::Transpose(i) if matches!(i.kind(), Kind::Inverse(v) if matches!(v.kind(), Kind::Var(_))) =>
+/// The precedence-aware walk, in a given notation.
+pub(crate) struct Printer<'a> {
+    /// The notation.
+    pub(crate) n: &'a dyn Notation,
+}
+
+impl Printer<'_> {
+    /// The expression's text.
+    pub(crate) fn show(&self, e: &Expr) -> String {
+        self.print(e).0
+    }
+
+    /// The text and its precedence level.
+    fn print(&self, e: &Expr) -> (String, u8) {
+        let n = self.n;
+        match e.kind() {
+            Kind::Const(c) => self.constant(c),
+            Kind::Var(v) => (n.var(v), ATOM),
+            Kind::Identity | Kind::Ones | Kind::Commutation(..) => (n.leaf(e.kind()), ATOM),
+            Kind::Unit(idx) => (n.unit(idx, e.shape().is_vector()), ATOM),
+            // A broadcast scalar whose matrix terms vanished: `s ones`.
+            Kind::Sum(terms)
+                if !e.is_scalar() && terms.iter().all(|t| t.is_scalar() || t.is_zero()) =>
             {
-                let Kind::Inverse(v) = i.kind() else {
-                    unreachable!("matched above")
-                };
-                (
-                    format!("({}^{})^T", operand(v, ATOM), exponent(&-k)),
-                    POSTFIX,
-                )
+                let s = Expr::sum(terms.iter().filter(|t| t.is_scalar()).cloned());
+                self.print(&Expr::mul(&s, &Expr::ones(e.shape().clone())))
             }
-            Kind::Inverse(v) if matches!(v.kind(), Kind::Var(_)) => {
-                (format!("{}^{}", operand(v, ATOM), exponent(&-k)), POWER)
+            Kind::Sum(terms) => (
+                join_signed(terms.iter().map(|t| self.signed_term(t))),
+                SUM,
+            ),
+            Kind::Product(_) => {
+                let (neg, body, level) = self.product_body(e);
+                if neg {
+                    (format!("-{body}"), level.min(UNARY))
+                } else {
+                    (body, level)
+                }
             }
-            _ => (format!("{}^{}", operand(a, ATOM), exponent(k)), POWER),
-        },
-        Kind::Power(a, k) => (format!("{}^{}", operand(a, ATOM), exponent(k)), POWER),
-        Kind::HadamardPow(a, k) => (format!("{}.^{}", operand(a, ATOM), exponent(k)), POWER),
-        Kind::Hadamard(a, b) => (infix(a, ".*", b), PRODUCT),
-        Kind::HadamardDiv(a, b) => (infix(a, "./", b), PRODUCT),
-        Kind::Kron(a, b) => (infix(a, "⊗", b), PRODUCT),
-        Kind::Apply(f, a) => (format!("{}({})", f.name(), print(a).0), ATOM),
-    }
-}
-
-/// The operand's text, parenthesised if its level is below `need`.
-fn operand(e: &Expr, need: u8) -> String {
-    let (s, level) = print(e);
-    if level < need { format!("({s})") } else { s }
-}
-
-fn infix(a: &Expr, op: &str, b: &Expr) -> String {
-    format!("{} {op} {}", operand(a, UNARY), operand(b, UNARY))
-}
-
-fn print_const(c: &BigRational) -> (String, u8) {
-    if c.is_integer() {
-        let level = if c.is_negative() { UNARY } else { ATOM };
-        (c.to_integer().to_string(), level)
-    } else {
-        (format!("{}/{}", c.numer(), c.denom()), PRODUCT)
-    }
-}
-
-fn exponent(k: &BigRational) -> String {
-    if k.is_integer() {
-        k.to_integer().to_string()
-    } else {
-        format!("({}/{})", k.numer(), k.denom())
-    }
-}
-
-/// A sum term as (is negative, text of its absolute value).
-fn signed_term(t: &Expr) -> (bool, String) {
-    match t.kind() {
-        Kind::Product(_) => {
-            let (neg, body, _) = product_body(t);
-            (neg, body)
+            Kind::Transpose(a) => match a.kind() {
+                Kind::Inverse(b) => (n.postfix(&self.operand(b, ATOM), true, true), POSTFIX),
+                _ => (n.postfix(&self.operand(a, ATOM), true, false), POSTFIX),
+            },
+            Kind::Inverse(a) => (n.postfix(&self.operand(a, ATOM), false, true), POSTFIX),
+            // The Cookbook's (X^2)^T and (X^-2)^T rather than (X^T)^2, (X^-T)^2
+            Kind::Power(a, k) if !e.is_scalar() && k.is_integer() => match a.kind() {
+                Kind::Transpose(v) if matches!(v.kind(), Kind::Var(_)) => {
+                    let inner = self.power(&self.operand(v, ATOM), k);
+                    (n.postfix(&n.paren(&inner), true, false), POSTFIX)
+                }
+                Kind::Transpose(i) if matches!(i.kind(), Kind::Inverse(v) if matches!(v.kind(), Kind::Var(_))) =>
+                {
+                    let Kind::Inverse(v) = i.kind() else {
+                        unreachable!("matched above")
+                    };
+                    let inner = self.power(&self.operand(v, ATOM), &-k);
+                    (n.postfix(&n.paren(&inner), true, false), POSTFIX)
+                }
+                Kind::Inverse(v) if matches!(v.kind(), Kind::Var(_)) => {
+                    (self.power(&self.operand(v, ATOM), &-k), POWER)
+                }
+                _ => (self.power(&self.operand(a, ATOM), k), POWER),
+            },
+            Kind::Power(a, k) => (self.power(&self.operand(a, ATOM), k), POWER),
+            Kind::HadamardPow(a, k) => (n.hadamard_power(&self.operand(a, ATOM), k), POWER),
+            Kind::Hadamard(a, b) | Kind::HadamardDiv(a, b) | Kind::Kron(a, b) => (
+                format!(
+                    "{} {} {}",
+                    self.operand(a, UNARY),
+                    n.operator(e.kind()),
+                    self.operand(b, UNARY)
+                ),
+                PRODUCT,
+            ),
+            Kind::Apply(f, a) => (n.apply(*f, &self.print(a).0), ATOM),
         }
-        Kind::Const(c) if c.is_negative() => (true, print_const(&-c).0),
-        _ => (false, operand(t, PRODUCT)),
     }
-}
 
-/// A product as (is negative, text without the sign, level).
-fn product_body(e: &Expr) -> (bool, String, u8) {
-    let (coeff, scalars, chain) = e.split_product();
-    let neg = coeff.is_negative();
-    let c = coeff.abs();
-    let mut parts: Vec<String> = magnitude(&coeff).into_iter().collect();
-    let mut dens: Vec<String> = Vec::new();
-    let numerators = scalars.iter().filter(|f| !f.is_denominator()).count();
-    let many = numerators + chain.len() > 1 || !c.is_one();
-    for f in &scalars {
-        if let Kind::Power(base, k) = f.kind()
-            && k.is_negative()
+    fn power(&self, base: &str, k: &BigRational) -> String {
+        format!("{base}^{}", self.n.exponent(k))
+    }
+
+    /// The operand's text, parenthesised if its level is below `need`.
+    fn operand(&self, e: &Expr, need: u8) -> String {
+        let (s, level) = self.print(e);
+        if level < need { self.n.paren(&s) } else { s }
+    }
+
+    fn constant(&self, c: &BigRational) -> (String, u8) {
+        if c.is_integer() {
+            let level = if c.is_negative() { UNARY } else { ATOM };
+            (c.to_integer().to_string(), level)
+        } else if c.is_negative() {
+            let (s, level) = self.n.fraction(&-c.numer(), c.denom());
+            (format!("-{s}"), level.min(UNARY))
+        } else {
+            self.n.fraction(c.numer(), c.denom())
+        }
+    }
+
+    /// The absolute value of a coefficient as a product's leading factor
+    /// (`2`, `(1/2)`), or `None` when it is 1.
+    fn magnitude(&self, c: &BigRational) -> Option<String> {
+        let c = c.abs();
+        if c.is_one() {
+            None
+        } else if c.is_integer() {
+            Some(c.to_integer().to_string())
+        } else {
+            let (s, level) = self.n.fraction(c.numer(), c.denom());
+            Some(if level < ATOM { self.n.paren(&s) } else { s })
+        }
+    }
+
+    /// A sum term as (is negative, text of its absolute value).
+    fn signed_term(&self, t: &Expr) -> (bool, String) {
+        match t.kind() {
+            Kind::Product(_) => {
+                let (neg, body, _) = self.product_body(t);
+                (neg, body)
+            }
+            Kind::Const(c) if c.is_negative() => (true, self.constant(&-c).0),
+            _ => (false, self.operand(t, PRODUCT)),
+        }
+    }
+
+    /// A product as (is negative, text without the sign, level).
+    fn product_body(&self, e: &Expr) -> (bool, String, u8) {
+        let (coeff, scalars, chain) = e.split_product();
+        let neg = coeff.is_negative();
+        let c = coeff.abs();
+        let mut parts: Vec<String> = self.magnitude(&coeff).into_iter().collect();
+        let mut dens: Vec<String> = Vec::new();
+        let numerators = scalars.iter().filter(|f| !f.is_denominator()).count();
+        let many = numerators + chain.len() > 1 || !c.is_one();
+        for f in &scalars {
+            if let Kind::Power(base, k) = f.kind()
+                && k.is_negative()
+            {
+                let k = -k;
+                dens.push(if k.is_one() {
+                    self.operand(base, self.n.denominator_level())
+                } else {
+                    self.power(&self.operand(base, ATOM), &k)
+                });
+                continue;
+            }
+            parts.push(self.factor(f, many));
+        }
+        for f in &chain {
+            parts.push(self.factor(f, many));
+        }
+        if parts.is_empty() {
+            parts.push("1".to_string());
+        }
+        let body = self.n.join(&parts);
+        // A bare product of one factor (e.g. `-A`) keeps the factor's level.
+        let single = c.is_one() && scalars.len() + chain.len() == 1 && dens.is_empty();
+        if !dens.is_empty() {
+            let (body, level) = self.n.divide(&body, &dens);
+            return (neg, body, level);
+        }
+        let level = if single {
+            self.print(chain.first().or(scalars.first()).expect("one factor"))
+                .1
+                .max(UNARY)
+        } else {
+            PRODUCT
+        };
+        (neg, body, level)
+    }
+
+    /// A factor inside a product: sums, product-level operators and nested
+    /// 1×1 products get parentheses.
+    fn factor(&self, f: &Expr, among_others: bool) -> String {
+        let (s, level) = self.print(f);
+        let is_product = matches!(f.kind(), Kind::Product(_));
+        // A lone product before `/ s` needs no parentheses: `/` is left
+        // associative, so `x^T A dx / s` reads as `(x^T A dx) / s`.
+        let lone_product = is_product && !among_others;
+        if (level <= PRODUCT && !lone_product)
+            || (is_product && among_others)
+            || (level == UNARY && among_others)
         {
-            let k = -k;
-            dens.push(if k.is_one() {
-                operand(base, POWER)
-            } else {
-                format!("{}^{}", operand(base, ATOM), exponent(&k))
-            });
-            continue;
+            self.n.paren(&s)
+        } else {
+            s
         }
-        parts.push(factor(f, many));
-    }
-    for f in &chain {
-        parts.push(factor(f, many));
-    }
-    if parts.is_empty() {
-        parts.push("1".to_string());
-    }
-    let mut body = parts.join(" ");
-    for d in dens {
-        body.push_str(" / ");
-        body.push_str(&d);
-    }
-    // A bare product of one factor (e.g. `-A`) keeps the factor's level.
-    let level = if parts_is_single(&coeff, &scalars, &chain) {
-        print(chain.first().or(scalars.first()).expect("one factor"))
-            .1
-            .max(UNARY)
-    } else {
-        PRODUCT
-    };
-    (neg, body, level)
-}
-
-fn parts_is_single(coeff: &BigRational, scalars: &[Expr], chain: &[Expr]) -> bool {
-    coeff.abs().is_one()
-        && scalars.len() + chain.len() == 1
-        && !scalars.iter().any(Expr::is_denominator)
-}
-
-/// A factor inside a product: sums, product-level operators and nested 1×1
-/// products get parentheses.
-fn factor(f: &Expr, among_others: bool) -> String {
-    let (s, level) = print(f);
-    let is_product = matches!(f.kind(), Kind::Product(_));
-    // A lone product before `/ s` needs no parentheses: `/` is left
-    // associative, so `x^T A dx / s` reads as `(x^T A dx) / s`.
-    let lone_product = is_product && !among_others;
-    if (level <= PRODUCT && !lone_product)
-        || (is_product && among_others)
-        || (level == UNARY && among_others)
-    {
-        format!("({s})")
-    } else {
-        s
     }
 }
 
@@ -215,15 +334,8 @@ pub(crate) fn join_signed(terms: impl IntoIterator<Item = (bool, String)>) -> St
     out
 }
 
-/// The absolute value of a coefficient as a product's leading factor
-/// (`2`, `(1/2)`), or `None` when it is 1.
+/// The absolute value of a coefficient as a product's leading factor in
+/// text (`2`, `(1/2)`), or `None` when it is 1.
 pub(crate) fn magnitude(c: &BigRational) -> Option<String> {
-    let c = c.abs();
-    if c.is_one() {
-        None
-    } else if c.is_integer() {
-        Some(c.to_integer().to_string())
-    } else {
-        Some(format!("({}/{})", c.numer(), c.denom()))
-    }
+    Printer { n: &Text }.magnitude(c)
 }
