@@ -27,7 +27,8 @@ pub use expr::{ElemFn, Expr, Func, Kind, product_shape, rat};
 pub use lower::{Context, Lowered, VarInfo, VarKind, lower};
 pub use parse::{parse, parse_decls};
 pub use print::{
-    IndexForm, Piece, expr_to_latex, index_form, to_index, to_latex, to_latex_rhs, to_text,
+    IndexForm, Piece, expr_to_latex, index_form, python_name, to_index, to_json, to_latex,
+    to_latex_rhs, to_numpy, to_text,
 };
 pub use session::{
     Answer, CHECK_POINTS, CHECK_TOLERANCE, Derivative, Session, Verdict, Wrt, resolve_wrt,

@@ -111,6 +111,10 @@ enum DerivFormat {
     Text,
     /// A LaTeX equation, e.g. `\frac{\partial M}{\partial X_{ij}} = …`.
     Latex,
+    /// A NumPy function named after the command, e.g. `def gradient(A, X):`.
+    Numpy,
+    /// One JSON object: input, variable, kind, text, LaTeX, shape.
+    Json,
     /// The component form, e.g. `∂M_kl/∂X_ij = A_ki (A X)_lj + …`.
     Index,
 }
@@ -154,14 +158,16 @@ fn warn_stopped(stopped: &[String]) {
 }
 
 /// An answer in the requested format, after any simplifier notes.
-fn show(a: &matcalc::Answer, args: &DerivArgs) -> String {
+fn show(a: &matcalc::Answer, args: &DerivArgs) -> Result<String, matcalc::Diagnostic> {
     warn_stopped(&a.stopped);
-    match args.format {
+    Ok(match args.format {
         DerivFormat::Text => a.text.clone(),
+        DerivFormat::Numpy => matcalc::to_numpy(a)?.trim_end().to_string(),
         DerivFormat::Latex if args.rhs => matcalc::to_latex_rhs(a),
         DerivFormat::Latex => matcalc::to_latex(a),
+        DerivFormat::Json => matcalc::to_json(a, &args.expr),
         DerivFormat::Index => matcalc::to_index(a),
-    }
+    })
 }
 
 fn run() -> ExitCode {
@@ -182,7 +188,7 @@ fn run() -> ExitCode {
             let form = (!args.raw).then_some(form(args.factor));
             let w = args.where_.as_deref();
             let answer = session.diff_with(&args.expr, &args.wrt, direction.as_deref(), w, form);
-            answer.map(|a| show(&a, args))
+            answer.and_then(|a| show(&a, args))
         }
         Command::Grad { args } | Command::Hessian { args } | Command::Jacobian { args } => {
             let form = (!args.raw).then_some(form(args.factor));
@@ -193,7 +199,7 @@ fn run() -> ExitCode {
                 Command::Hessian { .. } => session.hessian(e, x, w, form),
                 _ => session.jacobian(e, x, w, form),
             };
-            answer.map(|a| show(&a, args))
+            answer.and_then(|a| show(&a, args))
         }
         Command::Simplify {
             expr,

@@ -77,7 +77,11 @@ impl Notation for Latex<'_> {
         if k.is_integer() {
             format!("{{{}}}", k.to_integer())
         } else {
-            let sign = if k.numer() < &BigInt::from(0) { "-" } else { "" };
+            let sign = if k.numer() < &BigInt::from(0) {
+                "-"
+            } else {
+                ""
+            };
             let n = k.numer().magnitude();
             format!("{{{sign}\\frac{{{n}}}{{{}}}}}", k.denom())
         }

@@ -1,9 +1,13 @@
 //! Printers: every output format of SPEC §3.
 
 pub mod index;
+pub mod json;
 pub mod latex;
+pub mod numpy;
 pub mod text;
 
 pub use index::{IndexForm, Piece, index_form, to_index};
+pub use json::to_json;
 pub use latex::{expr_to_latex, to_latex, to_latex_rhs};
+pub use numpy::{python_name, to_numpy};
 pub use text::to_text;

@@ -154,10 +154,7 @@ impl Printer<'_> {
                 let s = Expr::sum(terms.iter().filter(|t| t.is_scalar()).cloned());
                 self.print(&Expr::mul(&s, &Expr::ones(e.shape().clone())))
             }
-            Kind::Sum(terms) => (
-                join_signed(terms.iter().map(|t| self.signed_term(t))),
-                SUM,
-            ),
+            Kind::Sum(terms) => (join_signed(terms.iter().map(|t| self.signed_term(t))), SUM),
             Kind::Product(_) => {
                 let (neg, body, level) = self.product_body(e);
                 if neg {

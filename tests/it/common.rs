@@ -84,3 +84,65 @@ pub fn verify(answer: &Answer, what: &str) {
         report.max_rel_error
     );
 }
+
+/// Runs a Python script (stdin) and returns its stdout; panics with its
+/// stderr when it fails. `.ci/run` installs NumPy.
+#[track_caller]
+pub fn python(script: &str) -> String {
+    run_with_stdin(Command::new("python3").arg("-"), script, "python3")
+}
+
+/// Runs a command with `input` on stdin; panics unless it exits 0.
+#[track_caller]
+pub fn run_with_stdin(cmd: &mut Command, input: &str, what: &str) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what} (see .ci/run for what to install): {e}"));
+    let mut stdin = child.stdin.take().expect("piped");
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("wait");
+    writer.join().expect("writer").expect("write stdin");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Renders every text with KaTeX in strict mode (`tests/katex/render.js`);
+/// panics with KaTeX's messages if any fails. `.ci/run` installs KaTeX.
+#[track_caller]
+pub fn katex(texts: &[String]) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/katex/render.js");
+    let input = texts.join("\0");
+    let out = run_with_stdin(Command::new("node").arg(script), &input, "node (KaTeX)");
+    assert_eq!(out.trim(), "ok", "{out}");
+}
+
+/// Runs a command with `input` on stdin; returns its stdout whatever its
+/// exit status.
+pub fn run_with_stdin_status(cmd: &mut Command, input: &str) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(input.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}

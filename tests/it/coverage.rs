@@ -8,17 +8,28 @@ use matcalc::numeric::check::check_equal;
 use matcalc::{Answer, Derivative, Expr, Form, Session, VarKind};
 use std::path::Path;
 
+/// The table's files.
+pub const FILES: [&str; 6] = [
+    "traces.txt",
+    "determinants.txt",
+    "inverses.txt",
+    "forms.txt",
+    "elementwise.txt",
+    "losses.txt",
+];
+
 /// One line of the table.
-struct Case {
-    command: String,
-    expr: String,
-    wrt: String,
-    decls: Option<String>,
+pub struct Case {
+    pub command: String,
+    pub expr: String,
+    pub wrt: String,
+    pub decls: Option<String>,
     expected: Option<String>,
-    line: usize,
+    pub line: usize,
 }
 
-fn cases(file: &str) -> Vec<Case> {
+/// The cases of one file.
+pub fn cases(file: &str) -> Vec<Case> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/cases")
         .join(file);
@@ -44,7 +55,8 @@ fn cases(file: &str) -> Vec<Case> {
     out
 }
 
-fn answer(s: &Session, c: &Case) -> Result<Answer, matcalc::Diagnostic> {
+/// The derivative a case asks for.
+pub fn answer(s: &Session, c: &Case) -> Result<Answer, matcalc::Diagnostic> {
     let (e, w, d, f) = (&c.expr, &c.wrt, c.decls.as_deref(), Some(Form::Expanded));
     match c.command.as_str() {
         "diff" => s.diff(e, w, None, d),
@@ -171,14 +183,6 @@ fn losses() {
 
 #[test]
 fn the_table_has_at_least_80_identities() {
-    let files = [
-        "traces.txt",
-        "determinants.txt",
-        "inverses.txt",
-        "forms.txt",
-        "elementwise.txt",
-        "losses.txt",
-    ];
-    let n: usize = files.iter().map(|f| cases(f).len()).sum();
+    let n: usize = FILES.iter().map(|f| cases(f).len()).sum();
     assert!(n >= 80, "only {n} identities");
 }

@@ -1,0 +1,65 @@
+//! JSON output (`--format json`) for tools: one object with the input, the
+//! variable, the kind of derivative, the result as text and as LaTeX, and
+//! its symbolic shape.
+//!
+//! ```json
+//! {"input": "tr(A X)", "variable": "X", "kind": "gradient",
+//!  "text": "A^T", "latex": "A^\\top",
+//!  "equation": "\\frac{\\partial f}{\\partial X} = A^\\top",
+//!  "shape": ["m", "n"]}
+//! ```
+//! Written by hand: the object is flat and its values are strings, so a
+//! serialiser dependency would buy nothing.
+
+use crate::print::latex::{to_latex, to_latex_rhs};
+use crate::session::{Answer, Wrt};
+
+/// A JSON string literal.
+pub fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The answer as one JSON object; `input` is the expression as the user
+/// typed it.
+pub fn to_json(a: &Answer, input: &str) -> String {
+    let variable = match &a.wrt {
+        Wrt::Var(v) => v.clone(),
+        Wrt::Entry { var, indices } => format!("{var}_{indices}"),
+    };
+    let s = a.result.shape();
+    let fields = [
+        ("input", json_string(input)),
+        ("variable", json_string(&variable)),
+        ("kind", json_string(a.kind.name())),
+        ("text", json_string(&a.text)),
+        ("latex", json_string(&to_latex_rhs(a))),
+        ("equation", json_string(&to_latex(a))),
+        (
+            "shape",
+            format!(
+                "[{}, {}]",
+                json_string(&s.rows.to_string()),
+                json_string(&s.cols.to_string())
+            ),
+        ),
+    ];
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}: {v}", json_string(k)))
+        .collect();
+    format!("{{{}}}", body.join(", "))
+}
