@@ -566,6 +566,30 @@ impl Expr {
         }
     }
 
+    /// The same operator over new children (as many as [`Expr::children`]
+    /// gives, in its order), through the smart constructors.
+    pub fn rebuild(&self, kids: Vec<Expr>) -> Expr {
+        let k = |i: usize| kids[i].clone();
+        match self.kind() {
+            Kind::Const(_)
+            | Kind::Var(_)
+            | Kind::Identity
+            | Kind::Unit(_)
+            | Kind::Ones
+            | Kind::Commutation(..) => self.clone(),
+            Kind::Sum(_) => Expr::sum(kids),
+            Kind::Product(_) => Expr::product(kids),
+            Kind::Transpose(_) => Expr::transpose(&k(0)),
+            Kind::Inverse(_) => Expr::inverse(&k(0)),
+            Kind::Power(_, p) => Expr::power(&k(0), p),
+            Kind::HadamardPow(_, p) => Expr::hadamard_pow(&k(0), p),
+            Kind::Apply(f, _) => Expr::apply(*f, &k(0)),
+            Kind::Hadamard(..) => Expr::hadamard(&k(0), &k(1)),
+            Kind::HadamardDiv(..) => Expr::hadamard_div(&k(0), &k(1)),
+            Kind::Kron(..) => Expr::kron(&k(0), &k(1)),
+        }
+    }
+
     /// Whether the variable `name` occurs in the expression.
     pub fn mentions(&self, name: &str) -> bool {
         let mut stack = vec![self];

@@ -31,7 +31,8 @@ pub use print::{
     to_latex_rhs, to_numpy, to_text,
 };
 pub use session::{
-    Answer, CHECK_POINTS, CHECK_TOLERANCE, Derivative, Session, Verdict, Wrt, resolve_wrt,
+    Answer, CHECK_POINTS, CHECK_TOLERANCE, Derivation, Derivative, Session, Verdict, Wrt,
+    resolve_wrt,
 };
 pub use shape::{Dim, Shape};
 pub use simplify::{Form, Limits, Simplified, simplify};

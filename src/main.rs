@@ -102,6 +102,10 @@ struct DerivArgs {
     /// With `--format latex`: the right-hand side alone.
     #[arg(long)]
     rhs: bool,
+    /// The derivation, line by line (as text, or with `--format latex` as
+    /// an `align*` block).
+    #[arg(long, conflicts_with_all = ["raw", "rhs"])]
+    steps: bool,
 }
 
 /// Output formats of the derivative commands.
@@ -170,6 +174,36 @@ fn show(a: &matcalc::Answer, args: &DerivArgs) -> Result<String, matcalc::Diagno
     })
 }
 
+/// The derivation of a derivative command, in the requested format.
+fn steps(
+    session: &matcalc::Session,
+    kind: matcalc::Derivative,
+    args: &DerivArgs,
+    direction: Option<&str>,
+) -> Result<String, matcalc::Diagnostic> {
+    let d = session.derive(
+        kind,
+        &args.expr,
+        &args.wrt,
+        direction,
+        args.where_.as_deref(),
+        form(args.factor),
+    )?;
+    warn_stopped(&d.answer.stopped);
+    match args.format {
+        DerivFormat::Text => Ok(d.to_text()),
+        DerivFormat::Latex => Ok(d.to_latex()),
+        other => Err(matcalc::Diagnostic::new(
+            format!(
+                "`--steps` prints text or LaTeX, not {}",
+                format!("{other:?}").to_lowercase()
+            ),
+            "",
+        )
+        .help("drop `--format`, or write `--format latex`")),
+    }
+}
+
 fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -184,6 +218,24 @@ fn run() -> ExitCode {
     };
     let session = matcalc::Session::new();
     let result = match &cli.command {
+        Command::Diff { args, direction } if args.steps => {
+            let kind = if args.wrt.contains('_') {
+                matcalc::Derivative::Entrywise
+            } else {
+                matcalc::Derivative::Differential
+            };
+            steps(&session, kind, args, direction.as_deref())
+        }
+        Command::Grad { args } | Command::Hessian { args } | Command::Jacobian { args }
+            if args.steps =>
+        {
+            let kind = match &cli.command {
+                Command::Grad { .. } => matcalc::Derivative::Gradient,
+                Command::Hessian { .. } => matcalc::Derivative::Hessian,
+                _ => matcalc::Derivative::Jacobian,
+            };
+            steps(&session, kind, args, None)
+        }
         Command::Diff { args, direction } => {
             let form = (!args.raw).then_some(form(args.factor));
             let w = args.where_.as_deref();

@@ -31,6 +31,8 @@ pub fn differential(f: &Expr, wrt: &str, dir: &Expr) -> Result<Expr, TooLarge> {
         wrt,
         dir,
         work: Cell::new(0),
+        shallow: None,
+        entered: Cell::new(false),
     };
     let out = d.d(f);
     if d.work.get() > MAX_DIFF_WORK {
@@ -39,12 +41,77 @@ pub fn differential(f: &Expr, wrt: &str, dir: &Expr) -> Result<Expr, TooLarge> {
     Ok(out)
 }
 
+/// One application of a rule, for a derivation: the differential of
+/// `f` with the differentials of its operands left pending, as variables
+/// named `d(…)` (listed in `pending` with the operand each stands for).
+#[derive(Clone, Debug)]
+pub struct RuleStep {
+    /// The rule, in words (`product rule`).
+    pub law: &'static str,
+    /// `d f` with the operands' differentials pending.
+    pub result: Expr,
+    /// The pending differentials: (variable name, operand).
+    pub pending: Vec<(String, Expr)>,
+}
+
+/// The differential of `f` one rule deep: the rule for `f`'s outermost
+/// operator, with the differential of each operand that is not `wrt`
+/// itself (nor constant) left pending. Repeating this on the pending
+/// operands is the derivation `--steps` prints; substituting every
+/// pending differential gives [`differential`]'s result.
+pub fn rule_step(f: &Expr, wrt: &str, dir: &Expr) -> RuleStep {
+    let d = Diff {
+        wrt,
+        dir,
+        work: Cell::new(0),
+        shallow: Some(std::cell::RefCell::new(Vec::new())),
+        entered: Cell::new(false),
+    };
+    let result = d.d(f);
+    RuleStep {
+        law: law(f),
+        result,
+        pending: d.shallow.map(|p| p.into_inner()).unwrap_or_default(),
+    }
+}
+
+/// The rule [`differential`] applies to `f`'s outermost operator, in words.
+pub fn law(f: &Expr) -> &'static str {
+    match f.kind() {
+        Kind::Const(_)
+        | Kind::Identity
+        | Kind::Unit(_)
+        | Kind::Ones
+        | Kind::Commutation(..)
+        | Kind::Var(_) => "a constant has no differential",
+        Kind::Sum(_) => "sum rule",
+        Kind::Product(_) => "product rule",
+        Kind::Transpose(_) => "transpose rule",
+        Kind::Inverse(_) => "inverse rule",
+        Kind::Power(a, _) if a.is_scalar() => "power rule",
+        Kind::Power(..) => "product rule on a power",
+        Kind::Hadamard(..) => "Hadamard product rule",
+        Kind::HadamardDiv(..) => "elementwise quotient rule",
+        Kind::HadamardPow(..) => "elementwise power rule",
+        Kind::Kron(..) => "Kronecker product rule",
+        Kind::Apply(Func::Tr | Func::Sum | Func::Diag | Func::Vec, _) => "linearity",
+        Kind::Apply(Func::Det, _) => "Jacobi's formula",
+        Kind::Apply(Func::Logdet, _) => "log-determinant rule",
+        Kind::Apply(Func::Norm2, _) => "norm rule",
+        Kind::Apply(Func::Elem(_), _) => "elementwise chain rule",
+    }
+}
+
 struct Diff<'a> {
     wrt: &'a str,
     dir: &'a Expr,
     /// Factor slots created so far; past the limit every arm returns 0
     /// quickly and the caller reports `TooLarge`.
     work: Cell<usize>,
+    /// In a rule step: the operands whose differentials are left pending.
+    shallow: Option<std::cell::RefCell<Vec<(String, Expr)>>>,
+    /// Whether the rule step's outermost operator has been entered.
+    entered: Cell<bool>,
 }
 
 impl Diff<'_> {
@@ -57,6 +124,18 @@ impl Diff<'_> {
         let zero = || Expr::zero(f.shape().clone());
         if self.spend(1) || !f.mentions(self.wrt) {
             return zero();
+        }
+        if let Some(pending) = &self.shallow {
+            let is_wrt = matches!(f.kind(), Kind::Var(v) if &**v == self.wrt);
+            if self.entered.get() && !is_wrt {
+                let name = format!("d({})", crate::print::to_text(f));
+                let mut p = pending.borrow_mut();
+                if !p.iter().any(|(n, _)| *n == name) {
+                    p.push((name.clone(), f.clone()));
+                }
+                return Expr::var(&name, f.shape().clone());
+            }
+            self.entered.set(true);
         }
         match f.kind() {
             // d c = 0, d I = 0, d E_ij = 0

@@ -10,7 +10,10 @@ use crate::print::to_text;
 use crate::simplify::{Form, Simplified, simplify};
 use crate::span::{Diagnostic, Span};
 
+mod steps;
 mod whole;
+
+pub use steps::Derivation;
 
 /// What a derivative is taken with respect to.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -94,13 +94,20 @@ impl Simplifier<'_> {
             return e.clone();
         }
         match e.kind() {
-            Kind::Var(_) if self.symmetric_var(e) => e.clone(),
+            Kind::Var(_) if self.symmetric_var(e) => {
+                self.fire("a symmetric matrix is its own transpose");
+                e.clone()
+            }
             Kind::Const(_) | Kind::Var(_) | Kind::Unit(_) | Kind::Ones | Kind::Commutation(..) => {
                 Expr::transpose(e)
             }
             Kind::Identity => e.clone(),
-            Kind::Transpose(a) => a.clone(),
+            Kind::Transpose(a) => {
+                self.fire("the transpose of a transpose");
+                a.clone()
+            }
             Kind::Product(_) => {
+                self.fire("the transpose of a product reverses it");
                 let (c, scalars, ch) = e.split_product();
                 let mut fs = vec![Expr::constant(c)];
                 fs.extend(scalars);
@@ -111,7 +118,10 @@ impl Simplifier<'_> {
             Kind::Inverse(a) => match a.kind() {
                 Kind::Var(_) if self.symmetric_var(a) => e.clone(),
                 Kind::Var(_) | Kind::Unit(_) => Expr::transpose(e),
-                _ => Expr::inverse(&self.transpose(a)),
+                _ => {
+                    self.fire("transpose and inverse commute");
+                    Expr::inverse(&self.transpose(a))
+                }
             },
             Kind::Power(a, k) => Expr::power(&self.transpose(a), k),
             Kind::Hadamard(a, b) => Expr::hadamard(&self.transpose(a), &self.transpose(b)),
@@ -193,7 +203,10 @@ impl Simplifier<'_> {
                 .iter_mut()
                 .find(|(b, _)| *b == s)
             {
-                Some((_, e)) => *e += k,
+                Some((_, e)) => {
+                    self.fire("equal scalar factors multiply into a power");
+                    *e += k
+                }
                 None => scalars.push((s, k)),
             };
         for f in factors {
@@ -218,15 +231,18 @@ impl Simplifier<'_> {
                     rows = Some(g.shape().rows.clone());
                 }
                 if matches!(g.kind(), Kind::Identity) {
+                    self.fire("the identity drops from a product");
                     continue;
                 }
                 if stack
                     .last()
                     .is_some_and(|top| self.inverse_factor(top) == g && !g.is_scalar())
                 {
+                    self.fire("a matrix times its inverse is the identity");
                     stack.pop();
                 } else if let Some(merged) = stack.last().and_then(|top| self.merge_powers(top, &g))
                 {
+                    self.fire("powers of a matrix add");
                     stack.pop();
                     stack.extend(merged);
                 } else {
@@ -281,6 +297,7 @@ impl Simplifier<'_> {
         fs.extend(ch.iter().rev().map(|f| self.transpose(f)));
         let flipped = Expr::product(fs);
         if transposes(&flipped) < transposes(s) {
+            self.fire("a 1x1 product equals its transpose");
             flipped
         } else {
             s.clone()
@@ -403,6 +420,9 @@ impl Simplifier<'_> {
                     factors.push(whole.clone());
                 }
                 continue;
+            }
+            if tf.len() > 1 {
+                self.fire("products distribute over sums");
             }
             let mut next = Vec::with_capacity(acc.len() * tf.len());
             for (c, factors) in &acc {

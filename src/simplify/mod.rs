@@ -36,6 +36,7 @@ use canon::Term;
 use egg::{BackoffScheduler, Extractor, Id, Rewrite, Runner, StopReason};
 use lang::{Facts, Graph, Mat};
 use num_rational::BigRational;
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -87,6 +88,9 @@ pub struct Simplified {
 
 /// The state of one simplification.
 pub(crate) struct Simplifier<'a> {
+    /// The laws that fired since the last [`Simplifier::take_fired`], in
+    /// order (only kept when tracing).
+    fired: Option<RefCell<Vec<String>>>,
     symmetric: BTreeSet<String>,
     limits: &'a Limits,
     cache: HashMap<Expr, Expr>,
@@ -108,6 +112,7 @@ pub fn simplify_with(e: &Expr, ctx: &Context, form: Form, limits: &Limits) -> Si
         .map(|(n, _)| n.clone())
         .collect();
     let mut s = Simplifier {
+        fired: None,
         symmetric,
         limits,
         cache: HashMap::new(),
@@ -133,10 +138,127 @@ fn standalone_cost<C: egg::CostFunction<Mat>>(cost: &mut C, e: &Expr) -> C::Cost
     cost.cost_rec(&g.id_to_expr(root))
 }
 
+/// One step of a traced simplification: the whole expression after it,
+/// and the laws that took it there.
+#[derive(Clone, Debug)]
+pub struct TraceStep {
+    /// The laws, in words or by rule name (`trace-cyclic`), in the order
+    /// they first fired.
+    pub laws: Vec<String>,
+    /// The expression after the step.
+    pub expr: Expr,
+}
+
+/// [`simplify`], and the steps it took: the expansion into canonical
+/// terms, the merging of terms the e-graph proves equal (the laws named
+/// from egg's explanations), and with `--factor` the factoring.
+pub fn simplify_traced(e: &Expr, ctx: &Context, form: Form) -> (Simplified, Vec<TraceStep>) {
+    let limits = Limits::default();
+    let mut s = Simplifier {
+        fired: Some(RefCell::new(Vec::new())),
+        symmetric: ctx
+            .vars
+            .iter()
+            .filter(|(_, v)| v.symmetric)
+            .map(|(n, _)| n.clone())
+            .collect(),
+        limits: &limits,
+        cache: HashMap::new(),
+        notes: Vec::new(),
+        laws: rules::rewrites(rules::LAWS),
+    };
+    let mut trace = Vec::new();
+    let mut step = |s: &mut Simplifier, before: &Expr, after: &Expr| {
+        let laws = s.take_fired();
+        if after != before {
+            trace.push(TraceStep {
+                laws,
+                expr: after.clone(),
+            });
+        }
+    };
+    let expanded = s.expand(e);
+    let n = expanded.len();
+    let collected = canon::collect(expanded);
+    if collected.len() < n {
+        s.fire("like terms are collected");
+    }
+    let canonical = canon::rebuild(&collected, e.shape());
+    step(&mut s, e, &canonical);
+    let merged = s.merge_like_terms(collected);
+    let normal = canon::rebuild(&merged, e.shape());
+    step(&mut s, &canonical, &normal);
+    let out = match form {
+        Form::Expanded => normal,
+        Form::Factored => {
+            let f = s.factor(&normal);
+            step(&mut s, &normal, &f);
+            f
+        }
+    };
+    (
+        Simplified {
+            expr: out,
+            stopped: s.notes,
+        },
+        trace,
+    )
+}
+
 impl Simplifier<'_> {
+    /// Records that a law fired (when tracing).
+    pub(crate) fn fire(&self, law: &str) {
+        if let Some(f) = &self.fired {
+            let mut f = f.borrow_mut();
+            if !f.iter().any(|l| l == law) {
+                f.push(law.to_string());
+            }
+        }
+    }
+
+    /// The laws fired since the last call.
+    fn take_fired(&mut self) -> Vec<String> {
+        self.fired
+            .as_ref()
+            .map(|f| std::mem::take(&mut *f.borrow_mut()))
+            .unwrap_or_default()
+    }
+
+    /// Records the rewrite rules egg's explanation of `a = b` uses.
+    fn fire_explained(&self, g: &mut Graph, a: &egg::RecExpr<Mat>, b: &egg::RecExpr<Mat>) {
+        if self.fired.is_none() {
+            return;
+        }
+        let mut explanation = g.explain_equivalence(a, b);
+        let mut stack: Vec<&egg::FlatTerm<Mat>> =
+            explanation.make_flat_explanation().iter().collect();
+        let mut names = Vec::new();
+        while let Some(t) = stack.pop() {
+            for r in [&t.forward_rule, &t.backward_rule].into_iter().flatten() {
+                names.push(r.to_string());
+            }
+            stack.extend(t.children.iter());
+        }
+        names.reverse();
+        for n in names {
+            self.fire(&n);
+        }
+    }
+
     fn note(&mut self, why: &str) {
         if !self.notes.iter().any(|n| n == why) {
             self.notes.push(why.to_string());
+        }
+    }
+
+    /// An empty e-graph for the variables' facts, recording explanations
+    /// when tracing.
+    fn graph(&self) -> Graph {
+        let g = Graph::new(Facts::new(self.symmetric.clone()));
+        if self.fired.is_some() {
+            g.with_explanations_enabled()
+        } else {
+            g
         }
     }
 
@@ -173,31 +295,42 @@ impl Simplifier<'_> {
             self.note("an expression was too large for the e-graph and was only canonicalised");
             return terms;
         }
-        let mut g = Graph::new(Facts::new(self.symmetric.clone()));
+        let mut g = self.graph();
         let roots: Vec<Id> = terms
             .iter()
             .map(|(_, m)| lang::add_expr(&mut g, m))
             .collect();
-        let runner = self.runner(g).run(&self.laws);
+        let mut runner = self.runner(g).run(&self.laws);
         self.record(&runner.stop_reason);
         let g = &runner.egraph;
-        let mut groups: Vec<(Id, BigRational, Expr)> = Vec::new();
+        let tracing = self.fired.is_some();
+        // (term, what it became): the equalities a trace explains
+        let mut proved: Vec<(Id, Option<egg::RecExpr<Mat>>)> = Vec::new();
+        let mut groups: Vec<(Id, Id, BigRational, Expr)> = Vec::new();
         let mut index: HashMap<Id, usize> = HashMap::new();
         for ((c, m), root) in terms.into_iter().zip(roots) {
             let class = g.find(root);
             match index.get(&class) {
-                Some(&i) => groups[i].1 += c,
+                Some(&i) => {
+                    groups[i].2 += c;
+                    if tracing {
+                        proved.push((root, Some(g.id_to_expr(groups[i].1))));
+                    }
+                }
                 None => {
                     index.insert(class, groups.len());
-                    groups.push((class, c, m));
+                    groups.push((class, root, c, m));
                 }
             }
         }
         let extractor = Extractor::new(g, cost::NormalCost);
         let mut out = Vec::with_capacity(groups.len());
-        for (class, c, m) in groups {
+        for (class, root, c, m) in groups {
             let (best_cost, best) = extractor.find_best(class);
             if best_cost < standalone_cost(&mut cost::NormalCost, &m) {
+                if tracing {
+                    proved.push((root, Some(best.clone())));
+                }
                 let better = lang::to_expr(&g.analysis, &best);
                 for (k, t) in self.expand(&better) {
                     out.push((&c * k, t));
@@ -206,7 +339,18 @@ impl Simplifier<'_> {
                 out.push((c, m));
             }
         }
-        canon::collect(out)
+        for (root, other) in proved {
+            let term = runner.egraph.id_to_expr(root);
+            if let Some(other) = other {
+                self.fire_explained(&mut runner.egraph, &term, &other);
+            }
+        }
+        let before = out.len();
+        let out = canon::collect(out);
+        if out.len() < before {
+            self.fire("like terms are collected");
+        }
+        out
     }
 
     /// The smallest factored form of a normal-form expression, if smaller.
@@ -215,15 +359,17 @@ impl Simplifier<'_> {
             self.note("the expression was too large to factor");
             return normal.clone();
         }
-        let mut g = Graph::new(Facts::new(self.symmetric.clone()));
+        let mut g = self.graph();
         let root = lang::add_expr(&mut g, normal);
         let rules = rules::rewrites(rules::all_specs());
-        let runner = self.runner(g).run(&rules);
+        let mut runner = self.runner(g).run(&rules);
         self.record(&runner.stop_reason);
         let g = &runner.egraph;
         let (_, best) = Extractor::new(g, cost::FactorCost).find_best(g.find(root));
         let factored = lang::to_expr(&g.analysis, &best);
         if factored.size() < normal.size() {
+            let term = runner.egraph.id_to_expr(root);
+            self.fire_explained(&mut runner.egraph, &term, &best);
             factored
         } else {
             normal.clone()
