@@ -306,6 +306,27 @@ impl Derivation {
         n
     }
 
+    /// The right-hand sides of the closing run of lines, those that state
+    /// the derivative itself (substituted or read off, each
+    /// simplification, the result), and the context they are over: each
+    /// must equal the next, which the tests check numerically.
+    pub fn closing_chain(&self) -> (Vec<Expr>, &Context) {
+        let key = |s: &Side| match s {
+            Side::Expr(e) => to_text(e),
+            Side::Words { text, .. } => text.clone(),
+        };
+        let last = self.lines.last().map(|l| key(&l.lhs)).unwrap_or_default();
+        let mut chain = Vec::new();
+        for l in self.lines.iter().rev() {
+            match (&l.rhs, key(&l.lhs) == last) {
+                (Side::Expr(e), true) => chain.push(e.clone()),
+                _ => break,
+            }
+        }
+        chain.reverse();
+        (chain, &self.ctx)
+    }
+
     /// One line per step: `label: lhs = rhs`, labels aligned.
     pub fn to_text(&self) -> String {
         let side = |s: &Side| match s {

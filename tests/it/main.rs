@@ -13,3 +13,4 @@ mod numpy;
 mod parse;
 mod print;
 mod simplify;
+mod steps;
