@@ -120,7 +120,7 @@ pub fn function(
             "",
         )
         .help(
-            "declare the sizes so that a variable carries them, e.g. `where I: n x n, X: n x m`",
+            "the code reads every size from an argument's shape, and no argument has this one (e.g. a free `I` under `tr`)",
         ));
     }
     let mut out = String::from("import numpy as np\n\n\n");
