@@ -295,16 +295,7 @@ pub fn to_latex(a: &Answer) -> String {
 
 /// The right-hand side alone (`--rhs`).
 pub fn to_latex_rhs(a: &Answer) -> String {
-    let ctx = match &a.direction {
-        Some(d) => {
-            let var = match &a.wrt {
-                Wrt::Var(v) | Wrt::Entry { var: v, .. } => v,
-            };
-            a.context.with_direction(var, d)
-        }
-        None => a.context.clone(),
-    };
-    Latex::new(&ctx).show(&a.result)
+    Latex::new(&a.direction_context()).show(&a.result)
 }
 
 /// Any expression over `ctx`'s variables in LaTeX (for `simplify`).

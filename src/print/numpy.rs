@@ -83,14 +83,14 @@ pub fn to_numpy(a: &Answer) -> Result<String, Diagnostic> {
         Derivative::Jacobian => format!("The Jacobian d vec(F) / d vec({wrt})^T of F = {f}"),
     };
     let doc = format!("{what}:\n\n        {}", a.text);
-    let ctx = match &a.direction {
-        Some(d) => match &a.wrt {
-            Wrt::Var(v) => a.context.with_direction(v, d),
-            Wrt::Entry { .. } => a.context.clone(),
-        },
-        None => a.context.clone(),
-    };
-    function(name, &a.result, &ctx, &params, &indices, &doc)
+    function(
+        name,
+        &a.result,
+        &a.direction_context(),
+        &params,
+        &indices,
+        &doc,
+    )
 }
 
 /// The non-differential variables `e` mentions, in order of appearance.
@@ -309,15 +309,21 @@ impl Gen {
         }
     }
 
-    fn call(name: &str, arg: usize) -> Node {
+    /// `prefix arg suffix`, the argument unparenthesised (it sits inside
+    /// the call's own parentheses).
+    fn wrap(prefix: &str, arg: usize, suffix: &str) -> Node {
         Gen::lit(
             ATOM,
             vec![
-                Piece::Lit(format!("{name}(")),
+                Piece::Lit(prefix.into()),
                 Piece::Ref(arg, 0),
-                Piece::Lit(")".into()),
+                Piece::Lit(suffix.into()),
             ],
         )
+    }
+
+    fn call(name: &str, arg: usize) -> Node {
+        Gen::wrap(&format!("{name}("), arg, ")")
     }
 
     fn constant(c: &BigRational) -> Node {
@@ -495,32 +501,17 @@ impl Gen {
         let scalar = a.is_scalar();
         let id = self.expr(a);
         let call = |name: &str| Gen::call(name, id);
+        // the function is the identity on this operand
+        let same = Gen::lit(ATOM, vec![Piece::Ref(id, 0)]).with_level(self.nodes[id].level);
+        let vector = a.shape().is_vector() || a.shape().is_row();
         match f {
-            Func::Tr | Func::Diag | Func::Vec | Func::Sum if scalar => {
-                Gen::lit(ATOM, vec![Piece::Ref(id, 0)]).with_level(self.nodes[id].level)
-            }
+            Func::Tr | Func::Diag | Func::Vec | Func::Sum if scalar => same,
+            Func::Vec if vector => same,
             Func::Tr => call("np.trace"),
             Func::Det => call("np.linalg.det"),
-            Func::Logdet => Gen::lit(
-                ATOM,
-                vec![
-                    Piece::Lit("np.linalg.slogdet(".into()),
-                    Piece::Ref(id, 0),
-                    Piece::Lit(")[1]".into()),
-                ],
-            ),
+            Func::Logdet => Gen::wrap("np.linalg.slogdet(", id, ")[1]"),
             Func::Diag => call("np.diag"),
-            Func::Vec if a.shape().is_vector() || a.shape().is_row() => {
-                Gen::lit(ATOM, vec![Piece::Ref(id, 0)]).with_level(self.nodes[id].level)
-            }
-            Func::Vec => Gen::lit(
-                ATOM,
-                vec![
-                    Piece::Lit("np.ravel(".into()),
-                    Piece::Ref(id, 0),
-                    Piece::Lit(", order=\"F\")".into()),
-                ],
-            ),
+            Func::Vec => Gen::wrap("np.ravel(", id, ", order=\"F\")"),
             Func::Sum => call("np.sum"),
             Func::Norm2 => call("np.linalg.norm"),
             Func::Elem(g) => match g {
@@ -541,22 +532,8 @@ impl Gen {
                         Piece::Lit("))".into()),
                     ],
                 ),
-                ElemFn::Relu => Gen::lit(
-                    ATOM,
-                    vec![
-                        Piece::Lit("np.maximum(".into()),
-                        Piece::Ref(id, 0),
-                        Piece::Lit(", 0.0)".into()),
-                    ],
-                ),
-                ElemFn::Softplus => Gen::lit(
-                    ATOM,
-                    vec![
-                        Piece::Lit("np.logaddexp(0.0, ".into()),
-                        Piece::Ref(id, 0),
-                        Piece::Lit(")".into()),
-                    ],
-                ),
+                ElemFn::Relu => Gen::wrap("np.maximum(", id, ", 0.0)"),
+                ElemFn::Softplus => Gen::wrap("np.logaddexp(0.0, ", id, ")"),
             },
         }
     }

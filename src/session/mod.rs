@@ -81,6 +81,20 @@ pub struct Answer {
     pub text: String,
 }
 
+impl Answer {
+    /// The answer's context with its direction (`dX`, `H`) declared as the
+    /// differential of its variable.
+    pub fn direction_context(&self) -> Context {
+        let var = match &self.wrt {
+            Wrt::Var(v) | Wrt::Entry { var: v, .. } => v,
+        };
+        match &self.direction {
+            Some(d) => self.context.with_direction(var, d),
+            None => self.context.clone(),
+        }
+    }
+}
+
 /// Largest relative error a numeric (f64) check accepts.
 pub const CHECK_TOLERANCE: f64 = 1e-6;
 

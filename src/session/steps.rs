@@ -117,15 +117,16 @@ fn derivation(answer: Answer, gradient: Option<Expr>, form: Form) -> Derivation 
     {
         dname.push('_');
     }
-    let mut ctx = answer.context.with_direction(&var, &dname);
-    if let Some(d) = &answer.direction {
-        ctx = ctx.with_direction(&var, d);
-    }
+    let ctx = answer.direction_context().with_direction(&var, &dname);
     let dir = Expr::var(&dname, shape.clone());
     let f = &answer.function;
     let fname = function_name(f.shape());
     let (x_text, x_latex) = (var.clone(), ident(&var));
     let d_f = words(format!("d{fname}"), format!("\\mathrm{{d}}{fname}"));
+    let df_dx = words(
+        format!("∂f/∂{x_text}"),
+        format!("\\frac{{\\partial f}}{{\\partial {x_latex}}}"),
+    );
     let mut lines = vec![Line {
         label: "function".into(),
         lhs: words(fname, fname),
@@ -231,20 +232,14 @@ fn derivation(answer: Answer, gradient: Option<Expr>, form: Form) -> Derivation 
         }
         Derivative::Gradient | Derivative::Jacobian | Derivative::Hessian => {
             let lhs = match answer.kind {
-                Derivative::Gradient => words(
-                    format!("∂f/∂{x_text}"),
-                    format!("\\frac{{\\partial f}}{{\\partial {x_latex}}}"),
-                ),
+                Derivative::Gradient => df_dx.clone(),
                 Derivative::Hessian => words("H", "H"),
                 _ => words("J", "J"),
             };
             if let Some(g) = &gradient {
                 lines.push(Line {
                     label: "gradient".into(),
-                    lhs: words(
-                        format!("∂f/∂{x_text}"),
-                        format!("\\frac{{\\partial f}}{{\\partial {x_latex}}}"),
-                    ),
+                    lhs: df_dx.clone(),
                     rhs: Side::Expr(g.clone()),
                     why: Some("read off df = tr(G^T dX), simplified".into()),
                 });

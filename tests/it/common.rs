@@ -29,6 +29,18 @@ pub fn matcalc() -> Command {
     c
 }
 
+/// Runs the binary and returns stdout, asserting exit code 0.
+#[track_caller]
+pub fn run(args: &[&str]) -> String {
+    let out = matcalc().args(args).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim_end()
+        .to_string()
+}
+
 /// Differentiates and verifies the result by central differences at five
 /// random points of distinct sizes; panics with the details otherwise.
 #[track_caller]
@@ -92,9 +104,8 @@ pub fn python(script: &str) -> String {
     run_with_stdin(Command::new("python3").arg("-"), script, "python3")
 }
 
-/// Runs a command with `input` on stdin; panics unless it exits 0.
-#[track_caller]
-pub fn run_with_stdin(cmd: &mut Command, input: &str, what: &str) -> String {
+/// Runs a command with `input` on stdin and waits for it.
+fn spawn_with_stdin(cmd: &mut Command, input: &str, what: &str) -> std::process::Output {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = cmd
@@ -108,6 +119,13 @@ pub fn run_with_stdin(cmd: &mut Command, input: &str, what: &str) -> String {
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let out = child.wait_with_output().expect("wait");
     writer.join().expect("writer").expect("write stdin");
+    out
+}
+
+/// Runs a command with `input` on stdin; panics unless it exits 0.
+#[track_caller]
+pub fn run_with_stdin(cmd: &mut Command, input: &str, what: &str) -> String {
+    let out = spawn_with_stdin(cmd, input, what);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
@@ -130,19 +148,6 @@ pub fn katex(texts: &[String]) {
 /// Runs a command with `input` on stdin; returns its stdout whatever its
 /// exit status.
 pub fn run_with_stdin_status(cmd: &mut Command, input: &str) -> String {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(input.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let out = spawn_with_stdin(cmd, input, "the command");
     String::from_utf8_lossy(&out.stdout).to_string()
 }

@@ -3,20 +3,9 @@
 //! variables, the component form, and the errors. Every asserted answer is
 //! also verified by `Session::check` (exactly over Q where rational).
 
-use crate::common::{matcalc, with_settings};
+use crate::common::{matcalc, run, with_settings};
 use matcalc::numeric::check::{Direction, check_differential};
 use matcalc::{Form, Session};
-
-/// Runs the binary and returns stdout, asserting exit code 0.
-fn run(args: &[&str]) -> String {
-    let out = matcalc().args(args).output().expect("runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim_end()
-        .to_string()
-}
 
 /// `check` passes on every derivative kind of `expr`.
 #[track_caller]

@@ -2,23 +2,9 @@
 //! by KaTeX, every coverage-table answer rendered as well, and JSON read
 //! back by Python's parser.
 
-use crate::common::{katex, matcalc, python, with_settings};
+use crate::common::{katex, python, run, with_settings};
 use crate::coverage::{FILES, answer, cases};
 use matcalc::Session;
-
-/// Runs the binary; returns stdout, asserting success.
-fn run(args: &[&str]) -> String {
-    let out = matcalc().args(args).output().expect("run matcalc");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim_end()
-        .to_string()
-}
 
 /// Commands whose LaTeX is pinned: the must-shows, and a spread of
 /// operators, names and kinds.

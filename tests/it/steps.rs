@@ -2,23 +2,10 @@
 //! for every coverage case a closing chain of equalities that hold
 //! numerically (so no step can be a template that merely looks right).
 
-use crate::common::{katex, matcalc, with_settings};
+use crate::common::{katex, run, with_settings};
 use crate::coverage::{FILES, cases};
 use matcalc::numeric::check::check_equal;
 use matcalc::{Derivative, Form, Session};
-
-fn run(args: &[&str]) -> String {
-    let out = matcalc().args(args).output().expect("run matcalc");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim_end()
-        .to_string()
-}
 
 #[test]
 fn the_seed_derivation_has_its_steps_one_per_line() {
