@@ -29,6 +29,19 @@ pub fn matcalc() -> Command {
     c
 }
 
+/// `check` passes on every derivative kind of `expr`.
+#[track_caller]
+pub fn checked(expr: &str, wrt: &str, decls: Option<&str>) {
+    let verdicts = Session::new()
+        .check(expr, wrt, decls)
+        .unwrap_or_else(|d| panic!("{expr}: {}", d.render()));
+    for v in &verdicts {
+        assert!(v.passed(), "{expr}: {} {}: {}", v.kind, v.text, v.summary());
+    }
+    let kinds: Vec<&str> = verdicts.iter().map(|v| v.kind).collect();
+    assert!(kinds.contains(&"jacobian"), "{kinds:?}");
+}
+
 /// Runs the binary and returns stdout, asserting exit code 0.
 #[track_caller]
 pub fn run(args: &[&str]) -> String {

@@ -3,22 +3,9 @@
 //! variables, the component form, and the errors. Every asserted answer is
 //! also verified by `Session::check` (exactly over Q where rational).
 
-use crate::common::{matcalc, run, with_settings};
+use crate::common::{checked, matcalc, run, with_settings};
 use matcalc::numeric::check::{Direction, check_differential};
 use matcalc::{Form, Session};
-
-/// `check` passes on every derivative kind of `expr`.
-#[track_caller]
-fn checked(expr: &str, wrt: &str, decls: Option<&str>) {
-    let verdicts = Session::new()
-        .check(expr, wrt, decls)
-        .unwrap_or_else(|d| panic!("{expr}: {}", d.render()));
-    for v in &verdicts {
-        assert!(v.passed(), "{expr}: {} {}: {}", v.kind, v.text, v.summary());
-    }
-    let kinds: Vec<&str> = verdicts.iter().map(|v| v.kind).collect();
-    assert!(kinds.contains(&"jacobian"), "{kinds:?}");
-}
 
 #[test]
 fn the_must_show_outputs() {

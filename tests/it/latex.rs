@@ -2,7 +2,7 @@
 //! by KaTeX, every coverage-table answer rendered as well, and JSON read
 //! back by Python's parser.
 
-use crate::common::{katex, python, run, with_settings};
+use crate::common::{checked, katex, python, run, with_settings};
 use crate::coverage::{FILES, answer, cases};
 use matcalc::Session;
 
@@ -65,6 +65,25 @@ const COMMANDS: &[&[&str]] = &[
     &["jacobian", "x^T x", "--wrt", "x"],
 ];
 
+/// The expression, variable and declarations of a pinned command.
+fn parts<'a>(args: &[&'a str]) -> (&'a str, &'a str, Option<&'a str>) {
+    let flag = |f: &str| args.iter().position(|a| *a == f).map(|i| args[i + 1]);
+    let wrt = flag("--wrt").expect("a variable");
+    (
+        args[1],
+        wrt.split('_').next().expect("a name"),
+        flag("--where"),
+    )
+}
+
+#[test]
+fn every_pinned_derivative_passes_check() {
+    for args in COMMANDS {
+        let (expr, wrt, decls) = parts(args);
+        checked(expr, wrt, decls);
+    }
+}
+
 #[test]
 fn latex_outputs_are_pinned_and_render_in_katex() {
     let mut pinned = String::new();
@@ -82,6 +101,8 @@ fn latex_outputs_are_pinned_and_render_in_katex() {
 
 #[test]
 fn the_seed_answer_in_latex() {
+    checked("A X X^T A^T", "X", None);
+    checked("tr(X^T A X)", "X", None);
     assert_eq!(
         run(&["diff", "A X X^T A^T", "--wrt", "X_ij", "--format", "latex"]),
         r"\frac{\partial M}{\partial X_{ij}} = A E_{ij} X^\top A^\top + A X E_{ij}^\top A^\top"

@@ -3,7 +3,7 @@
 //! derivative in the coverage table; and the must-show gradient is
 //! compared with central differences computed in Python.
 
-use crate::common::{matcalc, python};
+use crate::common::{checked, matcalc, python};
 use crate::coverage::{FILES, answer, cases};
 use matcalc::numeric::check::random_bindings;
 use matcalc::numeric::rng::Rng;
@@ -172,6 +172,7 @@ fn the_must_show_gradient_matches_central_differences_in_python() {
     assert!(out.status.success());
     let code = String::from_utf8(out.stdout).expect("utf-8");
     assert!(code.contains("def gradient(A, X, B, C):"), "{code}");
+    checked("tr(A X B X^T C)", "X", None);
     let script = format!(
         r#"
 import numpy as np
@@ -203,6 +204,7 @@ fn products_are_written_in_a_cheap_order() {
         .jacobian("A x x^T y", "y", None, Some(matcalc::Form::Expanded))
         .expect("jacobian");
     assert_eq!(a.text, "A x x^T");
+    checked("A x x^T y", "y", None);
     let code = matcalc::to_numpy(&a).expect("code");
     assert!(code.contains("np.outer(A @ x, x)"), "{code}");
 }
@@ -212,6 +214,7 @@ fn shared_subexpressions_are_computed_once() {
     let a = Session::new()
         .grad("x^T A x x^T B x", "x", None, Some(matcalc::Form::Expanded))
         .expect("grad");
+    checked("x^T A x x^T B x", "x", None);
     let code = matcalc::to_numpy(&a).expect("code");
     // x^T B x and x^T A x each appear twice in the gradient
     assert_eq!(code.matches("x @ B @ x").count(), 1, "{code}");

@@ -2,13 +2,14 @@
 //! for every coverage case a closing chain of equalities that hold
 //! numerically (so no step can be a template that merely looks right).
 
-use crate::common::{katex, run, with_settings};
+use crate::common::{checked, katex, run, with_settings};
 use crate::coverage::{FILES, cases};
 use matcalc::numeric::check::check_equal;
 use matcalc::{Derivative, Form, Session};
 
 #[test]
 fn the_seed_derivation_has_its_steps_one_per_line() {
+    checked("A X X^T A^T", "X", None);
     let out = run(&["diff", "A X X^T A^T", "--wrt", "X_ij", "--steps"]);
     let label = |l: &str| {
         out.lines()
@@ -38,6 +39,11 @@ fn derivations_in_latex_render_in_katex() {
     let mut texts = Vec::new();
     let mut pinned = String::new();
     for args in commands {
+        let decls = args
+            .iter()
+            .position(|a| *a == "--where")
+            .map(|i| args[i + 1]);
+        checked(args[1], args[3].split('_').next().expect("a name"), decls);
         let mut a = args.to_vec();
         a.extend(["--steps", "--format", "latex"]);
         let out = run(&a);
@@ -54,6 +60,8 @@ fn steps_show_the_laws_that_fired() {
     // the e-graph's explanation names the trace rotation
     let out = run(&["grad", "tr(X^T A X)", "--wrt", "X", "--steps", "--factor"]);
     assert!(out.contains("factor-right"), "{out}");
+    checked("tr(X^T A X)", "X", None);
+    checked("tr(A X B) - tr(B A X)", "X", None);
     let out = run(&["diff", "tr(A X B) - tr(B A X)", "--wrt", "X", "--steps"]);
     assert!(out.contains("trace-cyclic"), "{out}");
     let last = out.lines().last().expect("lines");
