@@ -28,11 +28,11 @@ pub use lower::{Context, Lowered, VarInfo, VarKind, lower};
 pub use parse::{parse, parse_decls};
 pub use print::{
     IndexForm, Piece, expr_to_latex, index_form, python_name, to_index, to_json, to_latex,
-    to_latex_rhs, to_numpy, to_text,
+    to_latex_rhs, to_numpy, to_text, value_to_numpy,
 };
 pub use session::{
-    Answer, CHECK_POINTS, CHECK_TOLERANCE, Derivation, Derivative, Session, Verdict, Wrt,
-    resolve_wrt,
+    Answer, CHECK_POINTS, CHECK_TOLERANCE, Derivation, Derivative, Mode, Repl, Reply, Session,
+    Verdict, Wrt, is_incomplete, resolve_wrt,
 };
 pub use shape::{Dim, Shape};
 pub use simplify::{Form, Limits, Simplified, simplify};

@@ -257,6 +257,19 @@ impl Lowerer<'_> {
                 }
                 kind = Some(k);
             }
+            for (dim, span) in &d.dims {
+                let words = ["symmetric", "spd", "scalar", "vector", "matrix"];
+                if dim.len() >= 4
+                    && let Some(w) = crate::span::nearest(dim, &words)
+                {
+                    return Err(self
+                        .err(format!("`{dim}` is not a kind (nor, likely, a size)"))
+                        .label(*span, format!("did you mean `{w}`?"))
+                        .help(
+                            "the kinds are symmetric, spd, scalar, vector and matrix; sizes are written `n`, `n x m` or `3 x 4`",
+                        ));
+                }
+            }
             match (kind, d.dims.len()) {
                 (Some(VarKind::Scalar), n) if n > 0 => {
                     return Err(self

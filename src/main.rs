@@ -3,15 +3,20 @@
 //! Exit codes: 0 success, 1 a user or math error (printed with a caret),
 //! 2 a usage error (clap's own message).
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use std::io::IsTerminal;
 use std::process::ExitCode;
+
+mod cli {
+    pub mod repl;
+}
 
 /// Symbolic matrix calculus: derivatives in Matrix Cookbook notation, checked.
 #[derive(Parser, Debug)]
 #[command(name = "matcalc", version, about)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -39,6 +44,9 @@ enum Command {
         #[command(flatten)]
         args: DerivArgs,
     },
+    /// An interactive session (also: `matcalc` with no arguments on a
+    /// terminal). With stdin piped, one statement per line, no prompts.
+    Repl,
     /// The simplified form: the expanded sum of products with like terms
     /// collected, or with `--factor` the smallest factored form.
     Simplify {
@@ -216,8 +224,19 @@ fn run() -> ExitCode {
             };
         }
     };
+    let Some(command) = &cli.command else {
+        if std::io::stdin().is_terminal() {
+            return cli::repl::run(STACK_BYTES);
+        }
+        eprint!("{}", Cli::command().render_help());
+        eprintln!(
+            "\n(no command given and stdin is not a terminal: for a script, run `matcalc repl`)"
+        );
+        return ExitCode::from(2);
+    };
     let session = matcalc::Session::new();
-    let result = match &cli.command {
+    let result = match command {
+        Command::Repl => return cli::repl::run(STACK_BYTES),
         Command::Diff { args, direction } if args.steps => {
             let kind = if args.wrt.contains('_') {
                 matcalc::Derivative::Entrywise
@@ -229,7 +248,7 @@ fn run() -> ExitCode {
         Command::Grad { args } | Command::Hessian { args } | Command::Jacobian { args }
             if args.steps =>
         {
-            let kind = match &cli.command {
+            let kind = match command {
                 Command::Grad { .. } => matcalc::Derivative::Gradient,
                 Command::Hessian { .. } => matcalc::Derivative::Hessian,
                 _ => matcalc::Derivative::Jacobian,
@@ -246,7 +265,7 @@ fn run() -> ExitCode {
             let form = (!args.raw).then_some(form(args.factor));
             let w = args.where_.as_deref();
             let (e, x) = (&args.expr, &args.wrt);
-            let answer = match &cli.command {
+            let answer = match command {
                 Command::Grad { .. } => session.grad(e, x, w, form),
                 Command::Hessian { .. } => session.hessian(e, x, w, form),
                 _ => session.jacobian(e, x, w, form),

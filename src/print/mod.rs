@@ -9,5 +9,5 @@ pub mod text;
 pub use index::{IndexForm, Piece, index_form, to_index};
 pub use json::to_json;
 pub use latex::{expr_to_latex, to_latex, to_latex_rhs};
-pub use numpy::{python_name, to_numpy};
+pub use numpy::{python_name, to_numpy, value_to_numpy};
 pub use text::to_text;

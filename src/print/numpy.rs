@@ -93,6 +93,13 @@ pub fn to_numpy(a: &Answer) -> Result<String, Diagnostic> {
     )
 }
 
+/// An expression as a NumPy function `value` of its variables (for
+/// `simplify` and eval-like use).
+pub fn value_to_numpy(e: &Expr, ctx: &Context) -> Result<String, Diagnostic> {
+    let doc = format!("The value of {}.", crate::print::to_text(e));
+    function("value", e, ctx, &variables(e, ctx), &[], &doc)
+}
+
 /// The non-differential variables `e` mentions, in order of appearance.
 pub fn variables(e: &Expr, ctx: &Context) -> Vec<String> {
     ctx.order

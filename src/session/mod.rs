@@ -10,9 +10,12 @@ use crate::print::to_text;
 use crate::simplify::{Form, Simplified, simplify};
 use crate::span::{Diagnostic, Span};
 
+mod bindings;
+mod repl;
 mod steps;
 mod whole;
 
+pub use repl::{Mode, Repl, Reply, is_incomplete};
 pub use steps::Derivation;
 
 /// What a derivative is taken with respect to.
@@ -161,10 +164,35 @@ impl Verdict {
     }
 }
 
-/// A session: declarations that apply to every command.
+/// A session: declarations and `let` bindings that apply to every command.
 #[derive(Clone, Debug, Default)]
 pub struct Session {
-    declarations: Vec<String>,
+    declarations: Vec<Declared>,
+    bindings: Vec<bindings::Binding>,
+}
+
+/// One declaration of a session: its names and the text after the colon.
+#[derive(Clone, Debug)]
+struct Declared {
+    names: Vec<String>,
+    ty: String,
+}
+
+impl Declared {
+    fn text(&self) -> String {
+        format!("{}: {}", self.names.join(", "), self.ty)
+    }
+}
+
+/// The names `decls` declares (none if it does not parse).
+fn declared_names(decls: &str) -> Vec<String> {
+    crate::parse::parse_decls(decls)
+        .map(|ds| {
+            ds.into_iter()
+                .flat_map(|d| d.names.into_iter().map(|(n, _)| n))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Session {
@@ -174,29 +202,91 @@ impl Session {
     }
 
     /// Adds declarations (`S: symmetric, X: n x m`) to every later command.
+    /// A name declared again is declared anew: the later declaration wins.
     pub fn declare(&mut self, decls: &str) -> Result<(), Diagnostic> {
-        crate::parse::parse_decls(decls)?;
-        self.declarations.push(decls.to_string());
+        let parsed = crate::parse::parse_decls(decls)?;
+        // Lowering a constant under the declarations checks them whole
+        // (kinds against sizes, built-in names, a name declared twice).
+        let probe = crate::ast::Parsed {
+            expr: crate::ast::Ast {
+                kind: crate::ast::AstKind::Number(crate::expr::rat(1)),
+                span: Span::new(0, 0),
+            },
+            decls: parsed.clone(),
+        };
+        lower(&probe, decls).map_err(|d| d.origin("--where"))?;
+        for d in parsed {
+            let names: Vec<String> = d.names.iter().map(|(n, _)| n.clone()).collect();
+            let after_names = d.names.last().map_or(d.span.start, |(_, s)| s.end);
+            let ty = decls[after_names..d.span.end].trim_start();
+            let ty = ty.strip_prefix(':').unwrap_or(ty).trim().to_string();
+            for old in &mut self.declarations {
+                old.names.retain(|n| !names.contains(n));
+            }
+            self.declarations.retain(|old| !old.names.is_empty());
+            self.declarations.push(Declared { names, ty });
+        }
         Ok(())
     }
 
     /// The input with the session's and the command's declarations appended,
-    /// so that every span points into one text.
+    /// so that every span points into one text. A name the command declares
+    /// itself (inline or in `extra`) overrides the session's declaration.
     fn full_input(&self, expr: &str, extra: Option<&str>) -> String {
-        let mut decls: Vec<&str> = self.declarations.iter().map(String::as_str).collect();
-        decls.extend(extra.filter(|s| !s.trim().is_empty()));
+        let extra = extra.filter(|s| !s.trim().is_empty());
+        let mut own = extra.map(declared_names).unwrap_or_default();
+        if let Some(at) = where_at(expr) {
+            own.extend(declared_names(&expr[at + "where".len()..]));
+        }
+        let mut decls: Vec<String> = self
+            .declarations
+            .iter()
+            .filter_map(|d| {
+                let names: Vec<String> = d
+                    .names
+                    .iter()
+                    .filter(|n| !own.contains(n))
+                    .cloned()
+                    .collect();
+                (!names.is_empty()).then(|| {
+                    Declared {
+                        names,
+                        ty: d.ty.clone(),
+                    }
+                    .text()
+                })
+            })
+            .collect();
+        decls.extend(extra.map(str::to_string));
         if decls.is_empty() {
             return expr.to_string();
         }
-        let joiner = if has_where(expr) { ", " } else { " where " };
+        let joiner = if where_at(expr).is_some() {
+            ", "
+        } else {
+            " where "
+        };
         format!("{expr}{joiner}{}", decls.join(", "))
     }
 
-    /// Parses and shape-checks an expression.
+    /// Parses and shape-checks an expression, with every name bound by
+    /// `let` replaced by its expression.
     pub fn lower(&self, expr: &str, where_: Option<&str>) -> Result<Lowered, Diagnostic> {
         let input = self.full_input(expr, where_);
-        let parsed = parse(&input)?;
-        lower(&parsed, &input)
+        let mut parsed = parse(&input)?;
+        self.substitute(&mut parsed.expr);
+        lower(&parsed, &input).map_err(|d| self.explain_bound(d))
+    }
+
+    /// The declarations in force, in order (`S: symmetric`).
+    pub fn declarations(&self) -> Vec<String> {
+        self.declarations.iter().map(Declared::text).collect()
+    }
+
+    /// Forgets every declaration and binding.
+    pub fn clear(&mut self) {
+        self.declarations.clear();
+        self.bindings.clear();
     }
 
     /// The differential of `expr` with respect to `wrt` (`X` or `X_ij`),
@@ -453,9 +543,9 @@ fn symmetric(g: &Answer) -> Result<crate::numeric::check::Report, String> {
     }
 }
 
-fn has_where(expr: &str) -> bool {
-    expr.split(|c: char| !c.is_alphanumeric())
-        .any(|w| w == "where")
+/// Where the keyword `where` stands in `expr`, as a word of its own.
+fn where_at(expr: &str) -> Option<usize> {
+    repl::word_at(expr, "where", false)
 }
 
 fn is_name(s: &str) -> bool {

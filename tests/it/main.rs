@@ -12,5 +12,6 @@ mod numeric;
 mod numpy;
 mod parse;
 mod print;
+mod repl;
 mod simplify;
 mod steps;

@@ -1,0 +1,734 @@
+//! The REPL's statements, run without I/O: a line in, a [`Reply`] out.
+//!
+//! A statement is a declaration (`S: symmetric`), a binding
+//! (`let M = A X X^T A^T`), one of the CLI's commands in the same words
+//! (`diff EXPR wrt X_ij`, `grad EXPR wrt X`, `eval EXPR at X=[[1,2],[3,4]]`),
+//! a bare expression (simplified), or a meta command (`:latex`, `:steps`,
+//! `:vars`, …). The binary (`src/cli/repl.rs`) only reads lines and prints
+//! replies, so every statement is tested here without a terminal.
+//!
+//! Diagnostics are moved onto the line the user typed: an error inside the
+//! expression of `diff … wrt X` gets its caret under the place in the line.
+
+use super::{Derivative, Session};
+use crate::lower::Context;
+use crate::print::{expr_to_latex, to_latex, to_numpy, to_text};
+use crate::simplify::{Form, simplify};
+use crate::span::{Diagnostic, Label, Span, nearest};
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Parseable text in Matrix Cookbook notation (the default).
+    Text,
+    /// LaTeX equations.
+    Latex,
+    /// NumPy functions.
+    Numpy,
+}
+
+/// What a statement produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Nothing to show: a declaration, a binding, a blank line, a comment.
+    Silent,
+    /// A result, and notes for the error stream (the simplifier stopped
+    /// early).
+    Output {
+        /// The result.
+        text: String,
+        /// Notes about how it was reached.
+        notes: Vec<String>,
+    },
+    /// A word about the session itself (`output: LaTeX`), worth showing on
+    /// a terminal and not in a script's output.
+    Info(String),
+    /// The session ends.
+    Quit,
+}
+
+/// The meta commands and what they do.
+pub const META: [(&str, &str); 8] = [
+    (":text", "print results as text (the default)"),
+    (":latex", "print results as LaTeX"),
+    (":numpy", "print results as NumPy functions"),
+    (":steps", "toggle derivations (`:steps on`, `:steps off`)"),
+    (":vars", "list declarations and bindings"),
+    (":clear", "forget every declaration and binding"),
+    (":help", "this list"),
+    (":quit", "leave (also Ctrl-D)"),
+];
+
+/// The statement words.
+pub const COMMANDS: [&str; 9] = [
+    "diff", "grad", "hessian", "jacobian", "simplify", "check", "eval", "let", "help",
+];
+
+/// Built-in functions, for completion.
+const FUNCTIONS: [&str; 21] = [
+    "tr", "det", "logdet", "inv", "diag", "vec", "sum", "norm2", "kron", "exp", "log", "sin",
+    "cos", "tan", "tanh", "sqrt", "abs", "sign", "sigmoid", "relu", "softplus",
+];
+
+/// Words that follow an expression, for completion.
+const KEYWORDS: [&str; 11] = [
+    "wrt",
+    "at",
+    "where",
+    "symmetric",
+    "spd",
+    "scalar",
+    "vector",
+    "matrix",
+    "--factor",
+    "--raw",
+    "--direction",
+];
+
+/// An interactive session: the [`Session`] (declarations and bindings)
+/// with the output mode and the names seen so far.
+#[derive(Clone, Debug)]
+pub struct Repl {
+    session: Session,
+    mode: Mode,
+    steps: bool,
+    seen: Vec<String>,
+}
+
+impl Default for Repl {
+    fn default() -> Repl {
+        Repl::new()
+    }
+}
+
+/// A command's arguments after its word, with where each came from.
+struct Args<'a> {
+    expr: Piece<'a>,
+    wrt: Option<Piece<'a>>,
+    where_: Option<Piece<'a>>,
+    direction: Option<Piece<'a>>,
+    factor: bool,
+    raw: bool,
+}
+
+/// A slice of the line and its byte offset in it.
+#[derive(Clone, Copy)]
+struct Piece<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Piece<'a> {
+    fn of(line: &'a str, start: usize, end: usize) -> Piece<'a> {
+        Piece {
+            text: &line[start..end],
+            at: start,
+        }
+    }
+}
+
+impl Repl {
+    /// A session with no declarations, printing text.
+    pub fn new() -> Repl {
+        Repl {
+            session: Session::new(),
+            mode: Mode::Text,
+            steps: false,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The output mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Whether derivations are shown.
+    pub fn steps(&self) -> bool {
+        self.steps
+    }
+
+    /// The session's declarations and bindings.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Runs one statement.
+    pub fn run(&mut self, line: &str) -> Result<Reply, Diagnostic> {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            return Ok(Reply::Silent);
+        }
+        let start = line.len() - line.trim_start().len();
+        if t.starts_with(':') {
+            return self.meta(line, start);
+        }
+        let word_end = t
+            .find(|c: char| !c.is_alphanumeric())
+            .map_or(line.len(), |i| start + i);
+        let word = &line[start..word_end];
+        let rest = Piece::of(line, word_end, line.len());
+        let at_word = || Span::new(start, word_end);
+        match word {
+            "diff" | "grad" | "hessian" | "jacobian" | "check" => {
+                let args = self.args(line, rest, true)?;
+                self.derivative(word, line, args)
+            }
+            "simplify" => {
+                let args = self.args(line, rest, false)?;
+                self.simplify(line, args.expr, args.factor)
+            }
+            "eval" => self.eval(line, rest),
+            "let" => self.bind(line, rest),
+            "help" if rest.text.trim().is_empty() => Ok(help()),
+            "quit" | "exit" if rest.text.trim().is_empty() => Ok(Reply::Quit),
+            _ if binding_at(line).is_some() => self.bind(line, Piece::of(line, start, line.len())),
+            _ if looks_declared(t) => {
+                self.session
+                    .declare(t)
+                    .map_err(|d| rebase(d, Piece::of(line, start, start + t.len()), line))?;
+                Ok(Reply::Silent)
+            }
+            _ if word_at(line, "wrt", true).is_some() || word_at(line, "at", false).is_some() => {
+                let mut d = Diagnostic::new(format!("unknown command `{word}`"), line)
+                    .label(at_word(), "not a command");
+                d = match nearest(word, &COMMANDS) {
+                    Some(c) => d.help(format!("did you mean `{c}`?")),
+                    None => d.help(format!("the commands are {}", COMMANDS.join(", "))),
+                };
+                Err(d)
+            }
+            _ => self.simplify(line, Piece::of(line, start, line.len()), false),
+        }
+    }
+
+    /// Splits `EXPR [wrt X] [where …] [--factor] [--raw] [--direction H]`.
+    fn args<'a>(
+        &self,
+        line: &'a str,
+        rest: Piece<'a>,
+        needs_wrt: bool,
+    ) -> Result<Args<'a>, Diagnostic> {
+        let end = line.len();
+        let (expr_end, tail_start) = if needs_wrt {
+            match word_at(rest.text, "wrt", true) {
+                Some(i) => (rest.at + i, rest.at + i + 3),
+                None => {
+                    return Err(
+                        Diagnostic::new("a derivative needs `wrt` and a variable", line)
+                            .label(Span::new(end, end), "add `wrt X`")
+                            .help("e.g. `grad tr(A X) wrt X`, or `diff A X X^T A^T wrt X_ij`"),
+                    );
+                }
+            }
+        } else {
+            let flag = rest.text.find(" --").map_or(end, |i| rest.at + i);
+            (flag, flag)
+        };
+        let mut args = Args {
+            expr: Piece::of(line, rest.at, expr_end),
+            wrt: None,
+            where_: None,
+            direction: None,
+            factor: false,
+            raw: false,
+        };
+        let mut pos = tail_start;
+        let mut want_direction = false;
+        while let Some((s, e)) = next_token(line, pos) {
+            let tok = &line[s..e];
+            pos = e;
+            if want_direction {
+                args.direction = Some(Piece::of(line, s, e));
+                want_direction = false;
+            } else if needs_wrt && args.wrt.is_none() {
+                args.wrt = Some(Piece::of(line, s, e));
+            } else if tok == "where" && needs_wrt {
+                args.where_ = Some(Piece::of(line, e, end));
+                break;
+            } else if tok == "--factor" {
+                args.factor = true;
+            } else if tok == "--raw" {
+                args.raw = true;
+            } else if tok == "--direction" && needs_wrt {
+                want_direction = true;
+            } else {
+                let what = if needs_wrt {
+                    "the variable"
+                } else {
+                    "the expression"
+                };
+                return Err(
+                    Diagnostic::new(format!("unexpected `{tok}` after {what}"), line)
+                        .label(Span::new(s, e), "not understood")
+                        .help("options are `--factor`, `--raw` and `--direction NAME`; declarations go after `where`"),
+                );
+            }
+        }
+        if want_direction {
+            return Err(Diagnostic::new("`--direction` needs a name", line)
+                .label(Span::new(end, end), "add a name such as `H`"));
+        }
+        if needs_wrt && args.wrt.is_none() {
+            return Err(Diagnostic::new("`wrt` needs a variable", line)
+                .label(Span::new(end, end), "add a variable such as `X` or `X_ij`"));
+        }
+        if args.factor && args.raw {
+            return Err(Diagnostic::new(
+                "`--factor` and `--raw` exclude each other",
+                line,
+            ));
+        }
+        Ok(args)
+    }
+
+    fn derivative(&mut self, word: &str, line: &str, args: Args<'_>) -> Result<Reply, Diagnostic> {
+        let wrt = args.wrt.expect("checked by args");
+        if self.session.is_bound(wrt.text) {
+            return Err(Diagnostic::new(
+                format!("`{}` is a name bound by `let`, not a variable", wrt.text),
+                line,
+            )
+            .label(Span::new(wrt.at, wrt.at + wrt.text.len()), "")
+            .help("differentiate with respect to a variable of its expression"));
+        }
+        let where_ = args.where_.map(|p| p.text);
+        let fix = |d: Diagnostic| fix(d, line, &args);
+        let form = if args.factor {
+            Form::Factored
+        } else {
+            Form::Expanded
+        };
+        let entry = wrt.text.contains('_');
+        let kind = match word {
+            "diff" if entry => Derivative::Entrywise,
+            "diff" => Derivative::Differential,
+            "grad" => Derivative::Gradient,
+            "hessian" => Derivative::Hessian,
+            "jacobian" => Derivative::Jacobian,
+            _ => return self.check(line, &args),
+        };
+        let direction = args.direction.map(|p| p.text);
+        if self.steps && !args.raw && self.mode != Mode::Numpy {
+            let d = self
+                .session
+                .derive(kind, args.expr.text, wrt.text, direction, where_, form)
+                .map_err(fix)?;
+            self.saw(&d.answer.context);
+            let text = match self.mode {
+                Mode::Latex => d.to_latex(),
+                _ => d.to_text(),
+            };
+            return Ok(output(text, &d.answer.stopped));
+        }
+        if direction.is_some() && word != "diff" {
+            return Err(Diagnostic::new(
+                "`--direction` applies to `diff` only",
+                line,
+            ));
+        }
+        let form = (!args.raw).then_some(form);
+        let (e, x) = (args.expr.text, wrt.text);
+        let a = match kind {
+            Derivative::Differential | Derivative::Entrywise => {
+                self.session.diff_with(e, x, direction, where_, form)
+            }
+            Derivative::Gradient => self.session.grad(e, x, where_, form),
+            Derivative::Hessian => self.session.hessian(e, x, where_, form),
+            Derivative::Jacobian => self.session.jacobian(e, x, where_, form),
+        }
+        .map_err(fix)?;
+        self.saw(&a.context);
+        let text = match self.mode {
+            Mode::Text => a.text.clone(),
+            Mode::Latex => to_latex(&a),
+            Mode::Numpy => to_numpy(&a).map_err(fix)?.trim_end().to_string(),
+        };
+        Ok(output(text, &a.stopped))
+    }
+
+    fn check(&mut self, line: &str, args: &Args<'_>) -> Result<Reply, Diagnostic> {
+        let wrt = args.wrt.expect("checked by args");
+        let where_ = args.where_.map(|p| p.text);
+        let verdicts = self
+            .session
+            .check(args.expr.text, wrt.text, where_)
+            .map_err(|d| fix(d, line, args))?;
+        if let Ok(l) = self.session.lower(args.expr.text, where_) {
+            self.saw(&l.context);
+        }
+        let lines: Vec<String> = verdicts
+            .iter()
+            .map(|v| {
+                if v.text.is_empty() {
+                    format!("{}:\n  {}", v.kind, v.summary())
+                } else {
+                    format!("{}: {}\n  {}", v.kind, v.text, v.summary())
+                }
+            })
+            .collect();
+        Ok(output(lines.join("\n"), &[]))
+    }
+
+    fn simplify(&mut self, line: &str, expr: Piece<'_>, factor: bool) -> Result<Reply, Diagnostic> {
+        let lowered = self
+            .session
+            .lower(expr.text, None)
+            .map_err(|d| rebase(d, expr, line))?;
+        self.saw(&lowered.context);
+        let form = if factor {
+            Form::Factored
+        } else {
+            Form::Expanded
+        };
+        let s = simplify(&lowered.expr, &lowered.context, form);
+        let text = match self.mode {
+            Mode::Text => to_text(&s.expr),
+            Mode::Latex => expr_to_latex(&s.expr, &lowered.context),
+            Mode::Numpy => crate::print::value_to_numpy(&s.expr, &lowered.context)
+                .map_err(|d| rebase(d, expr, line))?
+                .trim_end()
+                .to_string(),
+        };
+        Ok(output(text, &s.stopped))
+    }
+
+    fn eval(&mut self, line: &str, rest: Piece<'_>) -> Result<Reply, Diagnostic> {
+        let Some(i) = word_at(rest.text, "at", false) else {
+            let end = line.len();
+            return Err(Diagnostic::new("`eval` needs values after `at`", line)
+                .label(Span::new(end, end), "add `at X=[[1,2],[3,4]]`"));
+        };
+        let expr = Piece::of(line, rest.at, rest.at + i);
+        let values = Piece::of(line, rest.at + i + 2, line.len());
+        let m = self
+            .session
+            .eval(expr.text, values.text, None)
+            .map_err(|d| {
+                if d.origin == "--at" {
+                    rebase(d, values, line)
+                } else {
+                    rebase(d, expr, line)
+                }
+            })?;
+        if let Ok(l) = self.session.lower(expr.text, None) {
+            self.saw(&l.context);
+        }
+        Ok(output(crate::numeric::at::to_text(&m), &[]))
+    }
+
+    fn bind(&mut self, line: &str, rest: Piece<'_>) -> Result<Reply, Diagnostic> {
+        let Some(eq) = rest.text.find('=') else {
+            let end = line.len();
+            return Err(
+                Diagnostic::new("`let` needs a name and an expression", line)
+                    .label(Span::new(end, end), "add `NAME = EXPR`")
+                    .help("e.g. `let M = A X X^T A^T`"),
+            );
+        };
+        let name_piece = Piece::of(line, rest.at, rest.at + eq);
+        let name = name_piece.text.trim();
+        let name_at = name_piece.at + (name_piece.text.len() - name_piece.text.trim_start().len());
+        let body = Piece::of(line, rest.at + eq + 1, line.len());
+        if body.text.trim().is_empty() {
+            let end = line.len();
+            return Err(Diagnostic::new("`let` needs an expression after `=`", line)
+                .label(Span::new(end, end), "add an expression"));
+        }
+        self.session.bind(name, body.text).map_err(|d| {
+            if d.origin == "let" {
+                rebase(
+                    d,
+                    Piece {
+                        text: name,
+                        at: name_at,
+                    },
+                    line,
+                )
+            } else {
+                rebase(d, body, line)
+            }
+        })?;
+        Ok(Reply::Silent)
+    }
+
+    fn meta(&mut self, line: &str, start: usize) -> Result<Reply, Diagnostic> {
+        let t = line.trim();
+        let (cmd, arg) = match t.split_once(char::is_whitespace) {
+            Some((c, a)) => (c, a.trim()),
+            None => (t, ""),
+        };
+        let info = |s: &str| Ok(Reply::Info(s.to_string()));
+        match (cmd, arg) {
+            (":text", "") => {
+                self.mode = Mode::Text;
+                info("output: text")
+            }
+            (":latex", "") => {
+                self.mode = Mode::Latex;
+                info("output: LaTeX")
+            }
+            (":numpy", "") => {
+                self.mode = Mode::Numpy;
+                info("output: NumPy")
+            }
+            (":steps", "" | "on" | "off") => {
+                self.steps = match arg {
+                    "on" => true,
+                    "off" => false,
+                    _ => !self.steps,
+                };
+                info(if self.steps {
+                    "steps: on"
+                } else {
+                    "steps: off"
+                })
+            }
+            (":vars", "") => Ok(self.vars()),
+            (":clear", "") => {
+                self.session.clear();
+                self.seen.clear();
+                info("cleared: no declarations or bindings")
+            }
+            (":help", "") => Ok(help()),
+            (":quit" | ":q" | ":exit", "") => Ok(Reply::Quit),
+            _ if META.iter().any(|(m, _)| *m == cmd) || cmd == ":q" || cmd == ":exit" => {
+                let at = start + cmd.len();
+                let at = at + line[at..].len() - line[at..].trim_start().len();
+                Err(
+                    Diagnostic::new(format!("`{cmd}` takes no argument here"), line)
+                        .label(Span::new(at, at + arg.len()), "unexpected"),
+                )
+            }
+            _ => {
+                let names: Vec<&str> = META.iter().map(|(m, _)| *m).collect();
+                let d = Diagnostic::new(format!("unknown meta command `{cmd}`"), line)
+                    .label(Span::new(start, start + cmd.len()), "");
+                Err(match nearest(cmd, &names) {
+                    Some(m) => d.help(format!("did you mean `{m}`?")),
+                    None => d.help(format!("the meta commands are {}", names.join(" "))),
+                })
+            }
+        }
+    }
+
+    fn vars(&self) -> Reply {
+        let mut lines: Vec<String> = self.session.declarations();
+        for (name, text) in self.session.bindings() {
+            lines.push(format!("let {name} = {text}"));
+        }
+        let declared: Vec<String> = self
+            .session
+            .declarations()
+            .iter()
+            .flat_map(|d| super::declared_names(d))
+            .collect();
+        let others: Vec<&str> = self
+            .seen
+            .iter()
+            .filter(|n| !declared.contains(n) && !self.session.is_bound(n))
+            .map(String::as_str)
+            .collect();
+        if !others.is_empty() {
+            lines.push(format!("used: {}", others.join(", ")));
+        }
+        if lines.is_empty() {
+            lines.push("no declarations, bindings or variables yet".to_string());
+        }
+        output(lines.join("\n"), &[])
+    }
+
+    /// Remembers the variables of a context, for completion and `:vars`.
+    fn saw(&mut self, ctx: &Context) {
+        for n in &ctx.order {
+            if ctx.vars[n].differential_of.is_none() && !self.seen.contains(n) {
+                self.seen.push(n.clone());
+            }
+        }
+    }
+
+    /// Completions of the word that ends at byte `pos` of `line`: the byte
+    /// where that word starts, and the candidates (commands first on a
+    /// line, meta commands after `:`, functions, keywords and the names
+    /// declared, bound or used so far).
+    pub fn complete(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
+        let pos = pos.min(line.len());
+        let before = &line[..pos];
+        let start = before
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| c.is_alphanumeric() || c == '_' || c == ':' || c == '-')
+            .last()
+            .map_or(pos, |(i, _)| i);
+        let word = &line[start..pos];
+        let first = line[..start].trim().is_empty();
+        let mut out: Vec<String> = Vec::new();
+        if word.starts_with(':') {
+            out.extend(META.iter().map(|(m, _)| m.to_string()));
+        } else {
+            if first {
+                out.extend(COMMANDS.iter().map(|c| format!("{c} ")));
+            } else {
+                out.extend(FUNCTIONS.iter().map(|f| format!("{f}(")));
+                out.extend(KEYWORDS.iter().map(|k| format!("{k} ")));
+            }
+            out.extend(self.names());
+        }
+        out.retain(|c| c.starts_with(word) && c.trim_end() != word);
+        out.sort();
+        out.dedup();
+        (start, out)
+    }
+
+    /// Names declared, bound or used so far.
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .session
+            .declarations()
+            .iter()
+            .flat_map(|d| super::declared_names(d))
+            .collect();
+        names.extend(self.session.bindings().map(|(n, _)| n.to_string()));
+        names.extend(self.seen.iter().cloned());
+        names
+    }
+}
+
+/// Whether `text` leaves a bracket open, so that a terminal should read
+/// another line before running it.
+pub fn is_incomplete(text: &str) -> bool {
+    let mut depth = 0i64;
+    for c in text.chars() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    depth > 0
+}
+
+/// Moves a command's diagnostic onto the line: the spans of the
+/// expression, the variable, the declarations or the direction.
+fn fix(d: Diagnostic, line: &str, args: &Args<'_>) -> Diagnostic {
+    let piece = match d.origin.as_str() {
+        "--wrt" => args.wrt,
+        "--where" => args.where_,
+        "--direction" => args.direction,
+        _ => Some(args.expr),
+    };
+    match piece {
+        Some(p) => rebase(d, p, line),
+        None => d,
+    }
+}
+
+fn output(text: String, stopped: &[String]) -> Reply {
+    Reply::Output {
+        text,
+        notes: stopped
+            .iter()
+            .map(|w| format!("simplification stopped early: {w}"))
+            .collect(),
+    }
+}
+
+fn help() -> Reply {
+    let mut lines = vec![
+        "statements:".to_string(),
+        "  S: symmetric, X: n x m          declare names".to_string(),
+        "  let M = A X X^T A^T             bind a name".to_string(),
+        "  diff M wrt X_ij                 entrywise partial (wrt X: the differential)".to_string(),
+        "  grad tr(A X) wrt X              gradient (also hessian, jacobian)".to_string(),
+        "  check x^T A x wrt x             verify every derivative".to_string(),
+        "  simplify (A B)^T + B^T A^T      simplify (a bare expression too)".to_string(),
+        "  eval x^T x at x=[1,2]           numeric value".to_string(),
+        "options after the variable: --factor, --raw, --direction H, where DECLS".to_string(),
+        "meta commands:".to_string(),
+    ];
+    lines.extend(META.iter().map(|(m, what)| format!("  {m:<8} {what}")));
+    output(lines.join("\n"), &[])
+}
+
+/// A diagnostic about `piece` (its spans relative to `piece.text`) moved
+/// onto the whole line, with the CLI's flag names put in the REPL's words.
+/// A diagnostic that points outside the piece (into declarations the
+/// session appended) is left on its own text.
+fn rebase(mut d: Diagnostic, piece: Piece<'_>, line: &str) -> Diagnostic {
+    for (flag, word) in [
+        ("`--wrt`", "`wrt`"),
+        ("`--at`", "`at`"),
+        ("`--where`", "`where`"),
+        ("`--wrt ", "`wrt "),
+    ] {
+        d.message = d.message.replace(flag, word);
+        d.help = d.help.map(|h| h.replace(flag, word));
+    }
+    let within =
+        d.source.starts_with(piece.text) && d.labels.iter().all(|l| l.span.end <= piece.text.len());
+    if !within || (d.labels.is_empty() && d.source.is_empty()) {
+        return d;
+    }
+    d.labels = d
+        .labels
+        .into_iter()
+        .map(|l| Label {
+            span: Span::new(l.span.start + piece.at, l.span.end + piece.at),
+            text: l.text,
+        })
+        .collect();
+    d.source = line.to_string();
+    d.origin = "input".to_string();
+    d
+}
+
+/// Byte offset of `word` standing alone in `text` (not part of a name):
+/// the last such place if `last`, else the first.
+pub(crate) fn word_at(text: &str, word: &str, last: bool) -> Option<usize> {
+    let is_name = |c: char| c.is_alphanumeric() || c == '_';
+    let hits = text.match_indices(word).map(|(i, _)| i).filter(|&i| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(is_name) && !after.is_some_and(is_name)
+    });
+    if last {
+        hits.last()
+    } else {
+        hits.into_iter().next()
+    }
+}
+
+/// The next whitespace-separated token at or after `pos`.
+fn next_token(line: &str, pos: usize) -> Option<(usize, usize)> {
+    let rest = &line[pos..];
+    let s = pos + rest.len() - rest.trim_start().len();
+    if s >= line.len() {
+        return None;
+    }
+    let e = line[s..]
+        .find(char::is_whitespace)
+        .map_or(line.len(), |i| s + i);
+    Some((s, e))
+}
+
+/// `NAME = …` (a binding without `let`): the offset of `=`.
+fn binding_at(line: &str) -> Option<usize> {
+    let eq = line.find('=')?;
+    let name = line[..eq].trim();
+    let ok = !name.is_empty()
+        && name.chars().next().is_some_and(char::is_alphabetic)
+        && name.chars().all(char::is_alphanumeric)
+        && !line[..eq].contains('[');
+    ok.then_some(eq)
+}
+
+/// `A, B: matrix`: names, then a colon.
+fn looks_declared(t: &str) -> bool {
+    match t.split_once(':') {
+        Some((names, _)) => names.split(',').all(|n| {
+            let n = n.trim();
+            !n.is_empty() && n.chars().all(|c| c.is_alphanumeric() || c == '_')
+        }),
+        None => false,
+    }
+}
