@@ -18,6 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Largest matrix power accepted (the differential of `X^k` has k terms).
 pub const MAX_MATRIX_POWER: u32 = 64;
 
+/// Largest numerator and denominator of a scalar or elementwise exponent
+/// (exact evaluation raises rationals to it).
+pub const MAX_EXPONENT: i64 = 1000;
+
 /// What kind of thing a name denotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VarKind {
@@ -173,8 +177,10 @@ pub fn lower(parsed: &Parsed, src: &str) -> Result<Lowered, Diagnostic> {
         next_anonymous: 0,
     };
     l.declare(&parsed.decls)?;
+    check_glued(&parsed.expr, src, &l.used, &l.declared)?;
     l.infer(&parsed.expr)?;
     let expr = l.build(&parsed.expr);
+    check_no_zero_division(&expr, src)?;
     let mut context = Context::default();
     for name in &l.order {
         let s = &l.symbols[name];
@@ -191,6 +197,132 @@ pub fn lower(parsed: &Parsed, src: &str) -> Result<Lowered, Diagnostic> {
     }
     context.order = l.order.clone();
     Ok(Lowered { expr, context })
+}
+
+/// `AX` where `A` and `X` are used too is almost surely the product
+/// `A X` with the space forgotten: an undeclared name that splits into
+/// other names of the input is refused with that suggestion.
+fn check_glued(
+    ast: &Ast,
+    src: &str,
+    used: &BTreeSet<String>,
+    declared: &BTreeMap<String, Declared>,
+) -> Result<(), Diagnostic> {
+    let mut stack = vec![ast];
+    while let Some(a) = stack.pop() {
+        match &a.kind {
+            AstKind::Ident(n) if !declared.contains_key(n) && n.chars().count() > 1 => {
+                let known: Vec<&str> = used
+                    .iter()
+                    .chain(declared.keys())
+                    .map(String::as_str)
+                    .filter(|m| m != n)
+                    .collect();
+                if let Some(parts) = split_into(n, &known) {
+                    let product = parts.join(" ");
+                    return Err(Diagnostic::new(format!("unknown name `{n}`"), src)
+                        .label(a.span, format!("did you mean `{product}`?"))
+                        .help(format!(
+                            "a product needs a space: `{product}`; to use `{n}` as a name of its own, declare it: `where {n}: matrix`"
+                        )));
+                }
+            }
+            AstKind::Ident(_) | AstKind::Number(_) => {}
+            AstKind::Call { args, .. } => stack.extend(args.iter()),
+            AstKind::Neg(x) | AstKind::Group(x) => stack.push(x),
+            AstKind::Binary { lhs, rhs, .. } => {
+                stack.push(lhs);
+                stack.push(rhs);
+            }
+            AstKind::Postfix { arg, .. } => stack.push(arg),
+        }
+    }
+    Ok(())
+}
+
+/// `name` as two or more of `known`, glued (the fewest pieces).
+fn split_into(name: &str, known: &[&str]) -> Option<Vec<String>> {
+    // best[i]: the fewest pieces covering name[..i], and the last piece.
+    let mut best: Vec<Option<(usize, usize)>> = vec![None; name.len() + 1];
+    best[0] = Some((0, 0));
+    for i in 0..name.len() {
+        let Some((count, _)) = best[i] else { continue };
+        for k in known {
+            let j = i + k.len();
+            if name[i..].starts_with(k) && best[j].is_none_or(|(c, _)| count + 1 < c) {
+                best[j] = Some((count + 1, i));
+            }
+        }
+    }
+    let (count, _) = best[name.len()]?;
+    if count < 2 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let mut end = name.len();
+    while end > 0 {
+        let (_, start) = best[end]?;
+        parts.push(name[start..end].to_string());
+        end = start;
+    }
+    parts.reverse();
+    Some(parts)
+}
+
+/// Refuses a division by zero that folding made visible: the inverse of a
+/// zero, a zero to a negative power, an elementwise division by zero.
+fn check_no_zero_division(e: &Expr, src: &str) -> Result<(), Diagnostic> {
+    use crate::expr::Kind;
+    let mut stack = vec![e];
+    while let Some(x) = stack.pop() {
+        let bad = match x.kind() {
+            Kind::Inverse(a) => a.is_zero(),
+            Kind::Power(a, k) => a.is_zero() && k.is_negative(),
+            Kind::HadamardDiv(_, b) => b.is_zero(),
+            _ => false,
+        };
+        if bad {
+            return Err(Diagnostic::new("division by zero", src).label(
+                Span::new(0, src.len()),
+                "a divisor here is identically zero",
+            ));
+        }
+        stack.extend(x.children());
+    }
+    Ok(())
+}
+
+/// The functions of the input language, for suggestions.
+const FUNCTION_NAMES: [&str; 21] = [
+    "tr", "det", "logdet", "inv", "diag", "vec", "sum", "norm2", "kron", "exp", "log", "sin",
+    "cos", "tan", "tanh", "sqrt", "abs", "sign", "sigmoid", "relu", "softplus",
+];
+
+/// A name glued to `(` whose product makes no sense: most likely a
+/// function matcalc does not have.
+fn unknown_function(d: Diagnostic, name: &str, span: Span) -> Diagnostic {
+    let aliases = [
+        ("trace", "tr"),
+        ("transpose", "^T"),
+        ("inverse", "inv"),
+        ("ln", "log"),
+        ("logm", "logdet"),
+        ("expm", "exp"),
+    ];
+    let suggestion = aliases
+        .iter()
+        .find(|(a, _)| *a == name)
+        .map(|(_, f)| *f)
+        .or_else(|| crate::span::nearest(name, &FUNCTION_NAMES));
+    let d = match suggestion {
+        Some("^T") => d.label(span, "write `X^T` for the transpose"),
+        Some(f) => d.label(span, format!("did you mean `{f}`?")),
+        None => d.label(span, "not a function"),
+    };
+    d.help(format!(
+        "the functions are {}; `exp`, `log` and the like apply elementwise (`exp(A)` is not the matrix exponential)",
+        FUNCTION_NAMES.join(", ")
+    ))
 }
 
 fn collect_names(ast: &Ast, out: &mut BTreeSet<String>) {
@@ -426,10 +558,19 @@ impl Lowerer<'_> {
 
     /// Evaluates a constant exponent.
     fn exponent(&self, ast: &Ast) -> Result<BigRational, Diagnostic> {
-        const_value(ast).ok_or_else(|| {
+        let k = const_value(ast).ok_or_else(|| {
             self.err("an exponent must be a constant number such as `2`, `-1` or `(1/2)`")
                 .label(ast.span, "not a constant")
-        })
+        })?;
+        let limit = num_bigint::BigInt::from(MAX_EXPONENT);
+        if k.numer().abs() > limit || *k.denom() > limit {
+            return Err(self
+                .err(format!(
+                    "exponents are limited to ±{MAX_EXPONENT}, with denominators up to {MAX_EXPONENT}"
+                ))
+                .label(ast.span, "too large"));
+        }
+        Ok(k)
     }
 
     fn infer(&mut self, ast: &Ast) -> Result<TShape, Diagnostic> {
@@ -491,6 +632,18 @@ impl Lowerer<'_> {
             }
             AstKind::Postfix { op, arg, .. } => {
                 let s = self.infer(arg)?;
+                let inverts = match op {
+                    PostOp::Inverse | PostOp::InverseTranspose => true,
+                    PostOp::Power(e) | PostOp::ElemPower(e) => {
+                        const_value(e).is_some_and(|k| k.is_negative())
+                    }
+                    PostOp::Transpose => false,
+                };
+                if inverts && const_value(arg).is_some_and(|c| c.is_zero()) {
+                    return Err(self
+                        .err("division by zero: 0 to a negative power")
+                        .label(arg.span, "this is 0"));
+                }
                 match op {
                     PostOp::Transpose => Ok(s.transpose()),
                     PostOp::Inverse | PostOp::InverseTranspose => {
@@ -608,6 +761,11 @@ impl Lowerer<'_> {
             .label(lhs.span, sa)
             .label(rhs.span, sb)
         };
+        if matches!(op, BinOp::Div | BinOp::HadamardDiv)
+            && const_value(rhs).is_some_and(|c| c.is_zero())
+        {
+            return Err(self.err("division by zero").label(rhs.span, "this is 0"));
+        }
         match op {
             BinOp::Add | BinOp::Sub | BinOp::Hadamard | BinOp::HadamardDiv => {
                 if a.is_scalar() {
@@ -635,6 +793,15 @@ impl Lowerer<'_> {
                 }
                 if self.unifier.unify(&a.cols, &b.rows) {
                     return Ok(TShape::new(a.rows, b.cols));
+                }
+                if let AstKind::Ident(name) = &lhs.kind
+                    && self.src[lhs.span.end.min(self.src.len())..].starts_with('(')
+                {
+                    return Err(unknown_function(
+                        self.err(format!("unknown function `{name}`")),
+                        name,
+                        lhs.span,
+                    ));
                 }
                 let (ca, rb) = (self.unifier.dim(&a.cols), self.unifier.dim(&b.rows));
                 let mut d = clash(

@@ -36,6 +36,23 @@ fn is_postfix(r: Rule) -> bool {
     )
 }
 
+/// Most digits in one number literal.
+pub const MAX_LITERAL_DIGITS: usize = 100;
+
+/// Refuses a number literal with more than `MAX_LITERAL_DIGITS` digits.
+fn check_digits(text: &str, span: Span, src: &str) -> Result<(), Diagnostic> {
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    if digits > MAX_LITERAL_DIGITS {
+        return Err(Diagnostic::new(
+            format!("a number has at most {MAX_LITERAL_DIGITS} digits (this one has {digits})"),
+            src,
+        )
+        .label(span, "too long")
+        .help("name the constant instead, e.g. `alpha`"));
+    }
+    Ok(())
+}
+
 /// Longest input accepted, in bytes.
 pub const MAX_INPUT_LEN: usize = 100_000;
 
@@ -219,6 +236,7 @@ fn build_operand(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
         match p.as_rule() {
             Rule::neg => negs.push(span),
             Rule::number => {
+                check_digits(p.as_str(), span, src)?;
                 node = Some(Ast {
                     kind: AstKind::Number(parse_number(p.as_str())),
                     span,
@@ -346,6 +364,7 @@ fn build_exponent(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
     match inner.as_rule() {
         Rule::signed_number => {
             let text = inner.as_str();
+            check_digits(text, span, src)?;
             let (neg, digits) = match text.strip_prefix('-').or_else(|| text.strip_prefix('−')) {
                 Some(rest) => (true, rest),
                 None => (false, text),
@@ -428,7 +447,8 @@ fn parse_error(err: pest::error::Error<Rule>, src: &str) -> Diagnostic {
     };
     let found = match src[pos..].chars().next() {
         None => "the input ends here".to_string(),
-        Some(c) => format!("unexpected `{c}`"),
+        Some(c) if c.is_ascii() => format!("unexpected `{c}`"),
+        Some(c) => format!("unexpected `{c}` (U+{:04X})", c as u32),
     };
     let end = src[pos..]
         .chars()

@@ -122,26 +122,67 @@ impl Diagnostic {
                 .get(line + 1)
                 .map(|&next| next - 1)
                 .unwrap_or(self.source.len());
-            let text = visible(&self.source[start..end]);
-            out.push_str(&format!("\n{:>gutter$} | {}", line + 1, text));
-            for label in &self.labels {
-                let s = clamp(&self.source, label.span.start);
-                if line_of(&lines, s) != line {
-                    continue;
+            let text: Vec<char> = visible(&self.source[start..end]).chars().collect();
+            // Columns (in characters) of this line's labels.
+            let cols: Vec<(usize, usize, &str)> = self
+                .labels
+                .iter()
+                .filter_map(|label| {
+                    let s = clamp(&self.source, label.span.start);
+                    if line_of(&lines, s) != line {
+                        return None;
+                    }
+                    let e = clamp(&self.source, label.span.end.max(label.span.start)).min(end);
+                    let col = display_width(&self.source[start..s]);
+                    let width = display_width(&self.source[s..e.max(s)]).max(1);
+                    Some((col, width, label.text.as_str()))
+                })
+                .collect();
+            if text.len() <= MAX_SHOWN_WIDTH {
+                let shown: String = text.iter().collect();
+                out.push_str(&format!("\n{:>gutter$} | {shown}", line + 1));
+                for (col, width, label) in cols {
+                    push_caret(out, &pad, col, width, label);
                 }
-                let e = clamp(&self.source, label.span.end.max(label.span.start)).min(end);
-                let col = display_width(&self.source[start..s]);
-                let width = display_width(&self.source[s..e.max(s)]).max(1);
-                let mut row = format!("\n{pad} | {}{}", " ".repeat(col), "^".repeat(width));
-                if !label.text.is_empty() {
-                    row.push(' ');
-                    row.push_str(&label.text);
+                continue;
+            }
+            // A long line is shown as a window around each label.
+            let windows: Vec<(usize, usize, &str)> = if cols.is_empty() {
+                vec![(0, 1, "")]
+            } else {
+                cols
+            };
+            for (col, width, label) in windows {
+                let lo = col.saturating_sub(MAX_SHOWN_WIDTH / 3);
+                let lo = lo.min(text.len() - MAX_SHOWN_WIDTH);
+                let hi = lo + MAX_SHOWN_WIDTH;
+                let lead = usize::from(lo > 0);
+                let mut shown: String = if lo > 0 { "…".into() } else { String::new() };
+                shown.extend(&text[lo..hi]);
+                if hi < text.len() {
+                    shown.push('…');
                 }
-                out.push_str(&row);
+                out.push_str(&format!("\n{:>gutter$} | {shown}", line + 1));
+                let width = width.min(hi.saturating_sub(col)).max(1);
+                push_caret(out, &pad, col - lo + lead, width, label);
             }
         }
     }
 }
+
+/// One row of carets under a shown line.
+fn push_caret(out: &mut String, pad: &str, col: usize, width: usize, label: &str) {
+    let mut row = format!("\n{pad} | {}{}", " ".repeat(col), "^".repeat(width));
+    if !label.is_empty() {
+        row.push(' ');
+        row.push_str(label);
+    }
+    out.push_str(&row);
+}
+
+/// Widest part of a source line a diagnostic shows, in characters; a
+/// longer line is cut to a window around the place with `…` on either side.
+const MAX_SHOWN_WIDTH: usize = 100;
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -152,14 +193,15 @@ impl fmt::Display for Diagnostic {
 impl std::error::Error for Diagnostic {}
 
 /// The candidate closest to `word` by edit distance, if it is close
-/// enough to be a likely typo (at most 2 edits, fewer than the word's
-/// length); ties go to the earlier candidate.
+/// enough to be a likely typo (one edit in a word of up to four letters,
+/// two in a longer one); ties go to the earlier candidate.
 pub(crate) fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let w: Vec<char> = word.chars().collect();
     let mut best: Option<(usize, &'a str)> = None;
     for &c in candidates {
         let d = edit_distance(&w, &c.chars().collect::<Vec<_>>());
-        if d <= 2 && d < w.len() && best.is_none_or(|(b, _)| d < b) {
+        let allowed = if w.len() <= 4 { 1 } else { 2 };
+        if d <= allowed && best.is_none_or(|(b, _)| d < b) {
             best = Some((d, c));
         }
     }

@@ -420,9 +420,24 @@ pub fn to_text(m: &Matrix) -> String {
 }
 
 /// A value as JSON: `{"value": …}` with a number, a flat list for a column
-/// vector, or a list of rows.
+/// vector, or a list of rows. JSON has no NaN or infinity: those entries
+/// are the strings `"NaN"`, `"Infinity"` and `"-Infinity"` (as JavaScript
+/// and Python spell them).
 pub fn to_json(m: &Matrix) -> String {
-    let num = |x: f64| format!("{x}");
+    let num = |x: f64| {
+        if x.is_nan() {
+            "\"NaN\"".to_string()
+        } else if x.is_infinite() {
+            if x > 0.0 {
+                "\"Infinity\""
+            } else {
+                "\"-Infinity\""
+            }
+            .to_string()
+        } else {
+            format!("{x}")
+        }
+    };
     let value = if m.is_scalar() {
         num(m.data[0])
     } else if m.cols == 1 {

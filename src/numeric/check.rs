@@ -317,6 +317,8 @@ pub fn check_exact(
     if !is_rational(f) || !is_rational(df) {
         return Ok(None);
     }
+    // One budget for the whole check: past it, the caller checks in f64.
+    crate::numeric::exact::reset_work();
     let symmetric = ctx.get(wrt).is_some_and(|v| v.symmetric);
     let report = sample(ctx, &[f, df], points, seed, " exactly", |rng, mut b| {
         let mut values = exact_values(ctx, &b, rng)?;
@@ -349,7 +351,7 @@ pub fn check_exact(
         let dual = |e: &Expr, p: &ExactPoint| match eval_dual(e, p) {
             Ok(m) => Ok(Some(m)),
             Err(ExactError::Singular) => Ok(None),
-            Err(ExactError::Inexact) => Err(Stop::Inexact),
+            Err(ExactError::Inexact | ExactError::TooCostly) => Err(Stop::Inexact),
             Err(ExactError::Invalid(m)) => Err(Stop::Fail(EvalError::new(m))),
         };
         let Some(truth) = dual(f, &at(Some((wrt, &h))))? else {
@@ -515,6 +517,20 @@ pub fn check_equal(
     seed: u64,
 ) -> Result<Report, EvalError> {
     let exact = is_rational(a) && is_rational(b);
+    compare_values(a, b, ctx, points, seed, exact)
+}
+
+/// [`check_equal`], exactly or in f64; an exact comparison that proves too
+/// costly is done again in f64.
+fn compare_values(
+    a: &Expr,
+    b: &Expr,
+    ctx: &Context,
+    points: usize,
+    seed: u64,
+    exact: bool,
+) -> Result<Report, EvalError> {
+    crate::numeric::exact::reset_work();
     let directions: Vec<&String> = ctx
         .order
         .iter()
@@ -537,6 +553,9 @@ pub fn check_equal(
                 (Ok(va), Ok(vb)) => (va, vb),
                 (Err(ExactError::Invalid(m)), _) | (_, Err(ExactError::Invalid(m))) => {
                     return Err(Stop::Fail(EvalError::new(m)));
+                }
+                (Err(ExactError::TooCostly), _) | (_, Err(ExactError::TooCostly)) => {
+                    return Err(Stop::Inexact);
                 }
                 _ => return Ok(None),
             };
@@ -575,6 +594,6 @@ pub fn check_equal(
             ..r
         }),
         Err(Stop::Fail(e)) => Err(e),
-        Err(Stop::Inexact) => unreachable!("rationality is decided before sampling"),
+        Err(Stop::Inexact) => compare_values(a, b, ctx, points, seed, false),
     }
 }

@@ -15,6 +15,25 @@ use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 use std::collections::BTreeMap;
 
+/// `a + b`, without a gcd when both are integers (the common case: the
+/// points are integer matrices), which `Ratio`'s own addition always takes.
+fn q_add(a: &BigRational, b: &BigRational) -> BigRational {
+    if a.is_integer() && b.is_integer() {
+        BigRational::from_integer(a.numer() + b.numer())
+    } else {
+        a + b
+    }
+}
+
+/// `a b`, without a gcd when both are integers.
+fn q_mul(a: &BigRational, b: &BigRational) -> BigRational {
+    if a.is_integer() && b.is_integer() {
+        BigRational::from_integer(a.numer() * b.numer())
+    } else {
+        a * b
+    }
+}
+
 /// A dual number a + εb over Q.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dual {
@@ -38,22 +57,26 @@ impl Dual {
 
     fn add(&self, o: &Dual) -> Dual {
         Dual {
-            re: &self.re + &o.re,
-            eps: &self.eps + &o.eps,
+            re: q_add(&self.re, &o.re),
+            eps: q_add(&self.eps, &o.eps),
         }
     }
 
     fn sub(&self, o: &Dual) -> Dual {
         Dual {
-            re: &self.re - &o.re,
-            eps: &self.eps - &o.eps,
+            re: q_add(&self.re, &-&o.re),
+            eps: q_add(&self.eps, &-&o.eps),
         }
     }
 
     fn mul(&self, o: &Dual) -> Dual {
+        // The cost of a product grows with the operands' sizes, in words.
+        let words = |q: &BigRational| (q.numer().bits() + q.denom().bits()) / 64;
+        let cost = 1 + words(&self.re) + words(&o.re) + words(&self.eps) + words(&o.eps);
+        WORK.with(|w| w.set(w.get() + cost));
         Dual {
-            re: &self.re * &o.re,
-            eps: &self.eps * &o.re + &self.re * &o.eps,
+            re: q_mul(&self.re, &o.re),
+            eps: q_add(&q_mul(&self.eps, &o.re), &q_mul(&self.re, &o.eps)),
         }
     }
 
@@ -79,6 +102,27 @@ pub struct DualMatrix {
     pub data: Vec<Dual>,
 }
 
+/// Most work one exact check may do, at all its points together, in dual
+/// multiplications weighted by their operands' sizes in 64-bit words
+/// (counted from the last [`reset_work`]); beyond it evaluation gives up
+/// with [`ExactError::TooCostly`] and the check falls back to floating
+/// point. High matrix powers and their Hessians would otherwise take
+/// minutes.
+pub const MAX_EXACT_WORK: u64 = 1_000_000;
+
+thread_local! {
+    static WORK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Starts a new exact check's work count.
+pub fn reset_work() {
+    WORK.with(|w| w.set(0));
+}
+
+fn over_budget() -> bool {
+    WORK.with(|w| w.get() > MAX_EXACT_WORK)
+}
+
 /// Why an exact evaluation could not be done.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExactError {
@@ -88,6 +132,8 @@ pub enum ExactError {
     Singular,
     /// Missing values or mismatched shapes.
     Invalid(String),
+    /// More work than [`MAX_EXACT_WORK`]: numbers grow too large.
+    TooCostly,
 }
 
 /// Exact values of the variables.
@@ -178,6 +224,9 @@ impl DualMatrix {
                 }
             }
         }
+        if over_budget() {
+            return Err(ExactError::TooCostly);
+        }
         Ok(out)
     }
 
@@ -201,6 +250,9 @@ impl DualMatrix {
     /// Gauss–Jordan on dual entries, pivoting on a non-zero real part.
     fn inverse(&self) -> Result<DualMatrix, ExactError> {
         let n = self.square()?;
+        if over_budget() {
+            return Err(ExactError::TooCostly);
+        }
         let mut a = self.clone();
         let mut inv = DualMatrix::identity(n);
         for col in 0..n {

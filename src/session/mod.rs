@@ -341,7 +341,9 @@ impl Session {
             }
         }
         crate::numeric::eval(&lowered.expr, &b).map_err(|e| {
-            Diagnostic::new(format!("cannot evaluate: {}", e.message), at).origin("--at")
+            Diagnostic::new(format!("cannot evaluate: {}", e.message), at)
+                .origin("--at")
+                .label(Span::new(0, at.len()), "at these values")
         })
     }
 
@@ -353,8 +355,34 @@ impl Session {
         form: Form,
     ) -> Result<Simplified, Diagnostic> {
         let lowered = self.lower(expr, where_)?;
-        Ok(simplify(&lowered.expr, &lowered.context, form))
+        let s = simplify(&lowered.expr, &lowered.context, form);
+        printable(&s.expr)?;
+        Ok(s)
     }
+}
+
+/// Most nodes a printed result may have (a few megabytes of text).
+pub const MAX_OUTPUT_NODES: usize = 1_000_000;
+
+/// Refuses to print a result whose text would run to many megabytes: the
+/// tree is counted as printed, shared subtrees once per use.
+pub(crate) fn printable(e: &Expr) -> Result<(), Diagnostic> {
+    let mut stack = vec![e];
+    let mut count = 0usize;
+    while let Some(x) = stack.pop() {
+        count += 1;
+        if count > MAX_OUTPUT_NODES {
+            return Err(Diagnostic::new(
+                format!(
+                    "the result is too large to print (over {MAX_OUTPUT_NODES} terms and factors)"
+                ),
+                "",
+            )
+            .help("try `--factor` for the factored form, or differentiate a smaller expression"));
+        }
+        stack.extend(x.children());
+    }
+    Ok(())
 }
 
 /// The derivative of an already lowered expression.
@@ -409,6 +437,7 @@ fn diff_lowered(
         }
         None => (result.clone(), Vec::new()),
     };
+    printable(&simplified)?;
     let text = to_text(&simplified);
     let kind = match wrt {
         Wrt::Var(_) => Derivative::Differential,

@@ -94,7 +94,7 @@ impl Session {
     ) -> Result<Answer, Diagnostic> {
         let s = self.setup("grad", expr, wrt, where_, true)?;
         let raw = gradient_of(&s, &s.lowered.expr)?;
-        Ok(s.answer(Derivative::Gradient, raw, form))
+        s.answer(Derivative::Gradient, raw, form)
     }
 
     /// The Hessian of a scalar `expr`: the Jacobian of its gradient (for a
@@ -122,7 +122,7 @@ impl Session {
         let g = gradient_of(&s, &s.lowered.expr)?;
         let g = simplify(&g, &s.lowered.context, Form::Expanded).expr;
         let raw = jacobian_of(&s, &g)?;
-        Ok((s.answer(Derivative::Hessian, raw, form), g))
+        Ok((s.answer(Derivative::Hessian, raw, form)?, g))
     }
 
     /// The Jacobian `d vec(F) / d vec(X)^T` of `expr` (numerator layout; for
@@ -136,12 +136,12 @@ impl Session {
     ) -> Result<Answer, Diagnostic> {
         let s = self.setup("jacobian", expr, wrt, where_, false)?;
         let raw = jacobian_of(&s, &s.lowered.expr)?;
-        Ok(s.answer(Derivative::Jacobian, raw, form))
+        s.answer(Derivative::Jacobian, raw, form)
     }
 }
 
 impl Setup {
-    fn answer(self, kind: Derivative, raw: Expr, form: Option<Form>) -> Answer {
+    fn answer(self, kind: Derivative, raw: Expr, form: Option<Form>) -> Result<Answer, Diagnostic> {
         let (result, stopped) = match form {
             Some(form) => {
                 let out = simplify(&raw, &self.lowered.context, form);
@@ -149,7 +149,8 @@ impl Setup {
             }
             None => (raw.clone(), Vec::new()),
         };
-        Answer {
+        super::printable(&result)?;
+        Ok(Answer {
             kind,
             text: to_text(&result),
             function: self.lowered.expr,
@@ -159,7 +160,7 @@ impl Setup {
             result,
             raw,
             stopped,
-        }
+        })
     }
 
     /// The differential of `f`, or a diagnostic when it is too large.
