@@ -309,6 +309,14 @@ impl Repl {
             _ => return self.check(line, &args),
         };
         let direction = args.direction.map(|p| p.text);
+        if let Some(d) = args.direction
+            && word != "diff"
+        {
+            return Err(
+                Diagnostic::new("`--direction` applies to `diff` only", line)
+                    .label(Span::new(d.at, d.at + d.text.len()), ""),
+            );
+        }
         if self.steps && !args.raw && self.mode != Mode::Numpy {
             let d = self
                 .session
@@ -320,12 +328,6 @@ impl Repl {
                 _ => d.to_text(),
             };
             return Ok(output(text, &d.answer.stopped));
-        }
-        if direction.is_some() && word != "diff" {
-            return Err(Diagnostic::new(
-                "`--direction` applies to `diff` only",
-                line,
-            ));
         }
         let form = (!args.raw).then_some(form);
         let (e, x) = (args.expr.text, wrt.text);

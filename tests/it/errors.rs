@@ -531,3 +531,19 @@ proptest! {
         prop_assert!(matches!(out.status.code(), Some(0 | 1)), "{cmd} {expr:?} --wrt {wrt}: {:?} {stderr}", out.status);
     }
 }
+
+/// Bytes that are not UTF-8 in an argument are a usage error (clap's
+/// message, exit 2), never a panic.
+#[test]
+fn invalid_utf8_arguments_are_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"A\xffX");
+    let out = matcalc()
+        .args(["diff", "--wrt", "X", "--"])
+        .arg(bad)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid UTF-8"), "{stderr}");
+}
