@@ -285,7 +285,11 @@ fn diagnostics_point_into_the_line() {
     let d = refused(&mut r, "grad tr(X) wrt X --fast");
     assert_eq!(d.labels[0].span.start, "grad tr(X) wrt X ".len(), "{d}");
     let d = refused(&mut r, "grad tr(X) wrt X --direction H");
-    assert_eq!(d.labels[0].span.start, "grad tr(X) wrt X --direction ".len(), "{d}");
+    assert_eq!(
+        d.labels[0].span.start,
+        "grad tr(X) wrt X --direction ".len(),
+        "{d}"
+    );
     r.run(":steps on").unwrap();
     let d = refused(&mut r, "grad tr(X) wrt X --direction H");
     assert!(d.message.contains("`diff` only"), "{d}");
