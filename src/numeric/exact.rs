@@ -108,7 +108,7 @@ pub struct DualMatrix {
 /// with [`ExactError::TooCostly`] and the check falls back to floating
 /// point. High matrix powers and their Hessians would otherwise take
 /// minutes.
-pub const MAX_EXACT_WORK: u64 = 1_000_000;
+pub const MAX_EXACT_WORK: u64 = 300_000;
 
 thread_local! {
     static WORK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };

@@ -421,9 +421,10 @@ fn fuzzer_findings_stay_fixed() {
     // `check` of a high matrix power: exact arithmetic on numbers that
     // grow with the power took minutes; past a work budget the check now
     // falls back to f64.
-    let findings: [&[&str]; 2] = [
+    let findings: [&[&str]; 3] = [
         &["check", "tr(A X^61 B)", "--wrt", "X"],
         &["check", "tr(X^64)", "--wrt", "X"],
+        &["check", "--wrt", "X", "--", "tr(X0^4tr(A^-1B3 )^T A)X ^51"],
     ];
     for args in findings {
         let out = matcalc().args(args).output().expect("runs");
