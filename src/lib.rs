@@ -18,6 +18,7 @@ mod session;
 mod shape;
 pub mod simplify;
 mod span;
+mod stack;
 
 pub mod numeric;
 

@@ -287,6 +287,22 @@ fn check_no_zero_division(e: &Expr, src: &str) -> Result<(), Diagnostic> {
                 "a divisor here is identically zero",
             ));
         }
+        // Nested powers multiply their exponents: `((X^2)^2)^2` is X^8.
+        if let Kind::Power(a, k) = x.kind() {
+            let limit = if a.is_scalar() {
+                MAX_EXPONENT
+            } else {
+                MAX_MATRIX_POWER as i64
+            };
+            let limit = num_bigint::BigInt::from(limit);
+            if k.numer().abs() > limit || *k.denom() > limit {
+                return Err(Diagnostic::new(
+                    format!("nested powers make an exponent too large ({k}; at most ±{limit})"),
+                    src,
+                )
+                .label(Span::new(0, src.len()), "the powers multiply"));
+            }
+        }
         stack.extend(x.children());
     }
     Ok(())
@@ -574,112 +590,116 @@ impl Lowerer<'_> {
     }
 
     fn infer(&mut self, ast: &Ast) -> Result<TShape, Diagnostic> {
-        match &ast.kind {
-            AstKind::Number(_) => Ok(TShape::scalar()),
-            AstKind::Ident(name) => {
-                if name == "I" {
-                    let n = self.unifier.fresh(None);
-                    let s = TShape::new(n.clone(), n);
-                    self.anonymous.push(s.clone());
-                    return Ok(s);
-                }
-                if name == "ones" {
-                    let s = TShape::new(self.unifier.fresh(None), self.unifier.fresh(None));
-                    self.anonymous.push(s.clone());
-                    return Ok(s);
-                }
-                if let Some((_, matrix)) = unit_indices(name) {
-                    let r = self.unifier.fresh(None);
-                    let c = if matrix {
-                        self.unifier.fresh(None)
-                    } else {
-                        Term::one()
-                    };
-                    let s = TShape::new(r, c);
-                    self.anonymous.push(s.clone());
-                    return Ok(s);
-                }
-                if Builtin::from_name(name).is_some() {
-                    return Err(self
-                        .err(format!("`{name}` is a function and needs parentheses"))
-                        .label(ast.span, "a function name")
-                        .help(format!("write `{name}(…)`")));
-                }
-                self.symbol(name)
-            }
-            AstKind::Group(x) => self.infer(x),
-            AstKind::Neg(x) => self.infer(x),
-            AstKind::Call { func, args, .. } => self.infer_call(*func, args, ast),
-            AstKind::Binary { .. } => {
-                // Walk long chains iteratively: `A + A + ⋯` may have
-                // thousands of terms.
-                let (first, nodes) = spine(ast);
-                let mut acc = self.infer(first)?;
-                for node in nodes {
-                    let AstKind::Binary {
-                        op,
-                        op_span,
-                        lhs,
-                        rhs,
-                    } = &node.kind
-                    else {
-                        unreachable!("the spine holds binary nodes")
-                    };
-                    let b = self.infer(rhs)?;
-                    acc = self.infer_binary(*op, *op_span, lhs, rhs, acc, b)?;
-                }
-                Ok(acc)
-            }
-            AstKind::Postfix { op, arg, .. } => {
-                let s = self.infer(arg)?;
-                let inverts = match op {
-                    PostOp::Inverse | PostOp::InverseTranspose => true,
-                    PostOp::Power(e) | PostOp::ElemPower(e) => {
-                        const_value(e).is_some_and(|k| k.is_negative())
+        crate::stack::grow(|| {
+            match &ast.kind {
+                AstKind::Number(_) => Ok(TShape::scalar()),
+                AstKind::Ident(name) => {
+                    if name == "I" {
+                        let n = self.unifier.fresh(None);
+                        let s = TShape::new(n.clone(), n);
+                        self.anonymous.push(s.clone());
+                        return Ok(s);
                     }
-                    PostOp::Transpose => false,
-                };
-                if inverts && const_value(arg).is_some_and(|c| c.is_zero()) {
-                    return Err(self
-                        .err("division by zero: 0 to a negative power")
-                        .label(arg.span, "this is 0"));
-                }
-                match op {
-                    PostOp::Transpose => Ok(s.transpose()),
-                    PostOp::Inverse | PostOp::InverseTranspose => {
-                        self.square(&s, "the inverse", arg)?;
-                        Ok(if matches!(op, PostOp::Inverse) {
-                            s
+                    if name == "ones" {
+                        let s = TShape::new(self.unifier.fresh(None), self.unifier.fresh(None));
+                        self.anonymous.push(s.clone());
+                        return Ok(s);
+                    }
+                    if let Some((_, matrix)) = unit_indices(name) {
+                        let r = self.unifier.fresh(None);
+                        let c = if matrix {
+                            self.unifier.fresh(None)
                         } else {
-                            s.transpose()
-                        })
+                            Term::one()
+                        };
+                        let s = TShape::new(r, c);
+                        self.anonymous.push(s.clone());
+                        return Ok(s);
                     }
-                    PostOp::Power(e) => {
-                        let k = self.exponent(e)?;
-                        if s.is_scalar() {
-                            return Ok(s);
-                        }
-                        if !k.is_integer() {
-                            return Err(self
-                                .err("a matrix can only be raised to an integer power")
-                                .label(e.span, "not an integer")
-                                .help("for an elementwise power write `.^`"));
-                        }
-                        if k.abs() > rat(MAX_MATRIX_POWER as i64) {
-                            return Err(self
-                                .err(format!("matrix powers are limited to ±{MAX_MATRIX_POWER}"))
-                                .label(e.span, "too large"));
-                        }
-                        self.square(&s, "a matrix power", arg)?;
-                        Ok(s)
+                    if Builtin::from_name(name).is_some() {
+                        return Err(self
+                            .err(format!("`{name}` is a function and needs parentheses"))
+                            .label(ast.span, "a function name")
+                            .help(format!("write `{name}(…)`")));
                     }
-                    PostOp::ElemPower(e) => {
-                        self.exponent(e)?;
-                        Ok(s)
+                    self.symbol(name)
+                }
+                AstKind::Group(x) => self.infer(x),
+                AstKind::Neg(x) => self.infer(x),
+                AstKind::Call { func, args, .. } => self.infer_call(*func, args, ast),
+                AstKind::Binary { .. } => {
+                    // Walk long chains iteratively: `A + A + ⋯` may have
+                    // thousands of terms.
+                    let (first, nodes) = spine(ast);
+                    let mut acc = self.infer(first)?;
+                    for node in nodes {
+                        let AstKind::Binary {
+                            op,
+                            op_span,
+                            lhs,
+                            rhs,
+                        } = &node.kind
+                        else {
+                            unreachable!("the spine holds binary nodes")
+                        };
+                        let b = self.infer(rhs)?;
+                        acc = self.infer_binary(*op, *op_span, lhs, rhs, acc, b)?;
+                    }
+                    Ok(acc)
+                }
+                AstKind::Postfix { op, arg, .. } => {
+                    let s = self.infer(arg)?;
+                    let inverts = match op {
+                        PostOp::Inverse | PostOp::InverseTranspose => true,
+                        PostOp::Power(e) | PostOp::ElemPower(e) => {
+                            const_value(e).is_some_and(|k| k.is_negative())
+                        }
+                        PostOp::Transpose => false,
+                    };
+                    if inverts && const_value(arg).is_some_and(|c| c.is_zero()) {
+                        return Err(self
+                            .err("division by zero: 0 to a negative power")
+                            .label(arg.span, "this is 0"));
+                    }
+                    match op {
+                        PostOp::Transpose => Ok(s.transpose()),
+                        PostOp::Inverse | PostOp::InverseTranspose => {
+                            self.square(&s, "the inverse", arg)?;
+                            Ok(if matches!(op, PostOp::Inverse) {
+                                s
+                            } else {
+                                s.transpose()
+                            })
+                        }
+                        PostOp::Power(e) => {
+                            let k = self.exponent(e)?;
+                            if s.is_scalar() {
+                                return Ok(s);
+                            }
+                            if !k.is_integer() {
+                                return Err(self
+                                    .err("a matrix can only be raised to an integer power")
+                                    .label(e.span, "not an integer")
+                                    .help("for an elementwise power write `.^`"));
+                            }
+                            if k.abs() > rat(MAX_MATRIX_POWER as i64) {
+                                return Err(self
+                                    .err(format!(
+                                        "matrix powers are limited to ±{MAX_MATRIX_POWER}"
+                                    ))
+                                    .label(e.span, "too large"));
+                            }
+                            self.square(&s, "a matrix power", arg)?;
+                            Ok(s)
+                        }
+                        PostOp::ElemPower(e) => {
+                            self.exponent(e)?;
+                            Ok(s)
+                        }
                     }
                 }
             }
-        }
+        })
     }
 
     fn infer_call(
@@ -688,58 +708,60 @@ impl Lowerer<'_> {
         args: &[Ast],
         call: &Ast,
     ) -> Result<TShape, Diagnostic> {
-        let mut shapes = Vec::new();
-        for a in args {
-            shapes.push(self.infer(a)?);
-        }
-        let s = shapes[0].clone();
-        let arg = &args[0];
-        match func {
-            Builtin::Tr | Builtin::Det | Builtin::Logdet => {
-                self.square(&s, &format!("`{}`", func.name()), arg)?;
-                Ok(TShape::scalar())
+        crate::stack::grow(|| {
+            let mut shapes = Vec::new();
+            for a in args {
+                shapes.push(self.infer(a)?);
             }
-            Builtin::Inv => {
-                self.square(&s, "`inv`", arg)?;
-                Ok(s)
-            }
-            Builtin::Sum | Builtin::Norm2 => Ok(TShape::scalar()),
-            Builtin::Elem(_) => Ok(s),
-            Builtin::Vec => {
-                let rows = s
-                    .rows
-                    .times(&s.cols)
-                    .ok_or_else(|| self.err("dimension too large").label(call.span, "here"))?;
-                Ok(TShape::new(rows, Term::one()))
-            }
-            Builtin::Diag => {
-                let resolved =
-                    TShape::new(self.unifier.resolve(&s.rows), self.unifier.resolve(&s.cols));
-                if resolved.is_scalar() {
-                    return Err(self
-                        .err("`diag` needs a vector or a square matrix, not a scalar")
-                        .label(arg.span, "1×1"));
+            let s = shapes[0].clone();
+            let arg = &args[0];
+            match func {
+                Builtin::Tr | Builtin::Det | Builtin::Logdet => {
+                    self.square(&s, &format!("`{}`", func.name()), arg)?;
+                    Ok(TShape::scalar())
                 }
-                if resolved.cols.is_one() {
-                    return Ok(TShape::new(s.rows.clone(), s.rows));
+                Builtin::Inv => {
+                    self.square(&s, "`inv`", arg)?;
+                    Ok(s)
                 }
-                self.square(&s, "`diag` of a matrix", arg)?;
-                Ok(TShape::new(s.rows, Term::one()))
+                Builtin::Sum | Builtin::Norm2 => Ok(TShape::scalar()),
+                Builtin::Elem(_) => Ok(s),
+                Builtin::Vec => {
+                    let rows = s
+                        .rows
+                        .times(&s.cols)
+                        .ok_or_else(|| self.err("dimension too large").label(call.span, "here"))?;
+                    Ok(TShape::new(rows, Term::one()))
+                }
+                Builtin::Diag => {
+                    let resolved =
+                        TShape::new(self.unifier.resolve(&s.rows), self.unifier.resolve(&s.cols));
+                    if resolved.is_scalar() {
+                        return Err(self
+                            .err("`diag` needs a vector or a square matrix, not a scalar")
+                            .label(arg.span, "1×1"));
+                    }
+                    if resolved.cols.is_one() {
+                        return Ok(TShape::new(s.rows.clone(), s.rows));
+                    }
+                    self.square(&s, "`diag` of a matrix", arg)?;
+                    Ok(TShape::new(s.rows, Term::one()))
+                }
+                Builtin::Kron => {
+                    let t = shapes[1].clone();
+                    if s.is_scalar() {
+                        return Ok(t);
+                    }
+                    if t.is_scalar() {
+                        return Ok(s);
+                    }
+                    let big = || self.err("dimension too large").label(call.span, "here");
+                    let rows = s.rows.times(&t.rows).ok_or_else(big)?;
+                    let cols = s.cols.times(&t.cols).ok_or_else(big)?;
+                    Ok(TShape::new(rows, cols))
+                }
             }
-            Builtin::Kron => {
-                let t = shapes[1].clone();
-                if s.is_scalar() {
-                    return Ok(t);
-                }
-                if t.is_scalar() {
-                    return Ok(s);
-                }
-                let big = || self.err("dimension too large").label(call.span, "here");
-                let rows = s.rows.times(&t.rows).ok_or_else(big)?;
-                let cols = s.cols.times(&t.cols).ok_or_else(big)?;
-                Ok(TShape::new(rows, cols))
-            }
-        }
+        })
     }
 
     fn infer_binary(
@@ -751,85 +773,86 @@ impl Lowerer<'_> {
         a: TShape,
         b: TShape,
     ) -> Result<TShape, Diagnostic> {
-        let clash = |me: &Self, verb: &str, why: &str| {
-            let (sa, sb) = (me.shape_text(&a), me.shape_text(&b));
-            me.err(format!(
-                "cannot {verb} `{}` ({sa}) and `{}` ({sb}){why}",
-                me.text(lhs.span),
-                me.text(rhs.span)
-            ))
-            .label(lhs.span, sa)
-            .label(rhs.span, sb)
-        };
-        if matches!(op, BinOp::Div | BinOp::HadamardDiv)
-            && const_value(rhs).is_some_and(|c| c.is_zero())
-        {
-            return Err(self.err("division by zero").label(rhs.span, "this is 0"));
-        }
-        match op {
-            BinOp::Add | BinOp::Sub | BinOp::Hadamard | BinOp::HadamardDiv => {
-                if a.is_scalar() {
-                    return Ok(b);
-                }
-                if b.is_scalar() {
-                    return Ok(a);
-                }
-                if self.unifier.unify_shapes(&a, &b) {
-                    return Ok(a);
-                }
-                let verb = match op {
-                    BinOp::Add => "add",
-                    BinOp::Sub => "subtract",
-                    _ => "combine elementwise",
-                };
-                Err(clash(self, verb, ": their shapes differ"))
+        crate::stack::grow(|| {
+            let clash = |me: &Self, verb: &str, why: &str| {
+                let (sa, sb) = (me.shape_text(&a), me.shape_text(&b));
+                me.err(format!(
+                    "cannot {verb} `{}` ({sa}) and `{}` ({sb}){why}",
+                    me.text(lhs.span),
+                    me.text(rhs.span)
+                ))
+                .label(lhs.span, sa)
+                .label(rhs.span, sb)
+            };
+            if matches!(op, BinOp::Div | BinOp::HadamardDiv)
+                && const_value(rhs).is_some_and(|c| c.is_zero())
+            {
+                return Err(self.err("division by zero").label(rhs.span, "this is 0"));
             }
-            BinOp::Mul => {
-                if a.is_scalar() {
-                    return Ok(b);
+            match op {
+                BinOp::Add | BinOp::Sub | BinOp::Hadamard | BinOp::HadamardDiv => {
+                    if a.is_scalar() {
+                        return Ok(b);
+                    }
+                    if b.is_scalar() {
+                        return Ok(a);
+                    }
+                    if self.unifier.unify_shapes(&a, &b) {
+                        return Ok(a);
+                    }
+                    let verb = match op {
+                        BinOp::Add => "add",
+                        BinOp::Sub => "subtract",
+                        _ => "combine elementwise",
+                    };
+                    Err(clash(self, verb, ": their shapes differ"))
                 }
-                if b.is_scalar() {
-                    return Ok(a);
+                BinOp::Mul => {
+                    if a.is_scalar() {
+                        return Ok(b);
+                    }
+                    if b.is_scalar() {
+                        return Ok(a);
+                    }
+                    if self.unifier.unify(&a.cols, &b.rows) {
+                        return Ok(TShape::new(a.rows, b.cols));
+                    }
+                    if let AstKind::Ident(name) = &lhs.kind
+                        && self.src[lhs.span.end.min(self.src.len())..].starts_with('(')
+                    {
+                        return Err(unknown_function(
+                            self.err(format!("unknown function `{name}`")),
+                            name,
+                            lhs.span,
+                        ));
+                    }
+                    let (ca, rb) = (self.unifier.dim(&a.cols), self.unifier.dim(&b.rows));
+                    let mut d = clash(
+                        self,
+                        "multiply",
+                        &format!(
+                            ": the left has {ca} column{}, the right {rb} row{}",
+                            plural(&ca),
+                            plural(&rb)
+                        ),
+                    );
+                    if self.unifier.resolve(&a.cols).is_one()
+                        && self.unifier.resolve(&b.rows) != Term::one()
+                    {
+                        d = d.help("an outer product is written `x y^T`; an inner product `x^T y`");
+                    } else if self.unifier.resolve(&a.rows) == self.unifier.resolve(&b.rows)
+                        && self.unifier.resolve(&a.cols).is_one()
+                    {
+                        d = d.help("did you mean to transpose one side?");
+                    }
+                    Err(d)
                 }
-                if self.unifier.unify(&a.cols, &b.rows) {
-                    return Ok(TShape::new(a.rows, b.cols));
-                }
-                if let AstKind::Ident(name) = &lhs.kind
-                    && self.src[lhs.span.end.min(self.src.len())..].starts_with('(')
-                {
-                    return Err(unknown_function(
-                        self.err(format!("unknown function `{name}`")),
-                        name,
-                        lhs.span,
-                    ));
-                }
-                let (ca, rb) = (self.unifier.dim(&a.cols), self.unifier.dim(&b.rows));
-                let mut d = clash(
-                    self,
-                    "multiply",
-                    &format!(
-                        ": the left has {ca} column{}, the right {rb} row{}",
-                        plural(&ca),
-                        plural(&rb)
-                    ),
-                );
-                if self.unifier.resolve(&a.cols).is_one()
-                    && self.unifier.resolve(&b.rows) != Term::one()
-                {
-                    d = d.help("an outer product is written `x y^T`; an inner product `x^T y`");
-                } else if self.unifier.resolve(&a.rows) == self.unifier.resolve(&b.rows)
-                    && self.unifier.resolve(&a.cols).is_one()
-                {
-                    d = d.help("did you mean to transpose one side?");
-                }
-                Err(d)
-            }
-            BinOp::Div => {
-                if b.is_scalar() {
-                    return Ok(a);
-                }
-                let sb = self.shape_text(&b);
-                Err(self
+                BinOp::Div => {
+                    if b.is_scalar() {
+                        return Ok(a);
+                    }
+                    let sb = self.shape_text(&b);
+                    Err(self
                     .err(format!(
                         "division by a matrix is undefined: `{}` is {sb}",
                         self.text(rhs.span)
@@ -840,22 +863,23 @@ impl Lowerer<'_> {
                         self.text(lhs.span),
                         atom_text(&self.text(rhs.span))
                     )))
+                }
+                BinOp::Kron => {
+                    if a.is_scalar() {
+                        return Ok(b);
+                    }
+                    if b.is_scalar() {
+                        return Ok(a);
+                    }
+                    let rows = a.rows.times(&b.rows);
+                    let cols = a.cols.times(&b.cols);
+                    match (rows, cols) {
+                        (Some(r), Some(c)) => Ok(TShape::new(r, c)),
+                        _ => Err(self.err("dimension too large").label(op_span, "here")),
+                    }
+                }
             }
-            BinOp::Kron => {
-                if a.is_scalar() {
-                    return Ok(b);
-                }
-                if b.is_scalar() {
-                    return Ok(a);
-                }
-                let rows = a.rows.times(&b.rows);
-                let cols = a.cols.times(&b.cols);
-                match (rows, cols) {
-                    (Some(r), Some(c)) => Ok(TShape::new(r, c)),
-                    _ => Err(self.err("dimension too large").label(op_span, "here")),
-                }
-            }
-        }
+        })
     }
 
     fn next_anonymous(&mut self) -> Shape {
@@ -869,93 +893,95 @@ impl Lowerer<'_> {
     }
 
     fn build(&mut self, ast: &Ast) -> Expr {
-        match &ast.kind {
-            AstKind::Number(c) => Expr::constant(c.clone()),
-            AstKind::Ident(name) => {
-                if name == "I" {
-                    let s = self.next_anonymous();
-                    return Expr::identity(s.rows);
+        crate::stack::grow(|| {
+            match &ast.kind {
+                AstKind::Number(c) => Expr::constant(c.clone()),
+                AstKind::Ident(name) => {
+                    if name == "I" {
+                        let s = self.next_anonymous();
+                        return Expr::identity(s.rows);
+                    }
+                    if name == "ones" {
+                        return Expr::ones(self.next_anonymous());
+                    }
+                    if let Some((idx, _)) = unit_indices(name) {
+                        let s = self.next_anonymous();
+                        return Expr::unit(idx, s);
+                    }
+                    Expr::var(name, self.var_shape(name))
                 }
-                if name == "ones" {
-                    return Expr::ones(self.next_anonymous());
-                }
-                if let Some((idx, _)) = unit_indices(name) {
-                    let s = self.next_anonymous();
-                    return Expr::unit(idx, s);
-                }
-                Expr::var(name, self.var_shape(name))
-            }
-            AstKind::Group(x) => self.build(x),
-            AstKind::Neg(x) => Expr::neg(&self.build(x)),
-            AstKind::Call { func, args, .. } => {
-                let a = self.build(&args[0]);
-                match func {
-                    Builtin::Tr => Expr::apply(Func::Tr, &a),
-                    Builtin::Det => Expr::apply(Func::Det, &a),
-                    Builtin::Logdet => Expr::apply(Func::Logdet, &a),
-                    Builtin::Inv => Expr::inverse(&a),
-                    Builtin::Diag => Expr::apply(Func::Diag, &a),
-                    Builtin::Vec => Expr::apply(Func::Vec, &a),
-                    Builtin::Sum => Expr::apply(Func::Sum, &a),
-                    Builtin::Norm2 => Expr::apply(Func::Norm2, &a),
-                    Builtin::Elem(f) => Expr::apply(Func::Elem(*f), &a),
-                    Builtin::Kron => {
-                        let b = self.build(&args[1]);
-                        Expr::kron(&a, &b)
+                AstKind::Group(x) => self.build(x),
+                AstKind::Neg(x) => Expr::neg(&self.build(x)),
+                AstKind::Call { func, args, .. } => {
+                    let a = self.build(&args[0]);
+                    match func {
+                        Builtin::Tr => Expr::apply(Func::Tr, &a),
+                        Builtin::Det => Expr::apply(Func::Det, &a),
+                        Builtin::Logdet => Expr::apply(Func::Logdet, &a),
+                        Builtin::Inv => Expr::inverse(&a),
+                        Builtin::Diag => Expr::apply(Func::Diag, &a),
+                        Builtin::Vec => Expr::apply(Func::Vec, &a),
+                        Builtin::Sum => Expr::apply(Func::Sum, &a),
+                        Builtin::Norm2 => Expr::apply(Func::Norm2, &a),
+                        Builtin::Elem(f) => Expr::apply(Func::Elem(*f), &a),
+                        Builtin::Kron => {
+                            let b = self.build(&args[1]);
+                            Expr::kron(&a, &b)
+                        }
                     }
                 }
-            }
-            AstKind::Binary { .. } => {
-                // Sums and runs of products are built in one pass each, so
-                // long flat inputs take linear time.
-                let (first, nodes) = spine(ast);
-                let mut pending = vec![self.build(first)];
-                let mut additive = false;
-                for node in nodes {
-                    let AstKind::Binary { op, rhs, .. } = &node.kind else {
-                        unreachable!("the spine holds binary nodes")
-                    };
-                    let b = self.build(rhs);
+                AstKind::Binary { .. } => {
+                    // Sums and runs of products are built in one pass each, so
+                    // long flat inputs take linear time.
+                    let (first, nodes) = spine(ast);
+                    let mut pending = vec![self.build(first)];
+                    let mut additive = false;
+                    for node in nodes {
+                        let AstKind::Binary { op, rhs, .. } = &node.kind else {
+                            unreachable!("the spine holds binary nodes")
+                        };
+                        let b = self.build(rhs);
+                        match op {
+                            BinOp::Add => {
+                                additive = true;
+                                pending.push(b);
+                            }
+                            BinOp::Sub => {
+                                additive = true;
+                                pending.push(Expr::neg(&b));
+                            }
+                            BinOp::Mul => pending.push(b),
+                            BinOp::Div => pending.push(Expr::power(&b, &rat(-1))),
+                            BinOp::Hadamard | BinOp::HadamardDiv | BinOp::Kron => {
+                                let a = Expr::product(std::mem::take(&mut pending));
+                                pending.push(match op {
+                                    BinOp::Hadamard => Expr::hadamard(&a, &b),
+                                    BinOp::HadamardDiv => Expr::hadamard_div(&a, &b),
+                                    _ => Expr::kron(&a, &b),
+                                });
+                            }
+                        }
+                    }
+                    if additive {
+                        Expr::sum(pending)
+                    } else {
+                        Expr::product(pending)
+                    }
+                }
+                AstKind::Postfix { op, arg, .. } => {
+                    let a = self.build(arg);
                     match op {
-                        BinOp::Add => {
-                            additive = true;
-                            pending.push(b);
-                        }
-                        BinOp::Sub => {
-                            additive = true;
-                            pending.push(Expr::neg(&b));
-                        }
-                        BinOp::Mul => pending.push(b),
-                        BinOp::Div => pending.push(Expr::power(&b, &rat(-1))),
-                        BinOp::Hadamard | BinOp::HadamardDiv | BinOp::Kron => {
-                            let a = Expr::product(std::mem::take(&mut pending));
-                            pending.push(match op {
-                                BinOp::Hadamard => Expr::hadamard(&a, &b),
-                                BinOp::HadamardDiv => Expr::hadamard_div(&a, &b),
-                                _ => Expr::kron(&a, &b),
-                            });
+                        PostOp::Transpose => Expr::transpose(&a),
+                        PostOp::Inverse => Expr::inverse(&a),
+                        PostOp::InverseTranspose => Expr::transpose(&Expr::inverse(&a)),
+                        PostOp::Power(e) => Expr::power(&a, &const_value(e).expect("checked")),
+                        PostOp::ElemPower(e) => {
+                            Expr::hadamard_pow(&a, &const_value(e).expect("checked"))
                         }
                     }
                 }
-                if additive {
-                    Expr::sum(pending)
-                } else {
-                    Expr::product(pending)
-                }
             }
-            AstKind::Postfix { op, arg, .. } => {
-                let a = self.build(arg);
-                match op {
-                    PostOp::Transpose => Expr::transpose(&a),
-                    PostOp::Inverse => Expr::inverse(&a),
-                    PostOp::InverseTranspose => Expr::transpose(&Expr::inverse(&a)),
-                    PostOp::Power(e) => Expr::power(&a, &const_value(e).expect("checked")),
-                    PostOp::ElemPower(e) => {
-                        Expr::hadamard_pow(&a, &const_value(e).expect("checked"))
-                    }
-                }
-            }
-        }
+        })
     }
 }
 
@@ -983,7 +1009,7 @@ fn spine(ast: &Ast) -> (&Ast, Vec<&Ast>) {
 
 /// The value of a constant AST (numbers, `+ - * /`, unary minus, groups).
 fn const_value(ast: &Ast) -> Option<BigRational> {
-    match &ast.kind {
+    crate::stack::grow(|| match &ast.kind {
         AstKind::Number(c) => Some(c.clone()),
         AstKind::Group(x) => const_value(x),
         AstKind::Neg(x) => Some(-const_value(x)?),
@@ -998,7 +1024,7 @@ fn const_value(ast: &Ast) -> Option<BigRational> {
             }
         }
         _ => None,
-    }
+    })
 }
 
 fn plural(d: &crate::shape::Dim) -> &'static str {

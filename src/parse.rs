@@ -147,35 +147,37 @@ fn span_of(p: &Pair<Rule>) -> Span {
 }
 
 fn build_expr(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
-    let mut operands = Vec::new();
-    let mut ops: Vec<(BinOp, Span)> = Vec::new();
-    let mut pending: Option<(BinOp, Span)> = None;
-    for p in pair.into_inner() {
-        let op = match p.as_rule() {
-            Rule::operand => {
-                let start = p.as_span().start();
-                let operand = build_operand(p, src)?;
-                if !operands.is_empty() {
-                    let op = pending
-                        .take()
-                        .unwrap_or((BinOp::Mul, Span::new(start, start)));
-                    ops.push(op);
+    crate::stack::grow(|| {
+        let mut operands = Vec::new();
+        let mut ops: Vec<(BinOp, Span)> = Vec::new();
+        let mut pending: Option<(BinOp, Span)> = None;
+        for p in pair.into_inner() {
+            let op = match p.as_rule() {
+                Rule::operand => {
+                    let start = p.as_span().start();
+                    let operand = build_operand(p, src)?;
+                    if !operands.is_empty() {
+                        let op = pending
+                            .take()
+                            .unwrap_or((BinOp::Mul, Span::new(start, start)));
+                        ops.push(op);
+                    }
+                    operands.push(operand);
+                    continue;
                 }
-                operands.push(operand);
-                continue;
-            }
-            Rule::add => BinOp::Add,
-            Rule::sub => BinOp::Sub,
-            Rule::mul => BinOp::Mul,
-            Rule::div => BinOp::Div,
-            Rule::hadamard => BinOp::Hadamard,
-            Rule::hdiv => BinOp::HadamardDiv,
-            Rule::kron_op => BinOp::Kron,
-            r => unreachable!("unexpected {r:?} in expr"),
-        };
-        pending = Some((op, span_of(&p)));
-    }
-    Ok(climb(operands, ops))
+                Rule::add => BinOp::Add,
+                Rule::sub => BinOp::Sub,
+                Rule::mul => BinOp::Mul,
+                Rule::div => BinOp::Div,
+                Rule::hadamard => BinOp::Hadamard,
+                Rule::hdiv => BinOp::HadamardDiv,
+                Rule::kron_op => BinOp::Kron,
+                r => unreachable!("unexpected {r:?} in expr"),
+            };
+            pending = Some((op, span_of(&p)));
+        }
+        Ok(climb(operands, ops))
+    })
 }
 
 /// Two-level left-associative precedence climbing.

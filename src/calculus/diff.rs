@@ -121,90 +121,94 @@ impl Diff<'_> {
     }
 
     fn d(&self, f: &Expr) -> Expr {
-        let zero = || Expr::zero(f.shape().clone());
-        if self.spend(1) || !f.mentions(self.wrt) {
-            return zero();
-        }
-        if let Some(pending) = &self.shallow {
-            let is_wrt = matches!(f.kind(), Kind::Var(v) if &**v == self.wrt);
-            if self.entered.get() && !is_wrt {
-                let name = format!("d({})", crate::print::to_text(f));
-                let mut p = pending.borrow_mut();
-                if !p.iter().any(|(n, _)| *n == name) {
-                    p.push((name.clone(), f.clone()));
+        crate::stack::grow(|| {
+            let zero = || Expr::zero(f.shape().clone());
+            if self.spend(1) || !f.mentions(self.wrt) {
+                return zero();
+            }
+            if let Some(pending) = &self.shallow {
+                let is_wrt = matches!(f.kind(), Kind::Var(v) if &**v == self.wrt);
+                if self.entered.get() && !is_wrt {
+                    let name = format!("d({})", crate::print::to_text(f));
+                    let mut p = pending.borrow_mut();
+                    if !p.iter().any(|(n, _)| *n == name) {
+                        p.push((name.clone(), f.clone()));
+                    }
+                    return Expr::var(&name, f.shape().clone());
                 }
-                return Expr::var(&name, f.shape().clone());
+                self.entered.set(true);
             }
-            self.entered.set(true);
-        }
-        match f.kind() {
-            // d c = 0, d I = 0, d E_ij = 0
-            Kind::Const(_)
-            | Kind::Identity
-            | Kind::Unit(_)
-            | Kind::Ones
-            | Kind::Commutation(..) => zero(),
-            // d X = dX; other variables are constants
-            Kind::Var(v) => {
-                if &**v == self.wrt {
-                    self.dir.clone()
-                } else {
-                    zero()
+            match f.kind() {
+                // d c = 0, d I = 0, d E_ij = 0
+                Kind::Const(_)
+                | Kind::Identity
+                | Kind::Unit(_)
+                | Kind::Ones
+                | Kind::Commutation(..) => zero(),
+                // d X = dX; other variables are constants
+                Kind::Var(v) => {
+                    if &**v == self.wrt {
+                        self.dir.clone()
+                    } else {
+                        zero()
+                    }
                 }
-            }
-            // d(A + B) = dA + dB
-            Kind::Sum(terms) => Expr::sum(terms.iter().map(|t| self.d(t))),
-            // d(A1 ⋯ An) = Σ_k A1 ⋯ dAk ⋯ An, factor order kept
-            Kind::Product(fs) => {
-                let active = fs.iter().filter(|x| x.mentions(self.wrt)).count();
-                if self.spend(active.saturating_mul(fs.len())) {
-                    return zero();
+                // d(A + B) = dA + dB
+                Kind::Sum(terms) => Expr::sum(terms.iter().map(|t| self.d(t))),
+                // d(A1 ⋯ An) = Σ_k A1 ⋯ dAk ⋯ An, factor order kept
+                Kind::Product(fs) => {
+                    let active = fs.iter().filter(|x| x.mentions(self.wrt)).count();
+                    if self.spend(active.saturating_mul(fs.len())) {
+                        return zero();
+                    }
+                    Expr::sum(
+                        (0..fs.len())
+                            .filter(|&k| fs[k].mentions(self.wrt))
+                            .map(|k| {
+                                Expr::product(
+                                    fs.iter()
+                                        .enumerate()
+                                        .map(|(i, x)| if i == k { self.d(x) } else { x.clone() }),
+                                )
+                            }),
+                    )
                 }
-                Expr::sum(
-                    (0..fs.len())
-                        .filter(|&k| fs[k].mentions(self.wrt))
-                        .map(|k| {
-                            Expr::product(
-                                fs.iter()
-                                    .enumerate()
-                                    .map(|(i, x)| if i == k { self.d(x) } else { x.clone() }),
-                            )
-                        }),
-                )
-            }
-            // d(A^T) = (dA)^T
-            Kind::Transpose(a) => Expr::transpose(&self.d(a)),
-            // d(A^-1) = -A^-1 dA A^-1
-            Kind::Inverse(a) => {
-                let inv = f.clone();
-                Expr::neg(&Expr::product([inv.clone(), self.d(a), inv]))
-            }
-            Kind::Power(a, k) => self.power(f, a, k),
-            // d(A .* B) = dA .* B + A .* dB
-            Kind::Hadamard(a, b) => Expr::add(
-                &Expr::hadamard(&self.d(a), b),
-                &Expr::hadamard(a, &self.d(b)),
-            ),
-            // d(A ./ B) = dA ./ B - (A .* dB) ./ B.^2
-            Kind::HadamardDiv(a, b) => Expr::sub(
-                &Expr::hadamard_div(&self.d(a), b),
-                &Expr::hadamard_div(
+                // d(A^T) = (dA)^T
+                Kind::Transpose(a) => Expr::transpose(&self.d(a)),
+                // d(A^-1) = -A^-1 dA A^-1
+                Kind::Inverse(a) => {
+                    let inv = f.clone();
+                    Expr::neg(&Expr::product([inv.clone(), self.d(a), inv]))
+                }
+                Kind::Power(a, k) => self.power(f, a, k),
+                // d(A .* B) = dA .* B + A .* dB
+                Kind::Hadamard(a, b) => Expr::add(
+                    &Expr::hadamard(&self.d(a), b),
                     &Expr::hadamard(a, &self.d(b)),
-                    &Expr::hadamard_pow(b, &rat(2)),
                 ),
-            ),
-            // d(A .^ k) = k A.^(k-1) .* dA
-            Kind::HadamardPow(a, k) => Expr::scale(
-                k,
-                &Expr::hadamard(
-                    &Expr::hadamard_pow(a, &(k - BigRational::one())),
-                    &self.d(a),
+                // d(A ./ B) = dA ./ B - (A .* dB) ./ B.^2
+                Kind::HadamardDiv(a, b) => Expr::sub(
+                    &Expr::hadamard_div(&self.d(a), b),
+                    &Expr::hadamard_div(
+                        &Expr::hadamard(a, &self.d(b)),
+                        &Expr::hadamard_pow(b, &rat(2)),
+                    ),
                 ),
-            ),
-            // d(A ⊗ B) = dA ⊗ B + A ⊗ dB
-            Kind::Kron(a, b) => Expr::add(&Expr::kron(&self.d(a), b), &Expr::kron(a, &self.d(b))),
-            Kind::Apply(func, a) => self.apply(f, *func, a),
-        }
+                // d(A .^ k) = k A.^(k-1) .* dA
+                Kind::HadamardPow(a, k) => Expr::scale(
+                    k,
+                    &Expr::hadamard(
+                        &Expr::hadamard_pow(a, &(k - BigRational::one())),
+                        &self.d(a),
+                    ),
+                ),
+                // d(A ⊗ B) = dA ⊗ B + A ⊗ dB
+                Kind::Kron(a, b) => {
+                    Expr::add(&Expr::kron(&self.d(a), b), &Expr::kron(a, &self.d(b)))
+                }
+                Kind::Apply(func, a) => self.apply(f, *func, a),
+            }
+        })
     }
 
     fn power(&self, f: &Expr, a: &Expr, k: &BigRational) -> Expr {
@@ -242,29 +246,31 @@ impl Diff<'_> {
     }
 
     fn apply(&self, f: &Expr, func: Func, a: &Expr) -> Expr {
-        let da = self.d(a);
-        match func {
-            // tr, sum, diag and vec are linear: d f(A) = f(dA)
-            Func::Tr | Func::Sum | Func::Diag | Func::Vec => Expr::apply(func, &da),
-            // d det A = det A tr(A^-1 dA)
-            Func::Det => Expr::mul(
-                f,
-                &Expr::apply(Func::Tr, &Expr::mul(&Expr::inverse(a), &da)),
-            ),
-            // d logdet A = tr(A^-1 dA)
-            Func::Logdet => Expr::apply(Func::Tr, &Expr::mul(&Expr::inverse(a), &da)),
-            // d ‖A‖ = <A, dA> / ‖A‖: a^T da for vectors, tr(A^T dA) for matrices
-            Func::Norm2 => {
-                let inner = if a.is_scalar() || a.shape().is_vector() {
-                    Expr::mul(&Expr::transpose(a), &da)
-                } else {
-                    Expr::apply(Func::Tr, &Expr::mul(&Expr::transpose(a), &da))
-                };
-                Expr::div(&inner, f)
+        crate::stack::grow(|| {
+            let da = self.d(a);
+            match func {
+                // tr, sum, diag and vec are linear: d f(A) = f(dA)
+                Func::Tr | Func::Sum | Func::Diag | Func::Vec => Expr::apply(func, &da),
+                // d det A = det A tr(A^-1 dA)
+                Func::Det => Expr::mul(
+                    f,
+                    &Expr::apply(Func::Tr, &Expr::mul(&Expr::inverse(a), &da)),
+                ),
+                // d logdet A = tr(A^-1 dA)
+                Func::Logdet => Expr::apply(Func::Tr, &Expr::mul(&Expr::inverse(a), &da)),
+                // d ‖A‖ = <A, dA> / ‖A‖: a^T da for vectors, tr(A^T dA) for matrices
+                Func::Norm2 => {
+                    let inner = if a.is_scalar() || a.shape().is_vector() {
+                        Expr::mul(&Expr::transpose(a), &da)
+                    } else {
+                        Expr::apply(Func::Tr, &Expr::mul(&Expr::transpose(a), &da))
+                    };
+                    Expr::div(&inner, f)
+                }
+                // d f(Z) = f'(Z) .* dZ, elementwise
+                Func::Elem(g) => self.elementwise(f, g, a, &da),
             }
-            // d f(Z) = f'(Z) .* dZ, elementwise
-            Func::Elem(g) => self.elementwise(f, g, a, &da),
-        }
+        })
     }
 
     fn elementwise(&self, f: &Expr, g: ElemFn, z: &Expr, dz: &Expr) -> Expr {

@@ -70,9 +70,11 @@ impl Dual {
     }
 
     fn mul(&self, o: &Dual) -> Dual {
-        // The cost of a product grows with the operands' sizes, in words.
+        // The cost of a product (and the gcd that reduces it) grows with
+        // the square of the operands' sizes, in words.
         let words = |q: &BigRational| (q.numer().bits() + q.denom().bits()) / 64;
-        let cost = 1 + words(&self.re) + words(&o.re) + words(&self.eps) + words(&o.eps);
+        let w = words(&self.re) + words(&o.re) + words(&self.eps) + words(&o.eps);
+        let cost = 1 + w * w;
         WORK.with(|w| w.set(w.get() + cost));
         Dual {
             re: q_mul(&self.re, &o.re),
@@ -103,7 +105,8 @@ pub struct DualMatrix {
 }
 
 /// Most work one exact check may do, at all its points together, in dual
-/// multiplications weighted by their operands' sizes in 64-bit words
+/// multiplications weighted by the square of their operands' sizes in
+/// 64-bit words
 /// (counted from the last [`reset_work`]); beyond it evaluation gives up
 /// with [`ExactError::TooCostly`] and the check falls back to floating
 /// point. High matrix powers and their Hessians would otherwise take
@@ -112,15 +115,23 @@ pub const MAX_EXACT_WORK: u64 = 300_000;
 
 thread_local! {
     static WORK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static LIMIT: std::cell::Cell<u64> = const { std::cell::Cell::new(MAX_EXACT_WORK) };
 }
 
-/// Starts a new exact check's work count.
+/// Starts a new exact check's work count, with the budget
+/// [`MAX_EXACT_WORK`].
 pub fn reset_work() {
+    reset_work_with(MAX_EXACT_WORK);
+}
+
+/// Starts a new work count with the given budget (`u64::MAX`: none).
+pub fn reset_work_with(limit: u64) {
     WORK.with(|w| w.set(0));
+    LIMIT.with(|l| l.set(limit));
 }
 
 fn over_budget() -> bool {
-    WORK.with(|w| w.get() > MAX_EXACT_WORK)
+    WORK.with(|w| w.get()) > LIMIT.with(|l| l.get())
 }
 
 /// Why an exact evaluation could not be done.
@@ -361,183 +372,185 @@ fn from_rows(rows: &[Vec<BigRational>], eps: Option<&Vec<Vec<BigRational>>>) -> 
 
 /// Evaluates `e` at `p` exactly, with dual numbers.
 pub fn eval_dual(e: &Expr, p: &ExactPoint) -> Result<DualMatrix, ExactError> {
-    let size = |d| {
-        p.bindings
-            .size(d)
-            .map_err(|e| ExactError::Invalid(e.message))
-    };
-    Ok(match e.kind() {
-        Kind::Const(c) => {
-            if e.is_scalar() {
+    crate::stack::grow(|| {
+        let size = |d| {
+            p.bindings
+                .size(d)
+                .map_err(|e| ExactError::Invalid(e.message))
+        };
+        Ok(match e.kind() {
+            Kind::Const(c) => {
+                if e.is_scalar() {
+                    DualMatrix {
+                        rows: 1,
+                        cols: 1,
+                        data: vec![Dual::real(c.clone())],
+                    }
+                } else {
+                    DualMatrix::zeros(size(&e.shape().rows)?, size(&e.shape().cols)?)
+                }
+            }
+            Kind::Var(v) => {
+                let rows = p
+                    .values
+                    .get(&**v)
+                    .ok_or_else(|| ExactError::Invalid(format!("no value for `{v}`")))?;
+                let eps = p.perturb.filter(|(name, _)| *name == &**v).map(|(_, h)| h);
+                from_rows(rows, eps)
+            }
+            Kind::Identity => DualMatrix::identity(size(&e.shape().rows)?),
+            Kind::Ones => {
+                let (r, c) = (size(&e.shape().rows)?, size(&e.shape().cols)?);
+                let mut m = DualMatrix::zeros(r, c);
+                for x in &mut m.data {
+                    *x = Dual::real(BigRational::one());
+                }
+                m
+            }
+            Kind::Commutation(pd, qd) => {
+                let (rows, cols) = (size(pd)?, size(qd)?);
+                let n = rows * cols;
+                let mut m = DualMatrix::zeros(n, n);
+                for (row, col) in super::float::commutation_entries(rows, cols) {
+                    m.data[row * n + col] = Dual::real(BigRational::one());
+                }
+                m
+            }
+            Kind::Unit(idx) => {
+                let (r, c) = (size(&e.shape().rows)?, size(&e.shape().cols)?);
+                let mut chars = idx.chars();
+                let mut index = || {
+                    chars
+                        .next()
+                        .and_then(|ch| p.bindings.indices.get(&ch).copied())
+                        .ok_or_else(|| ExactError::Invalid("no value for an index".into()))
+                };
+                let i = index()?;
+                let j = if c == 1 { 0 } else { index()? };
+                let mut m = DualMatrix::zeros(r, c);
+                if i >= r || j >= c {
+                    return Err(ExactError::Invalid("index out of range".into()));
+                }
+                m.data[i * c + j] = Dual::real(BigRational::one());
+                m
+            }
+            Kind::Sum(ts) => {
+                let mut acc = eval_dual(&ts[0], p)?;
+                for t in &ts[1..] {
+                    acc = acc.zip(&eval_dual(t, p)?, |a, b| Ok(a.add(b)))?;
+                }
+                if acc.rows * acc.cols == 1 && !e.is_scalar() {
+                    // a broadcast scalar whose matrix terms vanished
+                    let zeros = DualMatrix::zeros(size(&e.shape().rows)?, size(&e.shape().cols)?);
+                    acc = zeros.zip(&acc, |a, b| Ok(a.add(b)))?;
+                }
+                acc
+            }
+            Kind::Product(fs) => {
+                let mut acc = eval_dual(&fs[0], p)?;
+                for f in &fs[1..] {
+                    acc = acc.mul(&eval_dual(f, p)?)?;
+                }
+                acc
+            }
+            Kind::Transpose(a) => eval_dual(a, p)?.transpose(),
+            Kind::Inverse(a) => eval_dual(a, p)?.inverse()?,
+            Kind::Power(a, k) => {
+                if !k.is_integer() {
+                    return Err(ExactError::Inexact);
+                }
+                let m = eval_dual(a, p)?;
+                let n: i64 = k.to_integer().try_into().map_err(|_| ExactError::Inexact)?;
+                let base = if n < 0 { m.inverse()? } else { m };
+                let mut acc = if base.is_scalar() {
+                    DualMatrix::identity(1)
+                } else {
+                    DualMatrix::identity(base.rows)
+                };
+                for _ in 0..n.unsigned_abs() {
+                    acc = acc.mul(&base)?;
+                }
+                acc
+            }
+            Kind::Hadamard(a, b) => eval_dual(a, p)?.zip(&eval_dual(b, p)?, |x, y| Ok(x.mul(y)))?,
+            Kind::HadamardDiv(a, b) => eval_dual(a, p)?.zip(&eval_dual(b, p)?, |x, y| x.div(y))?,
+            Kind::HadamardPow(a, k) => {
+                if !k.is_integer() {
+                    return Err(ExactError::Inexact);
+                }
+                let n: i64 = k.to_integer().try_into().map_err(|_| ExactError::Inexact)?;
+                let m = eval_dual(a, p)?;
+                let one = Dual::real(BigRational::one());
+                let pow = |x: &Dual| -> Result<Dual, ExactError> {
+                    let mut acc = one.clone();
+                    for _ in 0..n.unsigned_abs() {
+                        acc = acc.mul(x);
+                    }
+                    if n < 0 { one.div(&acc) } else { Ok(acc) }
+                };
                 DualMatrix {
+                    rows: m.rows,
+                    cols: m.cols,
+                    data: m.data.iter().map(pow).collect::<Result<_, _>>()?,
+                }
+            }
+            Kind::Kron(a, b) => {
+                let (x, y) = (eval_dual(a, p)?, eval_dual(b, p)?);
+                let mut out = DualMatrix::zeros(x.rows * y.rows, x.cols * y.cols);
+                for i in 0..x.rows {
+                    for j in 0..x.cols {
+                        for k in 0..y.rows {
+                            for l in 0..y.cols {
+                                out.data[(i * y.rows + k) * out.cols + j * y.cols + l] =
+                                    x.at(i, j).mul(y.at(k, l));
+                            }
+                        }
+                    }
+                }
+                out
+            }
+            Kind::Apply(f, a) => {
+                let m = eval_dual(a, p)?;
+                let scalar = |d: Dual| DualMatrix {
                     rows: 1,
                     cols: 1,
-                    data: vec![Dual::real(c.clone())],
-                }
-            } else {
-                DualMatrix::zeros(size(&e.shape().rows)?, size(&e.shape().cols)?)
-            }
-        }
-        Kind::Var(v) => {
-            let rows = p
-                .values
-                .get(&**v)
-                .ok_or_else(|| ExactError::Invalid(format!("no value for `{v}`")))?;
-            let eps = p.perturb.filter(|(name, _)| *name == &**v).map(|(_, h)| h);
-            from_rows(rows, eps)
-        }
-        Kind::Identity => DualMatrix::identity(size(&e.shape().rows)?),
-        Kind::Ones => {
-            let (r, c) = (size(&e.shape().rows)?, size(&e.shape().cols)?);
-            let mut m = DualMatrix::zeros(r, c);
-            for x in &mut m.data {
-                *x = Dual::real(BigRational::one());
-            }
-            m
-        }
-        Kind::Commutation(pd, qd) => {
-            let (rows, cols) = (size(pd)?, size(qd)?);
-            let n = rows * cols;
-            let mut m = DualMatrix::zeros(n, n);
-            for (row, col) in super::float::commutation_entries(rows, cols) {
-                m.data[row * n + col] = Dual::real(BigRational::one());
-            }
-            m
-        }
-        Kind::Unit(idx) => {
-            let (r, c) = (size(&e.shape().rows)?, size(&e.shape().cols)?);
-            let mut chars = idx.chars();
-            let mut index = || {
-                chars
-                    .next()
-                    .and_then(|ch| p.bindings.indices.get(&ch).copied())
-                    .ok_or_else(|| ExactError::Invalid("no value for an index".into()))
-            };
-            let i = index()?;
-            let j = if c == 1 { 0 } else { index()? };
-            let mut m = DualMatrix::zeros(r, c);
-            if i >= r || j >= c {
-                return Err(ExactError::Invalid("index out of range".into()));
-            }
-            m.data[i * c + j] = Dual::real(BigRational::one());
-            m
-        }
-        Kind::Sum(ts) => {
-            let mut acc = eval_dual(&ts[0], p)?;
-            for t in &ts[1..] {
-                acc = acc.zip(&eval_dual(t, p)?, |a, b| Ok(a.add(b)))?;
-            }
-            if acc.rows * acc.cols == 1 && !e.is_scalar() {
-                // a broadcast scalar whose matrix terms vanished
-                let zeros = DualMatrix::zeros(size(&e.shape().rows)?, size(&e.shape().cols)?);
-                acc = zeros.zip(&acc, |a, b| Ok(a.add(b)))?;
-            }
-            acc
-        }
-        Kind::Product(fs) => {
-            let mut acc = eval_dual(&fs[0], p)?;
-            for f in &fs[1..] {
-                acc = acc.mul(&eval_dual(f, p)?)?;
-            }
-            acc
-        }
-        Kind::Transpose(a) => eval_dual(a, p)?.transpose(),
-        Kind::Inverse(a) => eval_dual(a, p)?.inverse()?,
-        Kind::Power(a, k) => {
-            if !k.is_integer() {
-                return Err(ExactError::Inexact);
-            }
-            let m = eval_dual(a, p)?;
-            let n: i64 = k.to_integer().try_into().map_err(|_| ExactError::Inexact)?;
-            let base = if n < 0 { m.inverse()? } else { m };
-            let mut acc = if base.is_scalar() {
-                DualMatrix::identity(1)
-            } else {
-                DualMatrix::identity(base.rows)
-            };
-            for _ in 0..n.unsigned_abs() {
-                acc = acc.mul(&base)?;
-            }
-            acc
-        }
-        Kind::Hadamard(a, b) => eval_dual(a, p)?.zip(&eval_dual(b, p)?, |x, y| Ok(x.mul(y)))?,
-        Kind::HadamardDiv(a, b) => eval_dual(a, p)?.zip(&eval_dual(b, p)?, |x, y| x.div(y))?,
-        Kind::HadamardPow(a, k) => {
-            if !k.is_integer() {
-                return Err(ExactError::Inexact);
-            }
-            let n: i64 = k.to_integer().try_into().map_err(|_| ExactError::Inexact)?;
-            let m = eval_dual(a, p)?;
-            let one = Dual::real(BigRational::one());
-            let pow = |x: &Dual| -> Result<Dual, ExactError> {
-                let mut acc = one.clone();
-                for _ in 0..n.unsigned_abs() {
-                    acc = acc.mul(x);
-                }
-                if n < 0 { one.div(&acc) } else { Ok(acc) }
-            };
-            DualMatrix {
-                rows: m.rows,
-                cols: m.cols,
-                data: m.data.iter().map(pow).collect::<Result<_, _>>()?,
-            }
-        }
-        Kind::Kron(a, b) => {
-            let (x, y) = (eval_dual(a, p)?, eval_dual(b, p)?);
-            let mut out = DualMatrix::zeros(x.rows * y.rows, x.cols * y.cols);
-            for i in 0..x.rows {
-                for j in 0..x.cols {
-                    for k in 0..y.rows {
-                        for l in 0..y.cols {
-                            out.data[(i * y.rows + k) * out.cols + j * y.cols + l] =
-                                x.at(i, j).mul(y.at(k, l));
-                        }
-                    }
-                }
-            }
-            out
-        }
-        Kind::Apply(f, a) => {
-            let m = eval_dual(a, p)?;
-            let scalar = |d: Dual| DualMatrix {
-                rows: 1,
-                cols: 1,
-                data: vec![d],
-            };
-            match f {
-                Func::Tr => {
-                    let n = m.square()?;
-                    scalar((0..n).fold(Dual::zero(), |acc, i| acc.add(m.at(i, i))))
-                }
-                Func::Det => scalar(m.det()?),
-                Func::Sum => scalar(m.data.iter().fold(Dual::zero(), |acc, x| acc.add(x))),
-                Func::Diag => {
-                    if m.cols == 1 {
-                        let mut d = DualMatrix::zeros(m.rows, m.rows);
-                        for i in 0..m.rows {
-                            d.data[i * m.rows + i] = m.data[i].clone();
-                        }
-                        d
-                    } else {
+                    data: vec![d],
+                };
+                match f {
+                    Func::Tr => {
                         let n = m.square()?;
-                        DualMatrix {
-                            rows: n,
-                            cols: 1,
-                            data: (0..n).map(|i| m.at(i, i).clone()).collect(),
+                        scalar((0..n).fold(Dual::zero(), |acc, i| acc.add(m.at(i, i))))
+                    }
+                    Func::Det => scalar(m.det()?),
+                    Func::Sum => scalar(m.data.iter().fold(Dual::zero(), |acc, x| acc.add(x))),
+                    Func::Diag => {
+                        if m.cols == 1 {
+                            let mut d = DualMatrix::zeros(m.rows, m.rows);
+                            for i in 0..m.rows {
+                                d.data[i * m.rows + i] = m.data[i].clone();
+                            }
+                            d
+                        } else {
+                            let n = m.square()?;
+                            DualMatrix {
+                                rows: n,
+                                cols: 1,
+                                data: (0..n).map(|i| m.at(i, i).clone()).collect(),
+                            }
                         }
                     }
-                }
-                Func::Vec => {
-                    let t = m.transpose();
-                    DualMatrix {
-                        rows: m.rows * m.cols,
-                        cols: 1,
-                        data: t.data,
+                    Func::Vec => {
+                        let t = m.transpose();
+                        DualMatrix {
+                            rows: m.rows * m.cols,
+                            cols: 1,
+                            data: t.data,
+                        }
                     }
+                    Func::Logdet | Func::Norm2 | Func::Elem(_) => return Err(ExactError::Inexact),
                 }
-                Func::Logdet | Func::Norm2 | Func::Elem(_) => return Err(ExactError::Inexact),
             }
-        }
+        })
     })
 }
 

@@ -326,122 +326,124 @@ pub fn eval(e: &Expr, b: &Bindings) -> Result<Matrix, EvalError> {
 }
 
 fn eval_node(e: &Expr, b: &Bindings) -> Result<Matrix, EvalError> {
-    Ok(match e.kind() {
-        Kind::Const(c) => {
-            let x = c.to_f64().unwrap_or(f64::NAN);
-            if e.is_scalar() {
-                Matrix::scalar(x)
-            } else {
-                let (r, c) = b.shape(e.shape())?;
-                Matrix::zeros(r, c)
-            }
-        }
-        Kind::Var(v) => {
-            let m = b
-                .vars
-                .get(&**v)
-                .ok_or_else(|| EvalError::new(format!("no value given for `{v}`")))?;
-            let (r, c) = b.shape(e.shape()).unwrap_or((m.rows, m.cols));
-            if (m.rows, m.cols) != (r, c) {
-                return Err(EvalError::new(format!(
-                    "`{v}` is {}×{} but its shape {} needs {r}×{c}",
-                    m.rows,
-                    m.cols,
-                    e.shape()
-                )));
-            }
-            m.clone()
-        }
-        Kind::Identity => Matrix::identity(b.size(&e.shape().rows)?),
-        Kind::Ones => {
-            let (r, c) = b.shape(e.shape())?;
-            let mut m = Matrix::zeros(r, c);
-            for i in 0..r {
-                for j in 0..c {
-                    m.set(i, j, 1.0);
+    crate::stack::grow(|| {
+        Ok(match e.kind() {
+            Kind::Const(c) => {
+                let x = c.to_f64().unwrap_or(f64::NAN);
+                if e.is_scalar() {
+                    Matrix::scalar(x)
+                } else {
+                    let (r, c) = b.shape(e.shape())?;
+                    Matrix::zeros(r, c)
                 }
             }
-            m
-        }
-        Kind::Commutation(p, q) => {
-            let (p, q) = (b.size(p)?, b.size(q)?);
-            let mut m = Matrix::zeros(p * q, p * q);
-            for (row, col) in commutation_entries(p, q) {
-                m.set(row, col, 1.0);
-            }
-            m
-        }
-        Kind::Unit(idx) => {
-            let (r, c) = b.shape(e.shape())?;
-            let mut chars = idx.chars();
-            let i = index(b, chars.next())?;
-            let j = if c == 1 { 0 } else { index(b, chars.next())? };
-            if i >= r || j >= c {
-                return Err(EvalError::new(format!(
-                    "index ({i}, {j}) is outside {r}×{c}"
-                )));
-            }
-            let mut m = Matrix::zeros(r, c);
-            m.set(i, j, 1.0);
-            m
-        }
-        Kind::Sum(terms) => {
-            let mut acc = eval_node(&terms[0], b)?;
-            for t in &terms[1..] {
-                acc = acc.zip(&eval_node(t, b)?, |x, y| x + y)?;
-            }
-            if acc.is_scalar() && !e.is_scalar() {
-                // a broadcast scalar whose matrix terms vanished
-                let (r, c) = b.shape(e.shape())?;
-                acc = Matrix::zeros(r, c).zip(&acc, |x, y| x + y)?;
-            }
-            acc
-        }
-        Kind::Product(fs) => {
-            let mut acc = eval_node(&fs[0], b)?;
-            for f in &fs[1..] {
-                acc = acc.mul(&eval_node(f, b)?)?;
-            }
-            acc
-        }
-        Kind::Transpose(a) => eval_node(a, b)?.transpose(),
-        Kind::Inverse(a) => eval_node(a, b)?.inverse()?,
-        Kind::Power(a, k) => {
-            let m = eval_node(a, b)?;
-            if m.is_scalar() {
-                let x = m.data[0];
-                let y = x.powf(k.to_f64().unwrap_or(f64::NAN));
-                if !y.is_finite() {
-                    return Err(EvalError::new(format!("{x}^{k} is not a real number")));
+            Kind::Var(v) => {
+                let m = b
+                    .vars
+                    .get(&**v)
+                    .ok_or_else(|| EvalError::new(format!("no value given for `{v}`")))?;
+                let (r, c) = b.shape(e.shape()).unwrap_or((m.rows, m.cols));
+                if (m.rows, m.cols) != (r, c) {
+                    return Err(EvalError::new(format!(
+                        "`{v}` is {}×{} but its shape {} needs {r}×{c}",
+                        m.rows,
+                        m.cols,
+                        e.shape()
+                    )));
                 }
-                Matrix::scalar(y)
-            } else {
-                let n: i64 = k
-                    .to_integer()
-                    .try_into()
-                    .map_err(|_| EvalError::new("exponent too large"))?;
-                let base = if n < 0 { m.inverse()? } else { m };
-                let mut acc = Matrix::identity(base.rows);
-                for _ in 0..n.unsigned_abs() {
-                    acc = acc.mul(&base)?;
+                m.clone()
+            }
+            Kind::Identity => Matrix::identity(b.size(&e.shape().rows)?),
+            Kind::Ones => {
+                let (r, c) = b.shape(e.shape())?;
+                let mut m = Matrix::zeros(r, c);
+                for i in 0..r {
+                    for j in 0..c {
+                        m.set(i, j, 1.0);
+                    }
+                }
+                m
+            }
+            Kind::Commutation(p, q) => {
+                let (p, q) = (b.size(p)?, b.size(q)?);
+                let mut m = Matrix::zeros(p * q, p * q);
+                for (row, col) in commutation_entries(p, q) {
+                    m.set(row, col, 1.0);
+                }
+                m
+            }
+            Kind::Unit(idx) => {
+                let (r, c) = b.shape(e.shape())?;
+                let mut chars = idx.chars();
+                let i = index(b, chars.next())?;
+                let j = if c == 1 { 0 } else { index(b, chars.next())? };
+                if i >= r || j >= c {
+                    return Err(EvalError::new(format!(
+                        "index ({i}, {j}) is outside {r}×{c}"
+                    )));
+                }
+                let mut m = Matrix::zeros(r, c);
+                m.set(i, j, 1.0);
+                m
+            }
+            Kind::Sum(terms) => {
+                let mut acc = eval_node(&terms[0], b)?;
+                for t in &terms[1..] {
+                    acc = acc.zip(&eval_node(t, b)?, |x, y| x + y)?;
+                }
+                if acc.is_scalar() && !e.is_scalar() {
+                    // a broadcast scalar whose matrix terms vanished
+                    let (r, c) = b.shape(e.shape())?;
+                    acc = Matrix::zeros(r, c).zip(&acc, |x, y| x + y)?;
                 }
                 acc
             }
-        }
-        Kind::Hadamard(x, y) => eval_node(x, b)?.zip(&eval_node(y, b)?, |p, q| p * q)?,
-        Kind::HadamardDiv(x, y) => {
-            let d = eval_node(y, b)?;
-            if d.data.contains(&0.0) {
-                return Err(EvalError::new("elementwise division by zero"));
+            Kind::Product(fs) => {
+                let mut acc = eval_node(&fs[0], b)?;
+                for f in &fs[1..] {
+                    acc = acc.mul(&eval_node(f, b)?)?;
+                }
+                acc
             }
-            eval_node(x, b)?.zip(&d, |p, q| p / q)?
-        }
-        Kind::HadamardPow(a, k) => {
-            let k = k.to_f64().unwrap_or(f64::NAN);
-            eval_node(a, b)?.map(|x| x.powf(k))
-        }
-        Kind::Kron(x, y) => eval_node(x, b)?.kron(&eval_node(y, b)?),
-        Kind::Apply(f, a) => apply(*f, &eval_node(a, b)?)?,
+            Kind::Transpose(a) => eval_node(a, b)?.transpose(),
+            Kind::Inverse(a) => eval_node(a, b)?.inverse()?,
+            Kind::Power(a, k) => {
+                let m = eval_node(a, b)?;
+                if m.is_scalar() {
+                    let x = m.data[0];
+                    let y = x.powf(k.to_f64().unwrap_or(f64::NAN));
+                    if !y.is_finite() {
+                        return Err(EvalError::new(format!("{x}^{k} is not a real number")));
+                    }
+                    Matrix::scalar(y)
+                } else {
+                    let n: i64 = k
+                        .to_integer()
+                        .try_into()
+                        .map_err(|_| EvalError::new("exponent too large"))?;
+                    let base = if n < 0 { m.inverse()? } else { m };
+                    let mut acc = Matrix::identity(base.rows);
+                    for _ in 0..n.unsigned_abs() {
+                        acc = acc.mul(&base)?;
+                    }
+                    acc
+                }
+            }
+            Kind::Hadamard(x, y) => eval_node(x, b)?.zip(&eval_node(y, b)?, |p, q| p * q)?,
+            Kind::HadamardDiv(x, y) => {
+                let d = eval_node(y, b)?;
+                if d.data.contains(&0.0) {
+                    return Err(EvalError::new("elementwise division by zero"));
+                }
+                eval_node(x, b)?.zip(&d, |p, q| p / q)?
+            }
+            Kind::HadamardPow(a, k) => {
+                let k = k.to_f64().unwrap_or(f64::NAN);
+                eval_node(a, b)?.map(|x| x.powf(k))
+            }
+            Kind::Kron(x, y) => eval_node(x, b)?.kron(&eval_node(y, b)?),
+            Kind::Apply(f, a) => apply(*f, &eval_node(a, b)?)?,
+        })
     })
 }
 

@@ -181,14 +181,16 @@ fn unit_indices(f: &Expr) -> Option<(Option<String>, Option<String>)> {
 }
 
 fn mentions_unit(e: &Expr) -> bool {
-    let mut stack = vec![e];
-    while let Some(x) = stack.pop() {
-        if matches!(x.kind(), Kind::Unit(_)) {
-            return true;
+    crate::stack::grow(|| {
+        let mut stack = vec![e];
+        while let Some(x) = stack.pop() {
+            if matches!(x.kind(), Kind::Unit(_)) {
+                return true;
+            }
+            stack.extend(x.children());
         }
-        stack.extend(x.children());
-    }
-    false
+        false
+    })
 }
 
 /// One factor of a term in index notation.
@@ -233,19 +235,21 @@ impl Entries<'_> {
 
     /// One term as (coefficient, pieces).
     fn term(&self, t: &Expr, r: Option<&str>, c: Option<&str>) -> (BigRational, Vec<Piece>) {
-        if t.is_scalar() && (r.is_some() || c.is_some()) {
-            // A broadcast scalar: every entry is the scalar itself.
-            return self.term(t, None, None);
-        }
-        let (coeff, scalars, chain) = t.split_product();
-        let mut parts: Vec<Piece> = Vec::new();
-        for s in &scalars {
-            parts.extend(self.scalar(s));
-        }
-        if !chain.is_empty() {
-            parts.extend(self.chain(&chain, r, c));
-        }
-        (coeff, parts)
+        crate::stack::grow(|| {
+            if t.is_scalar() && (r.is_some() || c.is_some()) {
+                // A broadcast scalar: every entry is the scalar itself.
+                return self.term(t, None, None);
+            }
+            let (coeff, scalars, chain) = t.split_product();
+            let mut parts: Vec<Piece> = Vec::new();
+            for s in &scalars {
+                parts.extend(self.scalar(s));
+            }
+            if !chain.is_empty() {
+                parts.extend(self.chain(&chain, r, c));
+            }
+            (coeff, parts)
+        })
     }
 
     /// A scalar factor, with traces and 1×1 products of a unit matrix

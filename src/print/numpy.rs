@@ -357,21 +357,23 @@ impl Gen {
 
     /// The node computing `e`.
     fn expr(&mut self, e: &Expr) -> usize {
-        if let Kind::Transpose(a) = e.kind()
-            && (a.is_scalar() || a.shape().is_vector() || a.shape().is_row())
-        {
-            // a 1-D array is its own transpose
-            return self.expr(a);
-        }
-        if let Some(&id) = self.memo.get(&Key::Expr(e.clone())) {
-            self.nodes[id].uses += 1;
-            return id;
-        }
-        let node = self.build(e);
-        let id = self.nodes.len();
-        self.nodes.push(node);
-        self.memo.insert(Key::Expr(e.clone()), id);
-        id
+        crate::stack::grow(|| {
+            if let Kind::Transpose(a) = e.kind()
+                && (a.is_scalar() || a.shape().is_vector() || a.shape().is_row())
+            {
+                // a 1-D array is its own transpose
+                return self.expr(a);
+            }
+            if let Some(&id) = self.memo.get(&Key::Expr(e.clone())) {
+                self.nodes[id].uses += 1;
+                return id;
+            }
+            let node = self.build(e);
+            let id = self.nodes.len();
+            self.nodes.push(node);
+            self.memo.insert(Key::Expr(e.clone()), id);
+            id
+        })
     }
 
     fn build(&mut self, e: &Expr) -> Node {

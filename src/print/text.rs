@@ -141,65 +141,67 @@ impl Printer<'_> {
 
     /// The text and its precedence level.
     fn print(&self, e: &Expr) -> (String, u8) {
-        let n = self.n;
-        match e.kind() {
-            Kind::Const(c) => self.constant(c),
-            Kind::Var(v) => (n.var(v), ATOM),
-            Kind::Identity | Kind::Ones | Kind::Commutation(..) => (n.leaf(e.kind()), ATOM),
-            Kind::Unit(idx) => (n.unit(idx, e.shape().is_vector()), ATOM),
-            // A broadcast scalar whose matrix terms vanished: `s ones`.
-            Kind::Sum(terms)
-                if !e.is_scalar() && terms.iter().all(|t| t.is_scalar() || t.is_zero()) =>
-            {
-                let s = Expr::sum(terms.iter().filter(|t| t.is_scalar()).cloned());
-                self.print(&Expr::mul(&s, &Expr::ones(e.shape().clone())))
-            }
-            Kind::Sum(terms) => (join_signed(terms.iter().map(|t| self.signed_term(t))), SUM),
-            Kind::Product(_) => {
-                let (neg, body, level) = self.product_body(e);
-                if neg {
-                    (format!("-{body}"), level.min(UNARY))
-                } else {
-                    (body, level)
-                }
-            }
-            Kind::Transpose(a) => match a.kind() {
-                Kind::Inverse(b) => (n.postfix(&self.operand(b, ATOM), true, true), POSTFIX),
-                _ => (n.postfix(&self.operand(a, ATOM), true, false), POSTFIX),
-            },
-            Kind::Inverse(a) => (n.postfix(&self.operand(a, ATOM), false, true), POSTFIX),
-            // The Cookbook's (X^2)^T and (X^-2)^T rather than (X^T)^2, (X^-T)^2
-            Kind::Power(a, k) if !e.is_scalar() && k.is_integer() => match a.kind() {
-                Kind::Transpose(v) if matches!(v.kind(), Kind::Var(_)) => {
-                    let inner = self.power(&self.operand(v, ATOM), k);
-                    (n.postfix(&n.paren(&inner), true, false), POSTFIX)
-                }
-                Kind::Transpose(i) if matches!(i.kind(), Kind::Inverse(v) if matches!(v.kind(), Kind::Var(_))) =>
+        crate::stack::grow(|| {
+            let n = self.n;
+            match e.kind() {
+                Kind::Const(c) => self.constant(c),
+                Kind::Var(v) => (n.var(v), ATOM),
+                Kind::Identity | Kind::Ones | Kind::Commutation(..) => (n.leaf(e.kind()), ATOM),
+                Kind::Unit(idx) => (n.unit(idx, e.shape().is_vector()), ATOM),
+                // A broadcast scalar whose matrix terms vanished: `s ones`.
+                Kind::Sum(terms)
+                    if !e.is_scalar() && terms.iter().all(|t| t.is_scalar() || t.is_zero()) =>
                 {
-                    let Kind::Inverse(v) = i.kind() else {
-                        unreachable!("matched above")
-                    };
-                    let inner = self.power(&self.operand(v, ATOM), &-k);
-                    (n.postfix(&n.paren(&inner), true, false), POSTFIX)
+                    let s = Expr::sum(terms.iter().filter(|t| t.is_scalar()).cloned());
+                    self.print(&Expr::mul(&s, &Expr::ones(e.shape().clone())))
                 }
-                Kind::Inverse(v) if matches!(v.kind(), Kind::Var(_)) => {
-                    (self.power(&self.operand(v, ATOM), &-k), POWER)
+                Kind::Sum(terms) => (join_signed(terms.iter().map(|t| self.signed_term(t))), SUM),
+                Kind::Product(_) => {
+                    let (neg, body, level) = self.product_body(e);
+                    if neg {
+                        (format!("-{body}"), level.min(UNARY))
+                    } else {
+                        (body, level)
+                    }
                 }
-                _ => (self.power(&self.operand(a, ATOM), k), POWER),
-            },
-            Kind::Power(a, k) => (self.power(&self.operand(a, ATOM), k), POWER),
-            Kind::HadamardPow(a, k) => (n.hadamard_power(&self.operand(a, ATOM), k), POWER),
-            Kind::Hadamard(a, b) | Kind::HadamardDiv(a, b) | Kind::Kron(a, b) => (
-                format!(
-                    "{} {} {}",
-                    self.operand(a, UNARY),
-                    n.operator(e.kind()),
-                    self.operand(b, UNARY)
+                Kind::Transpose(a) => match a.kind() {
+                    Kind::Inverse(b) => (n.postfix(&self.operand(b, ATOM), true, true), POSTFIX),
+                    _ => (n.postfix(&self.operand(a, ATOM), true, false), POSTFIX),
+                },
+                Kind::Inverse(a) => (n.postfix(&self.operand(a, ATOM), false, true), POSTFIX),
+                // The Cookbook's (X^2)^T and (X^-2)^T rather than (X^T)^2, (X^-T)^2
+                Kind::Power(a, k) if !e.is_scalar() && k.is_integer() => match a.kind() {
+                    Kind::Transpose(v) if matches!(v.kind(), Kind::Var(_)) => {
+                        let inner = self.power(&self.operand(v, ATOM), k);
+                        (n.postfix(&n.paren(&inner), true, false), POSTFIX)
+                    }
+                    Kind::Transpose(i) if matches!(i.kind(), Kind::Inverse(v) if matches!(v.kind(), Kind::Var(_))) =>
+                    {
+                        let Kind::Inverse(v) = i.kind() else {
+                            unreachable!("matched above")
+                        };
+                        let inner = self.power(&self.operand(v, ATOM), &-k);
+                        (n.postfix(&n.paren(&inner), true, false), POSTFIX)
+                    }
+                    Kind::Inverse(v) if matches!(v.kind(), Kind::Var(_)) => {
+                        (self.power(&self.operand(v, ATOM), &-k), POWER)
+                    }
+                    _ => (self.power(&self.operand(a, ATOM), k), POWER),
+                },
+                Kind::Power(a, k) => (self.power(&self.operand(a, ATOM), k), POWER),
+                Kind::HadamardPow(a, k) => (n.hadamard_power(&self.operand(a, ATOM), k), POWER),
+                Kind::Hadamard(a, b) | Kind::HadamardDiv(a, b) | Kind::Kron(a, b) => (
+                    format!(
+                        "{} {} {}",
+                        self.operand(a, UNARY),
+                        n.operator(e.kind()),
+                        self.operand(b, UNARY)
+                    ),
+                    PRODUCT,
                 ),
-                PRODUCT,
-            ),
-            Kind::Apply(f, a) => (n.apply(*f, &self.print(a).0), ATOM),
-        }
+                Kind::Apply(f, a) => (n.apply(*f, &self.print(a).0), ATOM),
+            }
+        })
     }
 
     fn power(&self, base: &str, k: &BigRational) -> String {

@@ -426,6 +426,9 @@ fn diff_lowered(
             "differentiate a smaller expression, or group repeated factors as powers such as `X^3`",
         )
     })?;
+    // Shared subtrees keep the product rule's result small in memory even
+    // when written out it is huge (nested squares double it per level).
+    printable(&result)?;
     let ctx = match &dir_name {
         Some(name) => lowered.context.with_direction(&var, name),
         None => lowered.context.clone(),

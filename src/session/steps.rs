@@ -61,18 +61,20 @@ fn words(text: impl Into<String>, latex: impl Into<String>) -> Side {
 
 /// `e` with the variable `name` replaced by `by`.
 fn substitute(e: &Expr, name: &str, by: &Expr) -> Expr {
-    if !e.mentions(name) {
-        return e.clone();
-    }
-    if let Kind::Var(v) = e.kind() {
-        return if &**v == name { by.clone() } else { e.clone() };
-    }
-    let kids: Vec<Expr> = e
-        .children()
-        .into_iter()
-        .map(|c| substitute(c, name, by))
-        .collect();
-    e.rebuild(kids)
+    crate::stack::grow(|| {
+        if !e.mentions(name) {
+            return e.clone();
+        }
+        if let Kind::Var(v) = e.kind() {
+            return if &**v == name { by.clone() } else { e.clone() };
+        }
+        let kids: Vec<Expr> = e
+            .children()
+            .into_iter()
+            .map(|c| substitute(c, name, by))
+            .collect();
+        e.rebuild(kids)
+    })
 }
 
 impl Session {

@@ -165,7 +165,7 @@ impl Setup {
 
     /// The differential of `f`, or a diagnostic when it is too large.
     fn differential(&self, f: &Expr) -> Result<Expr, Diagnostic> {
-        differential(f, &self.var, &self.dir_expr).map_err(|e| {
+        let d = differential(f, &self.var, &self.dir_expr).map_err(|e| {
             Diagnostic::new(
                 format!(
                     "the derivative is too large to build (over {} factors)",
@@ -174,7 +174,9 @@ impl Setup {
                 &self.input,
             )
             .label(self.span, "")
-        })
+        })?;
+        super::printable(&d)?;
+        Ok(d)
     }
 
     /// Runs an extraction on the product rule's differential of `f`, and on

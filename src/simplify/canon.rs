@@ -90,48 +90,54 @@ impl Simplifier<'_> {
 
     /// `e^T` with the transpose pushed onto the leaves (`e` canonical).
     pub(crate) fn transpose(&self, e: &Expr) -> Expr {
-        if e.is_scalar() {
-            return e.clone();
-        }
-        match e.kind() {
-            Kind::Var(_) if self.symmetric_var(e) => {
-                self.fire("a symmetric matrix is its own transpose");
-                e.clone()
+        crate::stack::grow(|| {
+            if e.is_scalar() {
+                return e.clone();
             }
-            Kind::Const(_) | Kind::Var(_) | Kind::Unit(_) | Kind::Ones | Kind::Commutation(..) => {
-                Expr::transpose(e)
-            }
-            Kind::Identity => e.clone(),
-            Kind::Transpose(a) => {
-                self.fire("the transpose of a transpose");
-                a.clone()
-            }
-            Kind::Product(_) => {
-                self.fire("the transpose of a product reverses it");
-                let (c, scalars, ch) = e.split_product();
-                let mut fs = vec![Expr::constant(c)];
-                fs.extend(scalars);
-                fs.extend(ch.iter().rev().map(|f| self.transpose(f)));
-                Expr::product(fs)
-            }
-            Kind::Sum(ts) => Expr::sum(ts.iter().map(|t| self.transpose(t))),
-            Kind::Inverse(a) => match a.kind() {
-                Kind::Var(_) if self.symmetric_var(a) => e.clone(),
-                Kind::Var(_) | Kind::Unit(_) => Expr::transpose(e),
-                _ => {
-                    self.fire("transpose and inverse commute");
-                    Expr::inverse(&self.transpose(a))
+            match e.kind() {
+                Kind::Var(_) if self.symmetric_var(e) => {
+                    self.fire("a symmetric matrix is its own transpose");
+                    e.clone()
                 }
-            },
-            Kind::Power(a, k) => Expr::power(&self.transpose(a), k),
-            Kind::Hadamard(a, b) => Expr::hadamard(&self.transpose(a), &self.transpose(b)),
-            Kind::HadamardDiv(a, b) => Expr::hadamard_div(&self.transpose(a), &self.transpose(b)),
-            Kind::HadamardPow(a, k) => Expr::hadamard_pow(&self.transpose(a), k),
-            Kind::Kron(a, b) => Expr::kron(&self.transpose(a), &self.transpose(b)),
-            Kind::Apply(Func::Elem(f), a) => Expr::apply(Func::Elem(*f), &self.transpose(a)),
-            Kind::Apply(Func::Diag, a) if a.shape().is_vector() => e.clone(),
-            Kind::Apply(..) => Expr::transpose(e),
-        }
+                Kind::Const(_)
+                | Kind::Var(_)
+                | Kind::Unit(_)
+                | Kind::Ones
+                | Kind::Commutation(..) => Expr::transpose(e),
+                Kind::Identity => e.clone(),
+                Kind::Transpose(a) => {
+                    self.fire("the transpose of a transpose");
+                    a.clone()
+                }
+                Kind::Product(_) => {
+                    self.fire("the transpose of a product reverses it");
+                    let (c, scalars, ch) = e.split_product();
+                    let mut fs = vec![Expr::constant(c)];
+                    fs.extend(scalars);
+                    fs.extend(ch.iter().rev().map(|f| self.transpose(f)));
+                    Expr::product(fs)
+                }
+                Kind::Sum(ts) => Expr::sum(ts.iter().map(|t| self.transpose(t))),
+                Kind::Inverse(a) => match a.kind() {
+                    Kind::Var(_) if self.symmetric_var(a) => e.clone(),
+                    Kind::Var(_) | Kind::Unit(_) => Expr::transpose(e),
+                    _ => {
+                        self.fire("transpose and inverse commute");
+                        Expr::inverse(&self.transpose(a))
+                    }
+                },
+                Kind::Power(a, k) => Expr::power(&self.transpose(a), k),
+                Kind::Hadamard(a, b) => Expr::hadamard(&self.transpose(a), &self.transpose(b)),
+                Kind::HadamardDiv(a, b) => {
+                    Expr::hadamard_div(&self.transpose(a), &self.transpose(b))
+                }
+                Kind::HadamardPow(a, k) => Expr::hadamard_pow(&self.transpose(a), k),
+                Kind::Kron(a, b) => Expr::kron(&self.transpose(a), &self.transpose(b)),
+                Kind::Apply(Func::Elem(f), a) => Expr::apply(Func::Elem(*f), &self.transpose(a)),
+                Kind::Apply(Func::Diag, a) if a.shape().is_vector() => e.clone(),
+                Kind::Apply(..) => Expr::transpose(e),
+            }
+        })
     }
 
     /// The inverse of one canonical chain factor, on the leaves.
@@ -150,7 +156,7 @@ impl Simplifier<'_> {
     /// A square chain factor as (base, integer exponent): `X^-2` is
     /// (X, -2), `X^-T` is (X^T, -1).
     fn power_parts(&self, f: &Expr) -> (Expr, BigRational) {
-        match f.kind() {
+        crate::stack::grow(|| match f.kind() {
             Kind::Power(a, k) if !f.is_scalar() => {
                 let (b, j) = self.power_parts(a);
                 (b, j * k)
@@ -163,7 +169,7 @@ impl Simplifier<'_> {
                 (Expr::transpose(b), -BigRational::one())
             }
             _ => (f.clone(), BigRational::one()),
-        }
+        })
     }
 
     /// `A^j A^k = A^(j+k)` for adjacent chain factors with one base: the
@@ -358,52 +364,58 @@ impl Simplifier<'_> {
 
     /// Expands `e` into canonical terms.
     pub(crate) fn expand(&mut self, e: &Expr) -> Vec<Term> {
-        let single = |m: Expr| vec![(BigRational::one(), m)];
-        match e.kind() {
-            Kind::Const(c) if c.is_zero() => vec![],
-            Kind::Const(c) => vec![(c.clone(), one())],
-            Kind::Var(_) | Kind::Identity | Kind::Unit(_) | Kind::Ones | Kind::Commutation(..) => {
-                single(e.clone())
-            }
-            Kind::Sum(ts) => {
-                if !e.is_scalar() && ts.iter().any(Expr::is_scalar) {
-                    // A broadcast scalar: `(A + s) B` is not `A B + s B`, so
-                    // the sum stays whole.
-                    // The zero keeps the matrix shape when the matrix terms
-                    // vanish.
-                    let mut inner: Vec<Expr> = ts.iter().map(|t| self.normal(t)).collect();
-                    inner.push(Expr::zero(e.shape().clone()));
-                    return single(Expr::sum(inner));
+        crate::stack::grow(|| {
+            let single = |m: Expr| vec![(BigRational::one(), m)];
+            match e.kind() {
+                Kind::Const(c) if c.is_zero() => vec![],
+                Kind::Const(c) => vec![(c.clone(), one())],
+                Kind::Var(_)
+                | Kind::Identity
+                | Kind::Unit(_)
+                | Kind::Ones
+                | Kind::Commutation(..) => single(e.clone()),
+                Kind::Sum(ts) => {
+                    if !e.is_scalar() && ts.iter().any(Expr::is_scalar) {
+                        // A broadcast scalar: `(A + s) B` is not `A B + s B`, so
+                        // the sum stays whole.
+                        // The zero keeps the matrix shape when the matrix terms
+                        // vanish.
+                        let mut inner: Vec<Expr> = ts.iter().map(|t| self.normal(t)).collect();
+                        inner.push(Expr::zero(e.shape().clone()));
+                        return single(Expr::sum(inner));
+                    }
+                    ts.iter().flat_map(|t| self.expand(t)).collect()
                 }
-                ts.iter().flat_map(|t| self.expand(t)).collect()
+                Kind::Product(fs) => self.expand_product(fs),
+                Kind::Transpose(a) => self
+                    .expand(a)
+                    .into_iter()
+                    .map(|(c, m)| {
+                        let t = self.transpose(&m);
+                        let (k, rest) = self.make_product(c, &[t]);
+                        (k, rest)
+                    })
+                    .collect(),
+                Kind::Inverse(a) => self.expand_inverse(a),
+                Kind::Power(a, k) => self.expand_power(a, k),
+                Kind::Hadamard(a, b) => self.bilinear(a, b, Expr::hadamard),
+                Kind::Kron(a, b) => self.bilinear(a, b, kron_identities),
+                Kind::HadamardDiv(a, b) => {
+                    single(Expr::hadamard_div(&self.normal(a), &self.normal(b)))
+                }
+                Kind::HadamardPow(a, k) => single(Expr::hadamard_pow(&self.normal(a), k)),
+                Kind::Apply(f @ (Func::Tr | Func::Sum | Func::Vec | Func::Diag), a) => {
+                    let f = *f;
+                    self.linear(a, move |s, m| {
+                        let m = if f == Func::Tr { s.rotate(&m) } else { m };
+                        vec![(BigRational::one(), Expr::apply(f, &m))]
+                    })
+                }
+                Kind::Apply(Func::Det, a) => self.expand_det(a),
+                Kind::Apply(Func::Logdet, a) => self.expand_logdet(a),
+                Kind::Apply(f, a) => single(Expr::apply(*f, &self.normal(a))),
             }
-            Kind::Product(fs) => self.expand_product(fs),
-            Kind::Transpose(a) => self
-                .expand(a)
-                .into_iter()
-                .map(|(c, m)| {
-                    let t = self.transpose(&m);
-                    let (k, rest) = self.make_product(c, &[t]);
-                    (k, rest)
-                })
-                .collect(),
-            Kind::Inverse(a) => self.expand_inverse(a),
-            Kind::Power(a, k) => self.expand_power(a, k),
-            Kind::Hadamard(a, b) => self.bilinear(a, b, Expr::hadamard),
-            Kind::Kron(a, b) => self.bilinear(a, b, kron_identities),
-            Kind::HadamardDiv(a, b) => single(Expr::hadamard_div(&self.normal(a), &self.normal(b))),
-            Kind::HadamardPow(a, k) => single(Expr::hadamard_pow(&self.normal(a), k)),
-            Kind::Apply(f @ (Func::Tr | Func::Sum | Func::Vec | Func::Diag), a) => {
-                let f = *f;
-                self.linear(a, move |s, m| {
-                    let m = if f == Func::Tr { s.rotate(&m) } else { m };
-                    vec![(BigRational::one(), Expr::apply(f, &m))]
-                })
-            }
-            Kind::Apply(Func::Det, a) => self.expand_det(a),
-            Kind::Apply(Func::Logdet, a) => self.expand_logdet(a),
-            Kind::Apply(f, a) => single(Expr::apply(*f, &self.normal(a))),
-        }
+        })
     }
 
     fn expand_product(&mut self, fs: &[Expr]) -> Vec<Term> {
@@ -550,24 +562,24 @@ impl Simplifier<'_> {
 
 /// `det` of one square chain factor.
 fn det_factor(f: &Expr) -> Expr {
-    match f.kind() {
+    crate::stack::grow(|| match f.kind() {
         Kind::Transpose(a) => det_factor(a),
         Kind::Inverse(a) => Expr::power(&det_factor(a), &rat(-1)),
         Kind::Power(a, k) => Expr::power(&det_factor(a), k),
         Kind::Identity => one(),
         _ => Expr::apply(Func::Det, f),
-    }
+    })
 }
 
 /// `logdet` of one square chain factor, as a term (none for `logdet I`).
 fn logdet_factor(f: &Expr) -> Option<Term> {
-    match f.kind() {
+    crate::stack::grow(|| match f.kind() {
         Kind::Transpose(a) => logdet_factor(a),
         Kind::Inverse(a) => logdet_factor(a).map(|(c, m)| (-c, m)),
         Kind::Power(a, k) => logdet_factor(a).map(|(c, m)| (c * k, m)),
         Kind::Identity => None,
         _ => Some((BigRational::one(), Expr::apply(Func::Logdet, f))),
-    }
+    })
 }
 
 /// `a ⊗ b`, with `I_m ⊗ I_n = I_mn`.

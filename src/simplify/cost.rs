@@ -36,38 +36,40 @@ pub struct Cost {
 }
 
 fn cost_of(enode: &Mat, mut child: impl FnMut(Id) -> Cost) -> Cost {
-    let top = match enode {
-        Mat::Leaf(_) | Mat::Num(_) | Mat::IdOf(_) => Top::Leaf,
-        Mat::Inv(a) if child(*a).top == Top::Leaf => Top::InvLeaf,
-        _ => Top::Other,
-    };
-    let misplaced = match enode {
-        Mat::Trans(a) => u32::from(child(*a).top == Top::Other),
-        Mat::Inv(a) => u32::from(child(*a).top != Top::Leaf),
-        _ => 0,
-    };
-    if let Mat::IdOf(_) = enode {
-        return Cost {
-            misplaced: 0,
-            size: 1,
-            top,
+    crate::stack::grow(|| {
+        let top = match enode {
+            Mat::Leaf(_) | Mat::Num(_) | Mat::IdOf(_) => Top::Leaf,
+            Mat::Inv(a) if child(*a).top == Top::Leaf => Top::InvLeaf,
+            _ => Top::Other,
         };
-    }
-    enode.children().iter().fold(
-        Cost {
-            misplaced,
-            size: 1,
-            top,
-        },
-        |acc, &c| {
-            let k = child(c);
+        let misplaced = match enode {
+            Mat::Trans(a) => u32::from(child(*a).top == Top::Other),
+            Mat::Inv(a) => u32::from(child(*a).top != Top::Leaf),
+            _ => 0,
+        };
+        if let Mat::IdOf(_) = enode {
+            return Cost {
+                misplaced: 0,
+                size: 1,
+                top,
+            };
+        }
+        enode.children().iter().fold(
             Cost {
-                misplaced: acc.misplaced.saturating_add(k.misplaced),
-                size: acc.size.saturating_add(k.size),
-                top: acc.top,
-            }
-        },
-    )
+                misplaced,
+                size: 1,
+                top,
+            },
+            |acc, &c| {
+                let k = child(c);
+                Cost {
+                    misplaced: acc.misplaced.saturating_add(k.misplaced),
+                    size: acc.size.saturating_add(k.size),
+                    top: acc.top,
+                }
+            },
+        )
+    })
 }
 
 /// The default normal form's cost.

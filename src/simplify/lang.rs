@@ -155,7 +155,7 @@ fn fold(
     b: &Option<BigRational>,
     f: impl Fn(&BigRational, &BigRational) -> BigRational,
 ) -> Option<BigRational> {
-    Some(f(a.as_ref()?, b.as_ref()?))
+    crate::stack::grow(|| Some(f(a.as_ref()?, b.as_ref()?)))
 }
 
 /// The data of an entrywise operation (`+`, `.*`): the larger shape, the
@@ -317,28 +317,30 @@ pub type Graph = EGraph<Mat, Facts>;
 
 /// Adds `e` to the e-graph, returning its class.
 pub fn add_expr(g: &mut Graph, e: &Expr) -> Id {
-    let node = match e.kind() {
-        Kind::Const(c) if e.is_scalar() => Mat::Num(Rat(c.clone())),
-        Kind::Sum(ts) if ts.iter().all(|t| t.shape() == e.shape()) => {
-            return fold_binary(g, ts, Mat::Add);
-        }
-        Kind::Product(fs) => return fold_binary(g, fs, Mat::Mul),
-        Kind::Transpose(a) => Mat::Trans(add_expr(g, a)),
-        Kind::Inverse(a) => Mat::Inv(add_expr(g, a)),
-        Kind::Power(a, k) if !e.is_scalar() => {
-            let a = add_expr(g, a);
-            let k = g.add(Mat::Num(Rat(k.clone())));
-            Mat::Pow([a, k])
-        }
-        Kind::Hadamard(a, b) => Mat::Had([add_expr(g, a), add_expr(g, b)]),
-        Kind::Kron(a, b) => Mat::Kron([add_expr(g, a), add_expr(g, b)]),
-        Kind::Apply(Func::Tr, a) => Mat::Tr(add_expr(g, a)),
-        Kind::Apply(Func::Det, a) => Mat::Det(add_expr(g, a)),
-        Kind::Apply(Func::Logdet, a) => Mat::Logdet(add_expr(g, a)),
-        Kind::Apply(Func::Sum, a) => Mat::Sum(add_expr(g, a)),
-        _ => Mat::Leaf(g.analysis.leaf(e)),
-    };
-    g.add(node)
+    crate::stack::grow(|| {
+        let node = match e.kind() {
+            Kind::Const(c) if e.is_scalar() => Mat::Num(Rat(c.clone())),
+            Kind::Sum(ts) if ts.iter().all(|t| t.shape() == e.shape()) => {
+                return fold_binary(g, ts, Mat::Add);
+            }
+            Kind::Product(fs) => return fold_binary(g, fs, Mat::Mul),
+            Kind::Transpose(a) => Mat::Trans(add_expr(g, a)),
+            Kind::Inverse(a) => Mat::Inv(add_expr(g, a)),
+            Kind::Power(a, k) if !e.is_scalar() => {
+                let a = add_expr(g, a);
+                let k = g.add(Mat::Num(Rat(k.clone())));
+                Mat::Pow([a, k])
+            }
+            Kind::Hadamard(a, b) => Mat::Had([add_expr(g, a), add_expr(g, b)]),
+            Kind::Kron(a, b) => Mat::Kron([add_expr(g, a), add_expr(g, b)]),
+            Kind::Apply(Func::Tr, a) => Mat::Tr(add_expr(g, a)),
+            Kind::Apply(Func::Det, a) => Mat::Det(add_expr(g, a)),
+            Kind::Apply(Func::Logdet, a) => Mat::Logdet(add_expr(g, a)),
+            Kind::Apply(Func::Sum, a) => Mat::Sum(add_expr(g, a)),
+            _ => Mat::Leaf(g.analysis.leaf(e)),
+        };
+        g.add(node)
+    })
 }
 
 fn fold_binary(g: &mut Graph, xs: &[Expr], op: fn([Id; 2]) -> Mat) -> Id {

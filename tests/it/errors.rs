@@ -421,7 +421,8 @@ fn fuzzer_findings_stay_fixed() {
     // `check` of a high matrix power: exact arithmetic on numbers that
     // grow with the power took minutes; past a work budget the check now
     // falls back to f64.
-    let findings: [&[&str]; 3] = [
+    let findings: [&[&str]; 4] = [
+        &["check", "X^-55", "--wrt", "X"],
         &["check", "tr(A X^61 B)", "--wrt", "X"],
         &["check", "tr(X^64)", "--wrt", "X"],
         &["check", "--wrt", "X", "--", "tr(X0^4tr(A^-1B3 )^T A)X ^51"],
@@ -547,4 +548,38 @@ fn invalid_utf8_arguments_are_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("invalid UTF-8"), "{stderr}");
+}
+
+/// The deepest input the parser admits is handled on an ordinary 2 MiB
+/// thread in a debug build (the recursive passes grow their stack on the
+/// heap), so the bound is the same everywhere: the CLI's big stack is a
+/// margin, not a requirement.
+#[test]
+fn the_deepest_admitted_input_fits_a_small_stack() {
+    let depth: usize = std::env::var("DEPTH")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(199);
+    let inputs = [
+        "(".repeat(depth) + "A X" + &")".repeat(depth),
+        "tr(".repeat(depth) + "A X" + &")".repeat(depth),
+        "exp(".repeat(depth) + "x" + &")".repeat(depth),
+        "-(".repeat(depth) + "X^T" + &")^T".repeat(depth),
+        "(".repeat(depth) + "X" + &")^T^-1^2".repeat(depth),
+        "-".repeat(30_000) + "X",
+    ];
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let s = matcalc::Session::new();
+            for input in &inputs {
+                let wrt = if input.contains('X') { "X" } else { "x" };
+                let _ = s.diff(input, wrt, None, None);
+                let _ = s.jacobian(input, wrt, None, Some(matcalc::Form::Expanded));
+                let _ = s.simplify(input, None, matcalc::Form::Factored);
+            }
+        })
+        .expect("spawn")
+        .join()
+        .expect("no stack overflow");
 }
