@@ -216,9 +216,13 @@ fn close(a: &Matrix, b: &Matrix) -> bool {
 fn round_trip(seed: u64) {
     let e = Gen::random(seed, 4);
     let text = to_text(&e);
-    let lowered = Session::new()
-        .lower(&text, None)
-        .unwrap_or_else(|d| panic!("printed text does not parse: {text}\n{}", d.render()));
+    let lowered = match Session::new().lower(&text, None) {
+        Ok(l) => l,
+        // The generator can divide by a constant sum such as `(2 - 2)`;
+        // the input language refuses that, rightly.
+        Err(d) if d.message.starts_with("division by zero") => return,
+        Err(d) => panic!("printed text does not parse: {text}\n{}", d.render()),
+    };
     let again = to_text(&lowered.expr);
     assert_eq!(again, text, "print → parse → print changed the text");
     // Same value at the same point (where the point is in the domain).
