@@ -117,6 +117,12 @@ pub enum Builtin {
     Elem(crate::expr::ElemFn),
 }
 
+/// The names of the built-in functions, for suggestions and completion.
+pub(crate) const FUNCTION_NAMES: [&str; 21] = [
+    "tr", "det", "logdet", "inv", "diag", "vec", "sum", "norm2", "kron", "exp", "log", "sin",
+    "cos", "tan", "tanh", "sqrt", "abs", "sign", "sigmoid", "relu", "softplus",
+];
+
 impl Builtin {
     /// The builtin called `name`, if any.
     pub fn from_name(name: &str) -> Option<Builtin> {

@@ -7,7 +7,7 @@
 //! `Expr` through the smart constructors with the resolved shapes. Keeping
 //! the passes apart keeps `Expr` free of unresolved variables.
 
-use crate::ast::{Ast, AstKind, BinOp, Builtin, Decl, Parsed, PostOp};
+use crate::ast::{Ast, AstKind, BinOp, Builtin, Decl, FUNCTION_NAMES, Parsed, PostOp};
 use crate::expr::{Expr, Func, rat};
 use crate::shape::{Shape, TShape, Term, Unifier};
 use crate::span::{Diagnostic, Span};
@@ -180,7 +180,7 @@ pub fn lower(parsed: &Parsed, src: &str) -> Result<Lowered, Diagnostic> {
     check_glued(&parsed.expr, src, &l.used, &l.declared)?;
     l.infer(&parsed.expr)?;
     let expr = l.build(&parsed.expr);
-    check_no_zero_division(&expr, src)?;
+    check_folded(&expr, src)?;
     let mut context = Context::default();
     for name in &l.order {
         let s = &l.symbols[name];
@@ -227,15 +227,9 @@ fn check_glued(
                         )));
                 }
             }
-            AstKind::Ident(_) | AstKind::Number(_) => {}
-            AstKind::Call { args, .. } => stack.extend(args.iter()),
-            AstKind::Neg(x) | AstKind::Group(x) => stack.push(x),
-            AstKind::Binary { lhs, rhs, .. } => {
-                stack.push(lhs);
-                stack.push(rhs);
-            }
-            AstKind::Postfix { arg, .. } => stack.push(arg),
+            _ => {}
         }
+        push_operands(a, &mut stack);
     }
     Ok(())
 }
@@ -269,9 +263,10 @@ fn split_into(name: &str, known: &[&str]) -> Option<Vec<String>> {
     Some(parts)
 }
 
-/// Refuses a division by zero that folding made visible: the inverse of a
-/// zero, a zero to a negative power, an elementwise division by zero.
-fn check_no_zero_division(e: &Expr, src: &str) -> Result<(), Diagnostic> {
+/// Refuses what folding made visible: a division by zero (the inverse of
+/// a zero, a zero to a negative power, an elementwise division by zero),
+/// and an exponent past its limit once nested powers multiply.
+fn check_folded(e: &Expr, src: &str) -> Result<(), Diagnostic> {
     use crate::expr::Kind;
     let mut stack = vec![e];
     while let Some(x) = stack.pop() {
@@ -308,12 +303,6 @@ fn check_no_zero_division(e: &Expr, src: &str) -> Result<(), Diagnostic> {
     Ok(())
 }
 
-/// The functions of the input language, for suggestions.
-const FUNCTION_NAMES: [&str; 21] = [
-    "tr", "det", "logdet", "inv", "diag", "vec", "sum", "norm2", "kron", "exp", "log", "sin",
-    "cos", "tan", "tanh", "sqrt", "abs", "sign", "sigmoid", "relu", "softplus",
-];
-
 /// A name glued to `(` whose product makes no sense: most likely a
 /// function matcalc does not have.
 fn unknown_function(d: Diagnostic, name: &str, span: Span) -> Diagnostic {
@@ -344,19 +333,24 @@ fn unknown_function(d: Diagnostic, name: &str, span: Span) -> Diagnostic {
 fn collect_names(ast: &Ast, out: &mut BTreeSet<String>) {
     let mut stack = vec![ast];
     while let Some(a) = stack.pop() {
-        match &a.kind {
-            AstKind::Ident(n) => {
-                out.insert(n.clone());
-            }
-            AstKind::Number(_) => {}
-            AstKind::Call { args, .. } => stack.extend(args.iter()),
-            AstKind::Neg(x) | AstKind::Group(x) => stack.push(x),
-            AstKind::Binary { lhs, rhs, .. } => {
-                stack.push(lhs);
-                stack.push(rhs);
-            }
-            AstKind::Postfix { arg, .. } => stack.push(arg),
+        if let AstKind::Ident(n) = &a.kind {
+            out.insert(n.clone());
         }
+        push_operands(a, &mut stack);
+    }
+}
+
+/// Pushes a node's operands (not a power's exponent) for an iterative walk.
+fn push_operands<'a>(a: &'a Ast, stack: &mut Vec<&'a Ast>) {
+    match &a.kind {
+        AstKind::Ident(_) | AstKind::Number(_) => {}
+        AstKind::Call { args, .. } => stack.extend(args.iter()),
+        AstKind::Neg(x) | AstKind::Group(x) => stack.push(x),
+        AstKind::Binary { lhs, rhs, .. } => {
+            stack.push(lhs);
+            stack.push(rhs);
+        }
+        AstKind::Postfix { arg, .. } => stack.push(arg),
     }
 }
 

@@ -64,12 +64,6 @@ pub const COMMANDS: [&str; 9] = [
     "diff", "grad", "hessian", "jacobian", "simplify", "check", "eval", "let", "help",
 ];
 
-/// Built-in functions, for completion.
-const FUNCTIONS: [&str; 21] = [
-    "tr", "det", "logdet", "inv", "diag", "vec", "sum", "norm2", "kron", "exp", "log", "sin",
-    "cos", "tan", "tanh", "sqrt", "abs", "sign", "sigmoid", "relu", "softplus",
-];
-
 /// Words that follow an expression, for completion.
 const KEYWORDS: [&str; 11] = [
     "wrt",
@@ -519,12 +513,7 @@ impl Repl {
         for (name, text) in self.session.bindings() {
             lines.push(format!("let {name} = {text}"));
         }
-        let declared: Vec<String> = self
-            .session
-            .declarations()
-            .iter()
-            .flat_map(|d| super::declared_names(d))
-            .collect();
+        let declared = self.declared();
         let others: Vec<&str> = self
             .seen
             .iter()
@@ -571,7 +560,7 @@ impl Repl {
             if first {
                 out.extend(COMMANDS.iter().map(|c| format!("{c} ")));
             } else {
-                out.extend(FUNCTIONS.iter().map(|f| format!("{f}(")));
+                out.extend(crate::ast::FUNCTION_NAMES.iter().map(|f| format!("{f}(")));
                 out.extend(KEYWORDS.iter().map(|k| format!("{k} ")));
             }
             out.extend(self.names());
@@ -582,14 +571,18 @@ impl Repl {
         (start, out)
     }
 
-    /// Names declared, bound or used so far.
-    fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .session
+    /// Names the session's declarations declare.
+    fn declared(&self) -> Vec<String> {
+        self.session
             .declarations()
             .iter()
             .flat_map(|d| super::declared_names(d))
-            .collect();
+            .collect()
+    }
+
+    /// Names declared, bound or used so far.
+    fn names(&self) -> Vec<String> {
+        let mut names = self.declared();
         names.extend(self.session.bindings().map(|(n, _)| n.to_string()));
         names.extend(self.seen.iter().cloned());
         names

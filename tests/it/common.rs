@@ -117,8 +117,8 @@ pub fn python(script: &str) -> String {
     run_with_stdin(Command::new("python3").arg("-"), script, "python3")
 }
 
-/// Runs a command with `input` on stdin and waits for it.
-fn spawn_with_stdin(cmd: &mut Command, input: &str, what: &str) -> std::process::Output {
+/// Runs a command with `input` (any bytes) on stdin and waits for it.
+pub fn spawn_with_stdin(cmd: &mut Command, input: &[u8], what: &str) -> std::process::Output {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = cmd
@@ -128,8 +128,8 @@ fn spawn_with_stdin(cmd: &mut Command, input: &str, what: &str) -> std::process:
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {what} (see .ci/run for what to install): {e}"));
     let mut stdin = child.stdin.take().expect("piped");
-    let input = input.to_string();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output().expect("wait");
     writer.join().expect("writer").expect("write stdin");
     out
@@ -138,7 +138,7 @@ fn spawn_with_stdin(cmd: &mut Command, input: &str, what: &str) -> std::process:
 /// Runs a command with `input` on stdin; panics unless it exits 0.
 #[track_caller]
 pub fn run_with_stdin(cmd: &mut Command, input: &str, what: &str) -> String {
-    let out = spawn_with_stdin(cmd, input, what);
+    let out = spawn_with_stdin(cmd, input.as_bytes(), what);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
@@ -161,6 +161,6 @@ pub fn katex(texts: &[String]) {
 /// Runs a command with `input` on stdin; returns its stdout whatever its
 /// exit status.
 pub fn run_with_stdin_status(cmd: &mut Command, input: &str) -> String {
-    let out = spawn_with_stdin(cmd, input, "the command");
+    let out = spawn_with_stdin(cmd, input.as_bytes(), "the command");
     String::from_utf8_lossy(&out.stdout).to_string()
 }

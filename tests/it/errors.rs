@@ -371,19 +371,7 @@ fn bad_input_battery() {
         let output = match input {
             Bad::Args(a) => matcalc().args(a).output().expect("runs"),
             Bad::Repl(line) => {
-                use std::io::Write;
-                use std::process::Stdio;
-                let mut child = matcalc()
-                    .arg("repl")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("runs");
-                let mut stdin = child.stdin.take().expect("piped");
-                stdin.write_all(line.as_bytes()).expect("write");
-                drop(stdin);
-                child.wait_with_output().expect("wait")
+                crate::common::spawn_with_stdin(matcalc().arg("repl"), line.as_bytes(), "matcalc")
             }
         };
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -4,7 +4,9 @@
 //! Up, tab completion, `:latex`, Ctrl-C, Ctrl-D). Every derivative these
 //! tests assert is also checked numerically, and equals the CLI's answer.
 
-use crate::common::{checked, matcalc, run, run_with_stdin_status, with_settings};
+use crate::common::{
+    checked, matcalc, run, run_with_stdin_status, spawn_with_stdin, with_settings,
+};
 use insta_cmd::assert_cmd_snapshot;
 use matcalc::{Repl, Reply};
 
@@ -42,9 +44,10 @@ fn must_show_sessions() {
     assert_eq!(out, "2 S x\n");
     checked("x^T S x", "x", Some("S: symmetric"));
 
-    let out = run_bytes(
+    let out = spawn_with_stdin(
         matcalc().arg("repl"),
         b"diff (A X wrt X\ngrad tr(A X) wrt X\n",
+        "matcalc",
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("error: expected `)`"), "{stderr}");
@@ -76,25 +79,6 @@ fn must_show_sessions() {
                 .pass_stdin("diff (A X wrt X\ngrad tr(A X) wrt X\n")
         );
     });
-}
-
-/// Runs a command with `input` (any bytes) on stdin; returns everything.
-fn run_bytes(cmd: &mut std::process::Command, input: &[u8]) -> std::process::Output {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("runs");
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(input)
-        .expect("write");
-    child.wait_with_output().expect("wait")
 }
 
 /// One derivative statement of the long session, with the CLI command it
@@ -331,14 +315,15 @@ fn open_brackets_ask_for_more_lines() {
 
 #[test]
 fn piped_sessions_exit_by_outcome() {
-    let ok = run_bytes(matcalc().arg("repl"), b"");
+    let ok = spawn_with_stdin(matcalc().arg("repl"), b"", "matcalc");
     assert_eq!(ok.status.code(), Some(0));
     let out = repl(":quit\ngrad tr(A X) wrt X\n");
     assert_eq!(out, "", ":quit stops reading");
     // A line that is not UTF-8 is an error, and the session goes on.
-    let out = run_bytes(
+    let out = spawn_with_stdin(
         matcalc().arg("repl"),
         b"grad tr(A \xff X) wrt X\ngrad tr(A X) wrt X\n",
+        "matcalc",
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "A^T\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("UTF-8"));
