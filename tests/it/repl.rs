@@ -311,6 +311,7 @@ fn open_brackets_ask_for_more_lines() {
     // The terminal joins the lines; the statement reads across them.
     let mut r = Repl::new();
     assert_eq!(said(&mut r, "grad tr(A\n X) wrt X"), "A^T");
+    checked("tr(A X)", "X", None);
 }
 
 #[test]
