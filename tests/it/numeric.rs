@@ -144,8 +144,12 @@ const REGRESSION_TEXTS: &[(&str, &str)] = &[
 fn derivative_and_simplification_hold(seed: u64) {
     let e = Gen::random(seed, 3);
     let text = to_text(&e);
-    let Ok(lowered) = Session::new().lower(&text, None) else {
-        panic!("{text} does not parse");
+    let lowered = match Session::new().lower(&text, None) {
+        Ok(l) => l,
+        // The generator can divide by a constant sum such as
+        // `(-1/3 + 1/3)`; the input language refuses that, rightly.
+        Err(d) if d.message.starts_with("division by zero") => return,
+        Err(d) => panic!("{text} does not parse:\n{}", d.render()),
     };
     let simplified = simplify(&lowered.expr, &lowered.context, Form::Expanded).expr;
     if let Ok(r) = check_equal(&lowered.expr, &simplified, &lowered.context, 2, seed) {
