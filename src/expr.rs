@@ -287,6 +287,15 @@ impl Expr {
         Expr::add(a, &Expr::neg(b))
     }
 
+    /// The sum of terms that together have `shape`: the same as
+    /// [`Expr::sum`], except that when every term is a scalar and `shape` is
+    /// a matrix's, the result is the broadcast `s ones` of that shape rather
+    /// than the scalar `s` (the case of a sum whose matrix terms vanished, or
+    /// of such a sum's terms mapped one by one).
+    pub fn sum_shaped(shape: &Shape, terms: impl IntoIterator<Item = Expr>) -> Expr {
+        Expr::sum(terms.into_iter().chain([Expr::zero(shape.clone())]))
+    }
+
     /// The sum of the terms: flattened, zeros dropped.
     pub fn sum(terms: impl IntoIterator<Item = Expr>) -> Expr {
         let mut shape: Option<Shape> = None;
@@ -577,7 +586,7 @@ impl Expr {
             | Kind::Unit(_)
             | Kind::Ones
             | Kind::Commutation(..) => self.clone(),
-            Kind::Sum(_) => Expr::sum(kids),
+            Kind::Sum(_) => Expr::sum_shaped(self.shape(), kids),
             Kind::Product(_) => Expr::product(kids),
             Kind::Transpose(_) => Expr::transpose(&k(0)),
             Kind::Inverse(_) => Expr::inverse(&k(0)),

@@ -154,7 +154,7 @@ impl Diff<'_> {
                     }
                 }
                 // d(A + B) = dA + dB
-                Kind::Sum(terms) => Expr::sum(terms.iter().map(|t| self.d(t))),
+                Kind::Sum(terms) => Expr::sum_shaped(f.shape(), terms.iter().map(|t| self.d(t))),
                 // d(A1 ⋯ An) = Σ_k A1 ⋯ dAk ⋯ An, factor order kept
                 Kind::Product(fs) => {
                     let active = fs.iter().filter(|x| x.mentions(self.wrt)).count();

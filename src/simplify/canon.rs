@@ -66,7 +66,7 @@ pub fn rebuild(terms: &[Term], shape: &crate::shape::Shape) -> Expr {
     if terms.is_empty() {
         return Expr::zero(shape.clone());
     }
-    Expr::sum(terms.iter().map(|(c, m)| Expr::scale(c, m)))
+    Expr::sum_shaped(shape, terms.iter().map(|(c, m)| Expr::scale(c, m)))
 }
 
 impl Simplifier<'_> {
@@ -117,7 +117,9 @@ impl Simplifier<'_> {
                     fs.extend(ch.iter().rev().map(|f| self.transpose(f)));
                     Expr::product(fs)
                 }
-                Kind::Sum(ts) => Expr::sum(ts.iter().map(|t| self.transpose(t))),
+                Kind::Sum(ts) => {
+                    Expr::sum_shaped(&e.shape().transpose(), ts.iter().map(|t| self.transpose(t)))
+                }
                 Kind::Inverse(a) => match a.kind() {
                     Kind::Var(_) if self.symmetric_var(a) => e.clone(),
                     Kind::Var(_) | Kind::Unit(_) => Expr::transpose(e),
@@ -378,11 +380,23 @@ impl Simplifier<'_> {
                     if !e.is_scalar() && ts.iter().any(Expr::is_scalar) {
                         // A broadcast scalar: `(A + s) B` is not `A B + s B`, so
                         // the sum stays whole.
-                        // The zero keeps the matrix shape when the matrix terms
-                        // vanish.
-                        let mut inner: Vec<Expr> = ts.iter().map(|t| self.normal(t)).collect();
-                        inner.push(Expr::zero(e.shape().clone()));
-                        return single(Expr::sum(inner));
+                        // Its scalar terms are collected together, and so are its
+                        // matrix terms; the shape is kept when the latter vanish.
+                        let (scalars, matrices): (Vec<Expr>, Vec<Expr>) =
+                            ts.iter().cloned().partition(Expr::is_scalar);
+                        let scalar = self.normal(&Expr::sum(scalars));
+                        let matrix = self.normal(&Expr::sum_shaped(e.shape(), matrices));
+                        if matrix.is_zero() {
+                            // `s ones`, so that `s` moves out of products
+                            return self
+                                .expand(&Expr::mul(&scalar, &Expr::ones(e.shape().clone())));
+                        }
+                        let parts = if ts[0].is_scalar() {
+                            [scalar, matrix]
+                        } else {
+                            [matrix, scalar]
+                        };
+                        return single(Expr::sum_shaped(e.shape(), parts));
                     }
                     ts.iter().flat_map(|t| self.expand(t)).collect()
                 }

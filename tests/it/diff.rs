@@ -2,7 +2,7 @@
 //! differences on random rectangular shapes of distinct sizes, and the text
 //! of each pinned in a snapshot.
 
-use crate::common::{verified_diff, with_settings};
+use crate::common::{checked, verified_diff, with_settings};
 
 /// (expression, --wrt) pairs covering every operator.
 const CASES: &[(&str, &str)] = &[
@@ -184,5 +184,29 @@ fn the_exact_check_is_exact_and_can_fail() {
         check_exact(&t.function, &t.result, &t.context, "X", &dir, 3, 1)
             .expect("runs")
             .is_none()
+    );
+}
+
+/// A sum of a scalar and a matrix whose matrix terms vanish in the
+/// differential is the broadcast `s ones`, and keeps that shape when it is
+/// transposed, differentiated again or simplified (the simplifier once
+/// turned `(x^T x + X)^-T` into a scalar times a squared inverse).
+#[test]
+fn broadcast_scalars_keep_their_matrix_shape() {
+    let cases = [
+        ("(x^T x + X)^-T where x: 3, X: 4 x 4", "x"),
+        ("(x^T x + X)^-T", "x"),
+        ("((x^T x + X) A)^T where x: 3, X: 4 x 5, A: 5 x 2", "x"),
+        ("(alpha + X)^T B where X: 3 x 4, B: 3 x 5", "alpha"),
+        ("tr((x^T x + X)^-T A)", "x"),
+    ];
+    for (expr, wrt) in cases {
+        let answer = verified_diff(expr, wrt, None);
+        assert!(answer.text.contains("ones"), "{expr}: {}", answer.text);
+        checked(expr, wrt, None);
+    }
+    assert_eq!(
+        verified_diff("(x^T x + X)^-T", "x", None).text,
+        "-2 (dx^T x) (x^T x + X^T)^-1 ones (x^T x + X^T)^-1"
     );
 }
