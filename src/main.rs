@@ -8,8 +8,10 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 mod cli {
+    pub mod out;
     pub mod repl;
 }
+use cli::out;
 
 /// Symbolic matrix calculus: derivatives in Matrix Cookbook notation, checked.
 #[derive(Parser, Debug)]
@@ -165,7 +167,7 @@ fn form(factor: bool) -> matcalc::Form {
 /// best so far and stderr says why.
 fn warn_stopped(stopped: &[String]) {
     for why in stopped {
-        eprintln!("note: simplification stopped early: {why}");
+        out::err_line(&format!("note: simplification stopped early: {why}"));
     }
 }
 
@@ -228,9 +230,9 @@ fn run() -> ExitCode {
         if std::io::stdin().is_terminal() {
             return cli::repl::run(STACK_BYTES);
         }
-        eprint!("{}", Cli::command().render_help());
-        eprintln!(
-            "\n(no command given and stdin is not a terminal: for a script, run `matcalc repl`)"
+        out::err(&Cli::command().render_help().to_string());
+        out::err_line(
+            "\n(no command given and stdin is not a terminal: for a script, run `matcalc repl`)",
         );
         return ExitCode::from(2);
     };
@@ -298,9 +300,9 @@ fn run() -> ExitCode {
                 let ok = verdicts.iter().all(|v| v.passed());
                 for v in &verdicts {
                     if v.text.is_empty() {
-                        println!("{}:\n  {}", v.kind, v.summary());
+                        out::line(&format!("{}:\n  {}", v.kind, v.summary()));
                     } else {
-                        println!("{}: {}\n  {}", v.kind, v.text, v.summary());
+                        out::line(&format!("{}: {}\n  {}", v.kind, v.text, v.summary()));
                     }
                 }
                 return if ok {
@@ -314,11 +316,11 @@ fn run() -> ExitCode {
     };
     match result {
         Ok(text) => {
-            println!("{text}");
+            out::line(&text);
             ExitCode::SUCCESS
         }
         Err(diag) => {
-            eprintln!("{}", diag.render());
+            out::err_line(&diag.render());
             ExitCode::from(1)
         }
     }

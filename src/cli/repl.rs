@@ -8,6 +8,7 @@
 //! no colour: one result per statement on stdout, diagnostics and notes on
 //! stderr, and the exit code is 1 if any statement failed.
 
+use super::out;
 use matcalc::{Diagnostic, Repl, Reply};
 use rustyline::completion::Completer;
 use rustyline::error::ReadlineError;
@@ -41,20 +42,20 @@ fn show(reply: Result<Reply, Diagnostic>, terminal: bool) -> (bool, bool) {
         Ok(Reply::Silent) => (true, true),
         Ok(Reply::Output { text, notes }) => {
             for n in notes {
-                eprintln!("note: {n}");
+                out::err_line(&format!("note: {n}"));
             }
-            println!("{text}");
+            out::line(&text);
             (true, true)
         }
         Ok(Reply::Info(text)) => {
             if terminal {
-                println!("{text}");
+                out::line(&text);
             }
             (true, true)
         }
         Ok(Reply::Quit) => (false, true),
         Err(d) => {
-            eprintln!("{}", d.render());
+            out::err_line(&d.render());
             (true, false)
         }
     }
@@ -73,7 +74,7 @@ fn scripted() -> ExitCode {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
-                eprintln!("error: cannot read the input: {e}");
+                out::err_line(&format!("error: cannot read the input: {e}"));
                 return ExitCode::from(1);
             }
         }
@@ -171,7 +172,7 @@ fn interactive(stack_bytes: usize) -> ExitCode {
     let mut rl: Editor<Assist, FileHistory> = match Editor::with_config(config) {
         Ok(rl) => rl,
         Err(e) => {
-            eprintln!("error: cannot start the line editor: {e}");
+            out::err_line(&format!("error: cannot start the line editor: {e}"));
             return ExitCode::from(1);
         }
     };
@@ -185,10 +186,10 @@ fn interactive(stack_bytes: usize) -> ExitCode {
         let _ = rl.load_history(h);
     }
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
-    println!(
+    out::line(&format!(
         "matcalc {} — :help for commands, Ctrl-D to leave",
         env!("CARGO_PKG_VERSION")
-    );
+    ));
     loop {
         match rl.readline("> ") {
             Ok(line) => {
@@ -199,7 +200,7 @@ fn interactive(stack_bytes: usize) -> ExitCode {
                     }
                 }
                 let Some((next, reply)) = run_cancellable(&repl, line, stack_bytes) else {
-                    println!("interrupted");
+                    out::line("interrupted");
                     continue;
                 };
                 repl = next;
@@ -213,7 +214,7 @@ fn interactive(stack_bytes: usize) -> ExitCode {
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("error: {e}");
+                out::err_line(&format!("error: {e}"));
                 return ExitCode::from(1);
             }
         }

@@ -571,3 +571,52 @@ fn the_deepest_admitted_input_fits_a_small_stack() {
         .join()
         .expect("no stack overflow");
 }
+
+/// A reader that goes away (`matcalc … | head`) ends the process quietly
+/// with exit code 0; a failed write of any other kind is an error, exit 1.
+/// `println!` panicked in both cases.
+#[test]
+fn closed_and_full_outputs_do_not_panic() {
+    use std::io::Write;
+    use std::process::Stdio;
+    // the REPL on a pipe whose reader is gone before the first result
+    let mut child = matcalc()
+        .arg("repl")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn matcalc repl");
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().expect("stdin");
+    // the child may already have gone; a failed write here is expected then
+    let _ = stdin.write_all("grad tr(A X B X) wrt X\n".repeat(100).as_bytes());
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // a one-shot command whose output is longer than a pipe's buffer
+    let mut child = matcalc()
+        .args(["hessian", "tr(X X X X X X)", "--wrt", "X", "--raw"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn matcalc hessian");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // a full disk
+    if let Ok(full) = std::fs::File::create("/dev/full") {
+        let out = matcalc()
+            .args(["diff", "X X^T", "--wrt", "X"])
+            .stdout(full)
+            .output()
+            .expect("run matcalc");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("cannot write the output"), "{stderr}");
+    }
+}
