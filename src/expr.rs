@@ -22,13 +22,31 @@ use num_traits::{One, Signed, Zero};
 use std::rc::Rc;
 
 /// An expression of the algebra. Cheap to clone (reference counted).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+///
+/// Each node stores the hash of its whole subtree, computed once from its
+/// children's, so hashing is O(1) and unequal subtrees rarely need a deep
+/// comparison.
+#[derive(Clone, Eq, PartialOrd, Ord, Debug)]
 pub struct Expr(Rc<Node>);
 
-#[derive(PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Debug)]
 struct Node {
     kind: Kind,
     shape: Shape,
+    /// The hash of `kind` and `shape` (last, so it never decides an order).
+    hash: u64,
+}
+
+impl PartialEq for Expr {
+    fn eq(&self, other: &Expr) -> bool {
+        Rc::ptr_eq(&self.0, &other.0) || (self.0.hash == other.0.hash && self.0 == other.0)
+    }
+}
+
+impl std::hash::Hash for Expr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.hash);
+    }
 }
 
 /// The kinds of expression nodes.
@@ -186,7 +204,14 @@ pub fn rat(n: i64) -> BigRational {
 
 impl Expr {
     fn node(kind: Kind, shape: Shape) -> Expr {
-        Expr(Rc::new(Node { kind, shape }))
+        use std::hash::{Hash, Hasher};
+        // a fixed-key hasher, so hashes (and anything ordered by them) are
+        // the same from run to run
+        let mut h = std::hash::DefaultHasher::new();
+        kind.hash(&mut h);
+        shape.hash(&mut h);
+        let hash = h.finish();
+        Expr(Rc::new(Node { kind, shape, hash }))
     }
 
     /// What the node is.

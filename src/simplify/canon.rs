@@ -35,6 +35,17 @@ fn transposes(e: &Expr) -> usize {
     n
 }
 
+/// Whether a chain factor is neither an inverse, a power, a commutation
+/// matrix nor a transposed inverse: two such factors cancel or merge into a
+/// power only when they are equal.
+fn plain_factor(f: &Expr) -> bool {
+    match f.kind() {
+        Kind::Inverse(_) | Kind::Power(..) | Kind::Commutation(..) => false,
+        Kind::Transpose(a) => !matches!(a.kind(), Kind::Inverse(_)),
+        _ => true,
+    }
+}
+
 /// The product of a chain of non-scalar factors.
 fn chain(factors: Vec<Expr>) -> Expr {
     Expr::product(factors)
@@ -242,7 +253,14 @@ impl Simplifier<'_> {
                     self.fire("the identity drops from a product");
                     continue;
                 }
+                // Two plain factors (no inverse, power or K) neither cancel
+                // nor merge unless equal: skip building their inverses.
                 if stack
+                    .last()
+                    .is_none_or(|top| plain_factor(top) && plain_factor(&g) && *top != g)
+                {
+                    stack.push(g);
+                } else if stack
                     .last()
                     .is_some_and(|top| self.inverse_factor(top) == g && !g.is_scalar())
                 {
@@ -447,9 +465,17 @@ impl Simplifier<'_> {
                 }
                 continue;
             }
-            if tf.len() > 1 {
-                self.fire("products distribute over sums");
+            if let [(cf, mf)] = tf.as_slice() {
+                // one term: extend every partial product in place
+                for (c, factors) in &mut acc {
+                    if !cf.is_one() {
+                        *c *= cf;
+                    }
+                    factors.push(mf.clone());
+                }
+                continue;
             }
+            self.fire("products distribute over sums");
             let mut next = Vec::with_capacity(acc.len() * tf.len());
             for (c, factors) in &acc {
                 for (cf, mf) in &tf {
