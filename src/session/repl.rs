@@ -48,11 +48,15 @@ pub enum Reply {
 }
 
 /// The meta commands and what they do.
-pub const META: [(&str, &str); 8] = [
+pub const META: [(&str, &str); 9] = [
     (":text", "print results as text (the default)"),
     (":latex", "print results as LaTeX"),
     (":numpy", "print results as NumPy functions"),
     (":steps", "toggle derivations (`:steps on`, `:steps off`)"),
+    (
+        ":time",
+        "toggle timing each result (`:time on`, `:time off`)",
+    ),
     (":vars", "list declarations and bindings"),
     (":clear", "forget every declaration and binding"),
     (":help", "this list"),
@@ -86,6 +90,7 @@ pub struct Repl {
     session: Session,
     mode: Mode,
     steps: bool,
+    time: bool,
     seen: Vec<String>,
 }
 
@@ -128,6 +133,7 @@ impl Repl {
             session: Session::new(),
             mode: Mode::Text,
             steps: false,
+            time: false,
             seen: Vec::new(),
         }
     }
@@ -147,8 +153,26 @@ impl Repl {
         &self.session
     }
 
-    /// Runs one statement.
+    /// Whether each result is timed (`:time on`).
+    pub fn timed(&self) -> bool {
+        self.time
+    }
+
+    /// Runs one statement. With `:time on`, a result carries the note
+    /// `time: … ms`: the wall time from the line to the printed result.
     pub fn run(&mut self, line: &str) -> Result<Reply, Diagnostic> {
+        let start = std::time::Instant::now();
+        let mut reply = self.statement(line);
+        if self.time
+            && let Ok(Reply::Output { notes, .. }) = &mut reply
+        {
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            notes.push(format!("time: {ms:.3} ms"));
+        }
+        reply
+    }
+
+    fn statement(&mut self, line: &str) -> Result<Reply, Diagnostic> {
         let t = line.trim();
         if t.is_empty() || t.starts_with('#') {
             return Ok(Reply::Silent);
@@ -479,6 +503,14 @@ impl Repl {
                 } else {
                     "steps: off"
                 })
+            }
+            (":time", "" | "on" | "off") => {
+                self.time = match arg {
+                    "on" => true,
+                    "off" => false,
+                    _ => !self.time,
+                };
+                info(if self.time { "time: on" } else { "time: off" })
             }
             (":vars", "") => Ok(self.vars()),
             (":clear", "") => {

@@ -404,3 +404,31 @@ fn terminal_session() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn time_notes_each_result_while_on() {
+    let mut r = Repl::new();
+    let notes = |r: &mut Repl, line: &str| match r.run(line) {
+        Ok(Reply::Output { notes, .. }) => notes,
+        other => panic!("{line}: {other:?}"),
+    };
+    assert!(notes(&mut r, "grad tr(A X B) wrt X").is_empty());
+    assert!(matches!(r.run(":time on"), Ok(Reply::Info(_))));
+    assert!(r.timed());
+    let n = notes(&mut r, "grad tr(A X B) wrt X");
+    let [only] = n.as_slice() else {
+        panic!("{n:?}")
+    };
+    let ms: f64 = only
+        .strip_prefix("time: ")
+        .and_then(|t| t.strip_suffix(" ms"))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{only}"));
+    assert!(ms >= 0.0, "{only}");
+    // meta commands and declarations are not timed; errors carry no notes
+    assert!(matches!(r.run("X: 3 x 4"), Ok(Reply::Silent)));
+    assert!(r.run("grad tr(A X wrt X").is_err());
+    r.run(":time").unwrap();
+    assert!(!r.timed());
+    assert!(notes(&mut r, "grad tr(A X B) wrt X").is_empty());
+}
