@@ -22,6 +22,12 @@ pub const MAX_MATRIX_POWER: u32 = 64;
 /// (exact evaluation raises rationals to it).
 pub const MAX_EXPONENT: i64 = 1000;
 
+/// Largest size, in bits, that the exact numbers of an expression may grow
+/// to (about 30,000 decimal digits): constants multiply as they are folded,
+/// and a power tower of small literals such as `33^33^4^44^42` has hundreds
+/// of thousands of digits.
+pub const MAX_NUMBER_BITS: u64 = 100_000;
+
 /// What kind of thing a name denotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VarKind {
@@ -179,6 +185,17 @@ pub fn lower(parsed: &Parsed, src: &str) -> Result<Lowered, Diagnostic> {
     l.declare(&parsed.decls)?;
     check_glued(&parsed.expr, src, &l.used, &l.declared)?;
     l.infer(&parsed.expr)?;
+    number_bits(&parsed.expr).map_err(|span| {
+        Diagnostic::new(
+            format!(
+                "the numbers here grow too large: folded, they could take more than {} decimal digits",
+                MAX_NUMBER_BITS * 3 / 10
+            ),
+            src,
+        )
+        .label(span, "too large a number")
+        .help("powers of constants multiply their sizes; write a smaller exponent or keep the constant symbolic (a scalar name)")
+    })?;
     let expr = l.build(&parsed.expr);
     check_folded(&expr, src)?;
     let mut context = Context::default();
@@ -1018,6 +1035,52 @@ fn const_value(ast: &Ast) -> Option<BigRational> {
             }
         }
         _ => None,
+    })
+}
+
+/// An upper bound on the size in bits of the exact numbers the expression
+/// can produce when its constants are folded and its products expanded:
+/// literals count their bits, products and powers multiply (add and scale
+/// sizes), sums add one bit. `Err` is the span of the smallest part whose
+/// bound passes [`MAX_NUMBER_BITS`].
+fn number_bits(ast: &Ast) -> Result<u64, Span> {
+    crate::stack::grow(|| {
+        let bits = match &ast.kind {
+            AstKind::Number(c) => c.numer().bits() + c.denom().bits(),
+            AstKind::Ident(_) => 0,
+            AstKind::Call { args, .. } => {
+                let mut total = 0u64;
+                for a in args {
+                    total = total.saturating_add(number_bits(a)?);
+                }
+                total
+            }
+            AstKind::Neg(x) | AstKind::Group(x) => number_bits(x)?,
+            AstKind::Binary { op, lhs, rhs, .. } => {
+                let (a, b) = (number_bits(lhs)?, number_bits(rhs)?);
+                match op {
+                    BinOp::Add | BinOp::Sub => a.max(b).saturating_add(1),
+                    _ => a.saturating_add(b),
+                }
+            }
+            AstKind::Postfix { op, arg, .. } => {
+                let a = number_bits(arg)?;
+                match op {
+                    PostOp::Power(k) | PostOp::ElemPower(k) => {
+                        let n = const_value(k).map_or(1, |k| {
+                            u64::try_from(k.numer().abs()).unwrap_or(u64::MAX).max(1)
+                        });
+                        a.saturating_mul(n)
+                    }
+                    _ => a,
+                }
+            }
+        };
+        if bits > MAX_NUMBER_BITS {
+            Err(ast.span)
+        } else {
+            Ok(bits)
+        }
     })
 }
 
