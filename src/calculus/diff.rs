@@ -155,23 +155,50 @@ impl Diff<'_> {
                 }
                 // d(A + B) = dA + dB
                 Kind::Sum(terms) => Expr::sum_shaped(f.shape(), terms.iter().map(|t| self.d(t))),
-                // d(A1 ⋯ An) = Σ_k A1 ⋯ dAk ⋯ An, factor order kept
+                // d(A1 ⋯ An) = Σ_k A1 ⋯ dAk ⋯ An, factor order kept; a run
+                // of r equal factors B gives Σ_j B^j dB B^(r-1-j), so that
+                // `X X ⋯ X` costs as much as its k-term result, not k².
                 Kind::Product(fs) => {
-                    let active = fs.iter().filter(|x| x.mentions(self.wrt)).count();
-                    if self.spend(active.saturating_mul(fs.len())) {
+                    let mut runs: Vec<(&Expr, usize)> = Vec::new();
+                    for x in fs {
+                        match runs.last_mut() {
+                            Some((y, n)) if *y == x => *n += 1,
+                            _ => runs.push((x, 1)),
+                        }
+                    }
+                    let active: usize = runs
+                        .iter()
+                        .filter(|(x, _)| x.mentions(self.wrt))
+                        .map(|(_, n)| n)
+                        .sum();
+                    if self.spend(active.saturating_mul(runs.len() + 2)) {
                         return zero();
                     }
-                    Expr::sum(
-                        (0..fs.len())
-                            .filter(|&k| fs[k].mentions(self.wrt))
-                            .map(|k| {
-                                Expr::product(
-                                    fs.iter()
-                                        .enumerate()
-                                        .map(|(i, x)| if i == k { self.d(x) } else { x.clone() }),
-                                )
-                            }),
-                    )
+                    let mut terms = Vec::with_capacity(active);
+                    for (r, &(x, n)) in runs.iter().enumerate() {
+                        if !x.mentions(self.wrt) {
+                            continue;
+                        }
+                        let dx = self.d(x);
+                        for j in 0..n {
+                            let mut factors = Vec::with_capacity(fs.len() + 2);
+                            for (i, &(y, m)) in runs.iter().enumerate() {
+                                if i != r {
+                                    factors.extend(std::iter::repeat_n(y.clone(), m));
+                                    continue;
+                                }
+                                if j > 0 {
+                                    factors.push(Expr::power(x, &rat(j as i64)));
+                                }
+                                factors.push(dx.clone());
+                                if n - 1 - j > 0 {
+                                    factors.push(Expr::power(x, &rat((n - 1 - j) as i64)));
+                                }
+                            }
+                            terms.push(Expr::product(factors));
+                        }
+                    }
+                    Expr::sum_shaped(f.shape(), terms)
                 }
                 // d(A^T) = (dA)^T
                 Kind::Transpose(a) => Expr::transpose(&self.d(a)),

@@ -49,11 +49,13 @@ pub struct Report {
 /// Names of the symbolic dimensions of the expressions, in first-appearance
 /// order (variables of the context first).
 fn dim_names(ctx: &Context, exprs: &[&Expr]) -> Vec<String> {
-    let mut seen = BTreeSet::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut out = Vec::new();
     let mut note = |d: &crate::shape::Dim| {
         for n in &d.names {
-            if seen.insert(n.to_string()) {
+            let n: &str = n.as_ref();
+            if !seen.contains(n) {
+                seen.insert(n.to_string());
                 out.push(n.to_string());
             }
         }
@@ -63,9 +65,13 @@ fn dim_names(ctx: &Context, exprs: &[&Expr]) -> Vec<String> {
         note(&s.rows);
         note(&s.cols);
     }
+    let mut visited: std::collections::HashSet<&Expr> = std::collections::HashSet::new();
     for e in exprs {
         let mut stack = vec![*e];
         while let Some(x) = stack.pop() {
+            if !visited.insert(x) {
+                continue;
+            }
             note(&x.shape().rows);
             note(&x.shape().cols);
             stack.extend(x.children());
@@ -103,6 +109,45 @@ fn symmetrize(m: &Matrix) -> Matrix {
     m.zip(&m.transpose(), |a, b| (a + b) / 2.0).expect("square")
 }
 
+/// What drawing a random point needs to know about some expressions,
+/// found in one walk over their distinct nodes: the dimension names in
+/// order of first appearance, the unit matrices' index letters and
+/// shapes, and whether a log or a root needs positive values.
+pub struct Plan {
+    names: Vec<String>,
+    units: Vec<(std::rc::Rc<str>, crate::shape::Shape)>,
+    positive: bool,
+}
+
+impl Plan {
+    /// The plan for points at which `exprs` (over `ctx`'s variables) are
+    /// evaluated.
+    pub fn new(ctx: &Context, exprs: &[&Expr]) -> Plan {
+        let mut units = Vec::new();
+        let mut seen_units = std::collections::HashSet::new();
+        let mut visited: std::collections::HashSet<&Expr> = std::collections::HashSet::new();
+        for e in exprs {
+            let mut stack = vec![*e];
+            while let Some(x) = stack.pop() {
+                if !visited.insert(x) {
+                    continue;
+                }
+                if let Kind::Unit(ix) = x.kind()
+                    && seen_units.insert((ix.clone(), x.shape().clone()))
+                {
+                    units.push((ix.clone(), x.shape().clone()));
+                }
+                stack.extend(x.children());
+            }
+        }
+        Plan {
+            names: dim_names(ctx, exprs),
+            units,
+            positive: exprs.iter().any(|e| needs_positive(e)),
+        }
+    }
+}
+
 /// A random point: sizes for every dimension, values for every variable
 /// (symmetric ones symmetric, SPD ones SPD, positive where logs need it).
 ///
@@ -115,9 +160,18 @@ pub fn random_bindings(
     rng: &mut Rng,
     shuffle: usize,
 ) -> Result<Bindings, EvalError> {
+    draw(&Plan::new(ctx, exprs), ctx, rng, shuffle)
+}
+
+/// A random point for a [`Plan`], as [`random_bindings`] draws it.
+pub fn draw(
+    plan: &Plan,
+    ctx: &Context,
+    rng: &mut Rng,
+    shuffle: usize,
+) -> Result<Bindings, EvalError> {
     let mut b = Bindings::default();
-    let names = dim_names(ctx, exprs);
-    let mut sizes: Vec<usize> = (0..names.len())
+    let mut sizes: Vec<usize> = (0..plan.names.len())
         .map(|k| SIZES[k % SIZES.len()] + 6 * (k / SIZES.len()))
         .collect();
     if shuffle > 0 {
@@ -125,30 +179,23 @@ pub fn random_bindings(
             sizes.swap(i, rng.below(i + 1));
         }
     }
-    for (name, size) in names.into_iter().zip(sizes) {
-        b.dims.insert(name, size);
+    for (name, size) in plan.names.iter().zip(sizes) {
+        b.dims.insert(name.clone(), size);
     }
     // Index letters of unit matrices in the expressions: a random index
     // that fits every unit that uses the letter.
     let mut limits: std::collections::BTreeMap<char, usize> = Default::default();
-    for e in exprs {
-        let mut stack = vec![*e];
-        while let Some(x) = stack.pop() {
-            if let Kind::Unit(ix) = x.kind() {
-                let (r, c) = b.shape(x.shape())?;
-                let mut letters = ix.chars();
-                for (letter, size) in letters.by_ref().zip([r, c]) {
-                    let l = limits.entry(letter).or_insert(size);
-                    *l = (*l).min(size);
-                }
-            }
-            stack.extend(x.children());
+    for (ix, shape) in &plan.units {
+        let (r, c) = b.shape(shape)?;
+        for (letter, size) in ix.chars().zip([r, c]) {
+            let l = limits.entry(letter).or_insert(size);
+            *l = (*l).min(size);
         }
     }
     for (letter, size) in limits {
         b.indices.insert(letter, rng.below(size.max(1)));
     }
-    let positive = exprs.iter().any(|e| needs_positive(e));
+    let positive = plan.positive;
     for name in &ctx.order {
         let info = &ctx.vars[name];
         if info.differential_of.is_some() {
@@ -216,6 +263,11 @@ pub fn check_differential(
                 h
             }
         };
+        // the function first: it is cheaper than its differential, and a
+        // point where it cannot be evaluated is drawn again
+        if eval(f, &b).is_err() {
+            return Ok(None);
+        }
         let Ok(symbolic) = eval(df, &b) else {
             return Ok(None);
         };
@@ -483,6 +535,7 @@ fn sample(
         worst_point: None,
         measured_rel_error: 0.0,
     };
+    let plan = Plan::new(ctx, exprs);
     let mut attempts = 0;
     while report.points < points {
         attempts += 1;
@@ -492,7 +545,7 @@ fn sample(
             ))));
         }
         let shuffle = if attempts > 2 { attempts } else { 0 };
-        let b = random_bindings(ctx, exprs, &mut rng, shuffle)?;
+        let b = draw(&plan, ctx, &mut rng, shuffle)?;
         if let Some(err) = compare(&mut rng, b)? {
             report.max_rel_error = report.max_rel_error.max(err);
             report.points += 1;

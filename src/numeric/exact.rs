@@ -461,14 +461,22 @@ pub fn eval_dual(e: &Expr, p: &ExactPoint) -> Result<DualMatrix, ExactError> {
                 }
                 let m = eval_dual(a, p)?;
                 let n: i64 = k.to_integer().try_into().map_err(|_| ExactError::Inexact)?;
-                let base = if n < 0 { m.inverse()? } else { m };
+                let mut base = if n < 0 { m.inverse()? } else { m };
                 let mut acc = if base.is_scalar() {
                     DualMatrix::identity(1)
                 } else {
                     DualMatrix::identity(base.rows)
                 };
-                for _ in 0..n.unsigned_abs() {
-                    acc = acc.mul(&base)?;
+                // by squaring: O(log n) products
+                let mut e = n.unsigned_abs();
+                while e > 0 {
+                    if e & 1 == 1 {
+                        acc = acc.mul(&base)?;
+                    }
+                    e >>= 1;
+                    if e > 0 {
+                        base = base.mul(&base)?;
+                    }
                 }
                 acc
             }

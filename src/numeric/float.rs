@@ -141,6 +141,24 @@ impl Matrix {
         Ok(out)
     }
 
+    /// The `n`th power of a square matrix (or a scalar), by repeated
+    /// squaring: O(log n) products.
+    pub fn power(&self, n: u64) -> Result<Matrix, EvalError> {
+        let mut acc = Matrix::identity(self.rows);
+        let mut base = self.clone();
+        let mut e = n;
+        while e > 0 {
+            if e & 1 == 1 {
+                acc = acc.mul(&base)?;
+            }
+            e >>= 1;
+            if e > 0 {
+                base = base.mul(&base)?;
+            }
+        }
+        Ok(acc)
+    }
+
     /// The inverse (Gauss–Jordan with partial pivoting).
     pub fn inverse(&self) -> Result<Matrix, EvalError> {
         self.square("an inverse")?;
@@ -399,11 +417,20 @@ fn eval_node(e: &Expr, b: &Bindings) -> Result<Matrix, EvalError> {
                 acc
             }
             Kind::Product(fs) => {
-                let mut acc = eval_node(&fs[0], b)?;
-                for f in &fs[1..] {
-                    acc = acc.mul(&eval_node(f, b)?)?;
+                // a run of equal factors (square, as they multiply) is a power
+                let mut acc: Option<Matrix> = None;
+                let mut i = 0;
+                while i < fs.len() {
+                    let run = fs[i..].iter().take_while(|f| **f == fs[i]).count();
+                    let m = eval_node(&fs[i], b)?;
+                    let m = if run > 1 { m.power(run as u64)? } else { m };
+                    acc = Some(match acc {
+                        Some(a) => a.mul(&m)?,
+                        None => m,
+                    });
+                    i += run;
                 }
-                acc
+                acc.expect("a product has factors")
             }
             Kind::Transpose(a) => eval_node(a, b)?.transpose(),
             Kind::Inverse(a) => eval_node(a, b)?.inverse()?,
@@ -422,11 +449,7 @@ fn eval_node(e: &Expr, b: &Bindings) -> Result<Matrix, EvalError> {
                         .try_into()
                         .map_err(|_| EvalError::new("exponent too large"))?;
                     let base = if n < 0 { m.inverse()? } else { m };
-                    let mut acc = Matrix::identity(base.rows);
-                    for _ in 0..n.unsigned_abs() {
-                        acc = acc.mul(&base)?;
-                    }
-                    acc
+                    base.power(n.unsigned_abs())?
                 }
             }
             Kind::Hadamard(x, y) => eval_node(x, b)?.zip(&eval_node(y, b)?, |p, q| p * q)?,

@@ -94,6 +94,9 @@ pub(crate) struct Simplifier<'a> {
     symmetric: BTreeSet<String>,
     limits: &'a Limits,
     cache: HashMap<Expr, Expr>,
+    /// `merge_like_terms` by its input: `X^200 dX X^55 + …` asks for the
+    /// same one-term base thousands of times.
+    merged: HashMap<Vec<Term>, Vec<Term>>,
     notes: Vec<String>,
     laws: Vec<Rewrite<Mat, Facts>>,
 }
@@ -116,6 +119,7 @@ pub fn simplify_with(e: &Expr, ctx: &Context, form: Form, limits: &Limits) -> Si
         symmetric,
         limits,
         cache: HashMap::new(),
+        merged: HashMap::new(),
         notes: Vec::new(),
         laws: rules::rewrites(rules::LAWS),
     };
@@ -164,6 +168,7 @@ pub fn simplify_traced(e: &Expr, ctx: &Context, form: Form) -> (Simplified, Vec<
             .collect(),
         limits: &limits,
         cache: HashMap::new(),
+        merged: HashMap::new(),
         notes: Vec::new(),
         laws: rules::rewrites(rules::LAWS),
     };
@@ -290,6 +295,15 @@ impl Simplifier<'_> {
         if terms.is_empty() {
             return terms;
         }
+        if let Some(done) = self.merged.get(&terms) {
+            return done.clone();
+        }
+        let out = self.merge_like_terms_anew(terms.clone());
+        self.merged.insert(terms, out.clone());
+        out
+    }
+
+    fn merge_like_terms_anew(&mut self, terms: Vec<Term>) -> Vec<Term> {
         let size: usize = terms.iter().map(|(_, m)| m.size()).sum();
         if size > self.limits.max_egraph_input {
             self.note("an expression was too large for the e-graph and was only canonicalised");

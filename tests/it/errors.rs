@@ -279,7 +279,14 @@ fn bad_input_battery() {
             diff(&("(".repeat(40_000) + "A" + &")".repeat(40_000)), "A"),
             1,
         ),
-        ("20000 factors", diff(&vec!["A"; 20_000].join(" "), "A"), 1),
+        // a run of equal factors differentiates as a power: k terms
+        ("20000 factors", diff(&vec!["A"; 20_000].join(" "), "A"), 0),
+        // alternating factors: 10,000 terms of 20,000 factors each
+        (
+            "20000 alternating factors",
+            diff(&vec!["A X"; 10_000].join(" "), "X"),
+            1,
+        ),
         ("20000 terms", diff(&vec!["A"; 20_000].join(" + "), "A"), 0),
         // numbers
         (
@@ -417,7 +424,19 @@ fn fuzzer_findings_stay_fixed() {
     // falls back to f64.
     // A power tower of constants folded to 370,000 digits (4 s to
     // simplify); the numbers' growth is now bounded before folding.
-    let findings: [&[&str]; 5] = [
+    // Elementwise and matrix powers stacked (`X .^51 ^43 .^95 …`): floats
+    // raised to the 43rd power by 43 products, and every sampling attempt
+    // walked the whole expression again; now powers are taken by squaring,
+    // the walk is done once, and the function is evaluated before its
+    // derivative.
+    let findings: [&[&str]; 6] = [
+        &[
+            "check",
+            "--wrt",
+            "X",
+            "--",
+            " X   .^51 ^43    .^95 X   .^51 ^43    .^9 ^4A",
+        ],
         &["simplify", "33^33^4^44^42"],
         &["check", "X^-55", "--wrt", "X"],
         &["check", "tr(A X^61 B)", "--wrt", "X"],
