@@ -98,7 +98,21 @@ pub(crate) struct Simplifier<'a> {
     /// same one-term base thousands of times.
     merged: HashMap<Vec<Term>, Vec<Term>>,
     notes: Vec<String>,
-    laws: Vec<Rewrite<Mat, Facts>>,
+    laws: &'static [Rewrite<Mat, Facts>],
+}
+
+/// Every law, the additive ones included (for `--factor`), compiled once
+/// per process.
+fn factor_laws() -> &'static [Rewrite<Mat, Facts>] {
+    static LAWS: std::sync::OnceLock<Vec<Rewrite<Mat, Facts>>> = std::sync::OnceLock::new();
+    LAWS.get_or_init(|| rules::rewrites(rules::all_specs()))
+}
+
+/// The normal form's laws, compiled once per process (parsing their
+/// patterns took a third of a small gradient's time).
+fn normal_laws() -> &'static [Rewrite<Mat, Facts>] {
+    static LAWS: std::sync::OnceLock<Vec<Rewrite<Mat, Facts>>> = std::sync::OnceLock::new();
+    LAWS.get_or_init(|| rules::rewrites(rules::LAWS))
 }
 
 /// Simplifies `e`, whose variables are described by `ctx`, into `form`.
@@ -121,7 +135,7 @@ pub fn simplify_with(e: &Expr, ctx: &Context, form: Form, limits: &Limits) -> Si
         cache: HashMap::new(),
         merged: HashMap::new(),
         notes: Vec::new(),
-        laws: rules::rewrites(rules::LAWS),
+        laws: normal_laws(),
     };
     let normal = s.normal(e);
     let expr = match form {
@@ -170,7 +184,7 @@ pub fn simplify_traced(e: &Expr, ctx: &Context, form: Form) -> (Simplified, Vec<
         cache: HashMap::new(),
         merged: HashMap::new(),
         notes: Vec::new(),
-        laws: rules::rewrites(rules::LAWS),
+        laws: normal_laws(),
     };
     let mut trace = Vec::new();
     let mut step = |s: &mut Simplifier, before: &Expr, after: &Expr| {
@@ -314,7 +328,7 @@ impl Simplifier<'_> {
             .iter()
             .map(|(_, m)| lang::add_expr(&mut g, m))
             .collect();
-        let mut runner = self.runner(g).run(&self.laws);
+        let mut runner = self.runner(g).run(self.laws);
         self.record(&runner.stop_reason);
         let g = &runner.egraph;
         let tracing = self.fired.is_some();
@@ -375,8 +389,8 @@ impl Simplifier<'_> {
         }
         let mut g = self.graph();
         let root = lang::add_expr(&mut g, normal);
-        let rules = rules::rewrites(rules::all_specs());
-        let mut runner = self.runner(g).run(&rules);
+        let rules = factor_laws();
+        let mut runner = self.runner(g).run(rules);
         self.record(&runner.stop_reason);
         let g = &runner.egraph;
         let (_, best) = Extractor::new(g, cost::FactorCost).find_best(g.find(root));
