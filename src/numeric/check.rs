@@ -652,3 +652,65 @@ fn compare_values(
         Err(Stop::Inexact) => compare_values(a, b, ctx, points, seed, false),
     }
 }
+
+/// One reproducible random point at which every variable of `exprs` has a
+/// value, directions such as `dX` included (symmetric where the context
+/// says so), or `None` when no such point could be drawn.
+pub fn sample_point(ctx: &Context, exprs: &[&Expr], seed: u64) -> Option<Bindings> {
+    let mut rng = Rng::new(seed);
+    let mut b = random_bindings(ctx, exprs, &mut rng, 0).ok()?;
+    let mut visited: std::collections::HashSet<&Expr> = std::collections::HashSet::new();
+    for e in exprs {
+        let mut stack = vec![*e];
+        while let Some(x) = stack.pop() {
+            if !visited.insert(x) {
+                continue;
+            }
+            if let Kind::Var(v) = x.kind()
+                && !b.vars.contains_key(&**v)
+            {
+                let (r, c) = b.shape(x.shape()).ok()?;
+                let m = random_matrix(&mut rng, r, c, -1.0, 1.0);
+                let symmetric = ctx.get(v).is_some_and(|i| i.symmetric || i.spd);
+                let m = if symmetric && r == c {
+                    symmetrize(&m)
+                } else {
+                    m
+                };
+                b.vars.insert(v.to_string(), m);
+            }
+            stack.extend(x.children());
+        }
+    }
+    Some(b)
+}
+
+/// Whether the values of `exprs` at a random point are pairwise far apart
+/// (relative gap over 1e-6 between weighted sums of their entries). Terms
+/// that laws prove equal have equal values, so `true` means no two of them
+/// can be merged; `false` (close values, or a point where one cannot be
+/// evaluated) means they might be.
+pub fn values_distinct(ctx: &Context, exprs: &[&Expr]) -> bool {
+    let Some(b) = sample_point(ctx, exprs, 0x5eed_f00d) else {
+        return false;
+    };
+    let mut weights = Rng::new(0x0dd_ba11);
+    let mut keys = Vec::with_capacity(exprs.len());
+    let mut w: Vec<f64> = Vec::new();
+    for e in exprs {
+        let Ok(m) = eval(e, &b) else {
+            return false;
+        };
+        while w.len() < m.data.len() {
+            w.push(0.5 + weights.below(1_000_000) as f64 / 1e6);
+        }
+        let key: f64 = m.data.iter().zip(&w).map(|(x, w)| x * w).sum();
+        if !key.is_finite() {
+            return false;
+        }
+        keys.push(key);
+    }
+    keys.sort_by(f64::total_cmp);
+    keys.windows(2)
+        .all(|p| (p[1] - p[0]).abs() > 1e-6 * p[0].abs().max(p[1].abs()).max(1e-300))
+}

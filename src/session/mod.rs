@@ -234,6 +234,13 @@ impl Session {
     /// itself (inline or in `extra`) overrides the session's declaration.
     fn full_input(&self, expr: &str, extra: Option<&str>) -> String {
         let extra = extra.filter(|s| !s.trim().is_empty());
+        if self.declarations.is_empty() {
+            return match extra {
+                None => expr.to_string(),
+                Some(x) if where_at(expr).is_some() => format!("{expr}, {x}"),
+                Some(x) => format!("{expr} where {x}"),
+            };
+        }
         let mut own = extra.map(declared_names).unwrap_or_default();
         if let Some(at) = where_at(expr) {
             own.extend(declared_names(&expr[at + "where".len()..]));

@@ -578,7 +578,7 @@ impl Simplifier<'_> {
     /// close to where it started as possible.
     pub(crate) fn rotate(&self, m: &Expr) -> Expr {
         let (_, _, ch) = m.split_product();
-        if ch.len() < 2 {
+        if ch.is_empty() {
             return m.clone();
         }
         let flipped: Vec<Expr> = ch.iter().rev().map(|f| self.transpose(f)).collect();

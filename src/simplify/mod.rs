@@ -92,6 +92,8 @@ pub(crate) struct Simplifier<'a> {
     /// order (only kept when tracing).
     fired: Option<RefCell<Vec<String>>>,
     symmetric: BTreeSet<String>,
+    /// The variables, for telling terms apart by their values.
+    ctx: &'a Context,
     limits: &'a Limits,
     cache: HashMap<Expr, Expr>,
     /// `merge_like_terms` by its input: `X^200 dX X^55 + …` asks for the
@@ -131,6 +133,7 @@ pub fn simplify_with(e: &Expr, ctx: &Context, form: Form, limits: &Limits) -> Si
     let mut s = Simplifier {
         fired: None,
         symmetric,
+        ctx,
         limits,
         cache: HashMap::new(),
         merged: HashMap::new(),
@@ -174,6 +177,7 @@ pub fn simplify_traced(e: &Expr, ctx: &Context, form: Form) -> (Simplified, Vec<
     let limits = Limits::default();
     let mut s = Simplifier {
         fired: Some(RefCell::new(Vec::new())),
+        ctx,
         symmetric: ctx
             .vars
             .iter()
@@ -311,6 +315,12 @@ impl Simplifier<'_> {
         }
         if let Some(done) = self.merged.get(&terms) {
             return done.clone();
+        }
+        // The canonical forms are final unless two terms might be equal:
+        // the e-graph runs only when no point tells them apart.
+        let monomials: Vec<&Expr> = terms.iter().map(|(_, m)| m).collect();
+        if terms.len() == 1 || crate::numeric::check::values_distinct(self.ctx, &monomials) {
+            return terms;
         }
         let out = self.merge_like_terms_anew(terms.clone());
         self.merged.insert(terms, out.clone());
