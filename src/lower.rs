@@ -12,7 +12,7 @@ use crate::expr::{Expr, Func, rat};
 use crate::shape::{Shape, TShape, Term, Unifier};
 use crate::span::{Diagnostic, Span};
 use num_rational::BigRational;
-use num_traits::{Signed, Zero};
+use num_traits::{One, Signed, Zero};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Largest matrix power accepted (the differential of `X^k` has k terms).
@@ -299,13 +299,15 @@ fn check_folded(e: &Expr, src: &str) -> Result<(), Diagnostic> {
                 "a divisor here is identically zero",
             ));
         }
-        // Nested powers multiply their exponents: `((X^2)^2)^2` is X^8.
+        // Nested powers multiply their exponents: `((X^2)^2)^2` is X^8, and
+        // so is `((X^2)^T)^4` transposed.
         if let Kind::Power(a, k) = x.kind() {
             let limit = if a.is_scalar() {
                 MAX_EXPONENT
             } else {
                 MAX_MATRIX_POWER as i64
             };
+            let k = &(k * inner_exponent(a));
             let limit = num_bigint::BigInt::from(limit);
             if k.numer().abs() > limit || *k.denom() > limit {
                 return Err(Diagnostic::new(
@@ -318,6 +320,25 @@ fn check_folded(e: &Expr, src: &str) -> Result<(), Diagnostic> {
         stack.extend(x.children());
     }
     Ok(())
+}
+
+/// The product of the exponents of the matrix powers nested under
+/// transposes and inverses: 2 for `(X^2)^T`, 6 for `((X^3)^-1)^2`
+/// (1 when there is none).
+fn inner_exponent(a: &Expr) -> BigRational {
+    use crate::expr::Kind;
+    let mut k = BigRational::one();
+    let mut x = a;
+    loop {
+        match x.kind() {
+            Kind::Transpose(b) | Kind::Inverse(b) => x = b,
+            Kind::Power(b, j) if !x.is_scalar() => {
+                k *= j.abs();
+                x = b;
+            }
+            _ => return k,
+        }
+    }
 }
 
 /// A name glued to `(` whose product makes no sense: most likely a

@@ -659,6 +659,18 @@ fn compare_values(
 pub fn sample_point(ctx: &Context, exprs: &[&Expr], seed: u64) -> Option<Bindings> {
     let mut rng = Rng::new(seed);
     let mut b = random_bindings(ctx, exprs, &mut rng, 0).ok()?;
+    // General square matrices become random orthogonal ones: the powers of
+    // a matrix with a dominant eigenvalue all tend to one rank-1 matrix, so
+    // `X^40 dX X^60` and `X^41 dX X^59` would look equal; orthogonal powers
+    // neither converge nor overflow.
+    if !exprs.iter().any(|e| needs_positive(e)) {
+        for (name, info) in &ctx.vars {
+            let (r, c) = b.shape(&info.shape).ok()?;
+            if r == c && r > 1 && !info.symmetric && !info.spd && info.differential_of.is_none() {
+                b.vars.insert(name.clone(), random_orthogonal(&mut rng, r));
+            }
+        }
+    }
     let mut visited: std::collections::HashSet<&Expr> = std::collections::HashSet::new();
     for e in exprs {
         let mut stack = vec![*e];
@@ -683,6 +695,26 @@ pub fn sample_point(ctx: &Context, exprs: &[&Expr], seed: u64) -> Option<Binding
         }
     }
     Some(b)
+}
+
+/// A random orthogonal matrix: Gram–Schmidt on random columns.
+fn random_orthogonal(rng: &mut Rng, n: usize) -> Matrix {
+    let g = random_matrix(rng, n, n, -1.0, 1.0);
+    let mut q = Matrix::zeros(n, n);
+    for j in 0..n {
+        let mut v: Vec<f64> = (0..n).map(|i| g.get(i, j)).collect();
+        for k in 0..j {
+            let dot: f64 = (0..n).map(|i| v[i] * q.get(i, k)).sum();
+            for (i, x) in v.iter_mut().enumerate() {
+                *x -= dot * q.get(i, k);
+            }
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
+        for (i, x) in v.iter().enumerate() {
+            q.set(i, j, x / norm);
+        }
+    }
+    q
 }
 
 /// Whether the values of `exprs` at a random point are pairwise far apart

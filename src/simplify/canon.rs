@@ -513,11 +513,13 @@ impl Simplifier<'_> {
             && let [(c, m)] = ta.as_slice()
             && !(c.is_zero() && k.is_negative())
         {
+            // a coefficient of ±1 stays small at any power
+            let unit = c.abs().is_one();
             let n: Option<i32> = k
                 .to_integer()
                 .try_into()
                 .ok()
-                .filter(|n: &i32| n.abs() <= 64);
+                .filter(|n: &i32| n.abs() <= 64 || unit);
             if let Some(n) = n {
                 let ck = num_traits::Pow::pow(c, n);
                 let (mk, scalars, ch) = m.split_product();

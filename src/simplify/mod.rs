@@ -60,7 +60,7 @@ impl Default for Limits {
         Limits {
             nodes: 20_000,
             iterations: 12,
-            time: Duration::from_secs(5),
+            time: Duration::from_secs(1),
             max_terms: 20_000,
             max_egraph_input: 4_000,
         }
@@ -318,8 +318,16 @@ impl Simplifier<'_> {
         }
         // The canonical forms are final unless two terms might be equal:
         // the e-graph runs only when no point tells them apart.
+        if terms.len() == 1 {
+            return terms;
+        }
+        let size: usize = terms.iter().map(|(_, m)| m.size()).sum();
+        if size > self.limits.max_egraph_input {
+            self.note("an expression was too large for the e-graph and was only canonicalised");
+            return terms;
+        }
         let monomials: Vec<&Expr> = terms.iter().map(|(_, m)| m).collect();
-        if terms.len() == 1 || crate::numeric::check::values_distinct(self.ctx, &monomials) {
+        if crate::numeric::check::values_distinct(self.ctx, &monomials) {
             return terms;
         }
         let out = self.merge_like_terms_anew(terms.clone());
@@ -328,11 +336,6 @@ impl Simplifier<'_> {
     }
 
     fn merge_like_terms_anew(&mut self, terms: Vec<Term>) -> Vec<Term> {
-        let size: usize = terms.iter().map(|(_, m)| m.size()).sum();
-        if size > self.limits.max_egraph_input {
-            self.note("an expression was too large for the e-graph and was only canonicalised");
-            return terms;
-        }
         let mut g = self.graph();
         let roots: Vec<Id> = terms
             .iter()
