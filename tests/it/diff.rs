@@ -210,3 +210,30 @@ fn broadcast_scalars_keep_their_matrix_shape() {
         "-2 (dx^T x) (x^T x + X^T)^-1 ones (x^T x + X^T)^-1"
     );
 }
+
+/// A run of equal factors differentiates as Σ_j B^j dB B^(r-1-j): the
+/// same derivative as the product rule factor by factor, in k terms of
+/// constant size instead of k terms of k factors.
+#[test]
+fn runs_of_equal_factors_differentiate_as_powers() {
+    let cases = [
+        ("A X X X B where A: 3 x 4, X: 4 x 4, B: 4 x 5", "X"),
+        ("A X X B X X C where A: 3 x 4, B: 4 x 4, C: 4 x 5", "X"),
+        ("(A X)(A X)(A X) where A: 4 x 3, X: 3 x 4", "X"),
+        ("alpha alpha X where X: 3 x 4", "alpha"),
+        ("X X X X", "X_ij"),
+    ];
+    for (expr, wrt) in cases {
+        verified_diff(expr, wrt, None);
+        checked(expr, wrt, None);
+    }
+    assert_eq!(
+        verified_diff("X X X", "X", None).text,
+        "dX X^2 + X dX X + X^2 dX"
+    );
+    // 200 factors: 200 terms, each a power, a direction and a power
+    let long = vec!["X"; 200].join(" ");
+    let a = verified_diff(&long, "X", None);
+    assert_eq!(a.text.matches(" + ").count(), 199, "{}", a.text);
+    assert!(a.text.starts_with("dX X^199 + X dX X^198 + "), "{}", a.text);
+}
