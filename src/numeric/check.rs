@@ -65,16 +65,25 @@ fn dim_names(ctx: &Context, exprs: &[&Expr]) -> Vec<String> {
         note(&s.rows);
         note(&s.cols);
     }
+    for x in distinct_nodes(exprs) {
+        note(&x.shape().rows);
+        note(&x.shape().cols);
+    }
+    out
+}
+
+/// The distinct subexpressions of `exprs` (equal subtrees once), in the
+/// order of a depth-first walk.
+fn distinct_nodes<'a>(exprs: &[&'a Expr]) -> Vec<&'a Expr> {
     let mut visited: std::collections::HashSet<&Expr> = std::collections::HashSet::new();
+    let mut out = Vec::new();
     for e in exprs {
         let mut stack = vec![*e];
         while let Some(x) = stack.pop() {
-            if !visited.insert(x) {
-                continue;
+            if visited.insert(x) {
+                out.push(x);
+                stack.extend(x.children());
             }
-            note(&x.shape().rows);
-            note(&x.shape().cols);
-            stack.extend(x.children());
         }
     }
     out
@@ -123,23 +132,14 @@ impl Plan {
     /// The plan for points at which `exprs` (over `ctx`'s variables) are
     /// evaluated.
     pub fn new(ctx: &Context, exprs: &[&Expr]) -> Plan {
-        let mut units = Vec::new();
-        let mut seen_units = std::collections::HashSet::new();
-        let mut visited: std::collections::HashSet<&Expr> = std::collections::HashSet::new();
-        for e in exprs {
-            let mut stack = vec![*e];
-            while let Some(x) = stack.pop() {
-                if !visited.insert(x) {
-                    continue;
-                }
-                if let Kind::Unit(ix) = x.kind()
-                    && seen_units.insert((ix.clone(), x.shape().clone()))
-                {
-                    units.push((ix.clone(), x.shape().clone()));
-                }
-                stack.extend(x.children());
-            }
-        }
+        // distinct nodes, so each (letters, shape) pair once
+        let units = distinct_nodes(exprs)
+            .into_iter()
+            .filter_map(|x| match x.kind() {
+                Kind::Unit(ix) => Some((ix.clone(), x.shape().clone())),
+                _ => None,
+            })
+            .collect();
         Plan {
             names: dim_names(ctx, exprs),
             units,
@@ -671,27 +671,19 @@ pub fn sample_point(ctx: &Context, exprs: &[&Expr], seed: u64) -> Option<Binding
             }
         }
     }
-    let mut visited: std::collections::HashSet<&Expr> = std::collections::HashSet::new();
-    for e in exprs {
-        let mut stack = vec![*e];
-        while let Some(x) = stack.pop() {
-            if !visited.insert(x) {
-                continue;
-            }
-            if let Kind::Var(v) = x.kind()
-                && !b.vars.contains_key(&**v)
-            {
-                let (r, c) = b.shape(x.shape()).ok()?;
-                let m = random_matrix(&mut rng, r, c, -1.0, 1.0);
-                let symmetric = ctx.get(v).is_some_and(|i| i.symmetric || i.spd);
-                let m = if symmetric && r == c {
-                    symmetrize(&m)
-                } else {
-                    m
-                };
-                b.vars.insert(v.to_string(), m);
-            }
-            stack.extend(x.children());
+    for x in distinct_nodes(exprs) {
+        if let Kind::Var(v) = x.kind()
+            && !b.vars.contains_key(&**v)
+        {
+            let (r, c) = b.shape(x.shape()).ok()?;
+            let m = random_matrix(&mut rng, r, c, -1.0, 1.0);
+            let symmetric = ctx.get(v).is_some_and(|i| i.symmetric || i.spd);
+            let m = if symmetric && r == c {
+                symmetrize(&m)
+            } else {
+                m
+            };
+            b.vars.insert(v.to_string(), m);
         }
     }
     Some(b)

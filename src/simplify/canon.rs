@@ -74,9 +74,7 @@ pub fn collect(terms: Vec<Term>) -> Vec<Term> {
 
 /// The sum of the terms.
 pub fn rebuild(terms: &[Term], shape: &crate::shape::Shape) -> Expr {
-    if terms.is_empty() {
-        return Expr::zero(shape.clone());
-    }
+    // no terms: the zero of the shape
     Expr::sum_shaped(shape, terms.iter().map(|(c, m)| Expr::scale(c, m)))
 }
 
