@@ -279,6 +279,14 @@ fn bad_input_battery() {
             diff(&("(".repeat(40_000) + "A" + &")".repeat(40_000)), "A"),
             1,
         ),
+        // a failed call was parsed again as a name and a group, at every
+        // level: exponential in the depth
+        ("60 unclosed calls", diff(&("tr(".repeat(60) + "x"), "x"), 1),
+        (
+            "60 unclosed two-argument calls",
+            diff(&("kron(A, ".repeat(60) + "x"), "x"),
+            1,
+        ),
         // a run of equal factors differentiates as a power: k terms
         ("20000 factors", diff(&vec!["A"; 20_000].join(" "), "A"), 0),
         // alternating factors: 10,000 terms of 20,000 factors each
