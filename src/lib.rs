@@ -11,6 +11,7 @@
 mod ast;
 mod calculus;
 mod expr;
+mod hash;
 mod lower;
 mod parse;
 mod print;
@@ -26,7 +27,9 @@ pub use ast::{Ast, AstKind, BinOp, Builtin, Decl, Parsed, PostOp};
 pub use calculus::differential;
 pub use expr::{ElemFn, Expr, Func, Kind, product_shape, rat};
 pub use lower::{Context, Lowered, VarInfo, VarKind, lower};
-pub use parse::{parse, parse_decls};
+pub use parse::{
+    parse, parse_decls, parse_decls_fast, parse_decls_reference, parse_fast, parse_reference,
+};
 pub use print::{
     IndexForm, Piece, expr_to_latex, index_form, python_name, to_index, to_json, to_latex,
     to_latex_rhs, to_numpy, to_text, value_to_numpy,

@@ -56,8 +56,37 @@ fn check_digits(text: &str, span: Span, src: &str) -> Result<(), Diagnostic> {
 /// Longest input accepted, in bytes.
 pub const MAX_INPUT_LEN: usize = 100_000;
 
+mod fast;
+
 /// Parses an expression with an optional `where` clause.
+///
+/// Well-formed input is read by a hand-written reader (`parse/fast.rs`);
+/// anything else goes to the pest grammar, which writes the diagnostic.
+/// Both give the same trees ([`parse_reference`] is the grammar alone).
 pub fn parse(src: &str) -> Result<Parsed, Diagnostic> {
+    precheck(src)?;
+    match fast::parse(src) {
+        Some(parsed) => Ok(parsed),
+        None => parse_reference(src),
+    }
+}
+
+/// The hand-written reader alone: `None` for every input it leaves to the
+/// grammar (all ill-formed input). Tests hold it to [`parse_reference`].
+pub fn parse_fast(src: &str) -> Option<Parsed> {
+    precheck(src).ok()?;
+    fast::parse(src)
+}
+
+/// [`parse_fast`] for the declarations of a `--where` option.
+pub fn parse_decls_fast(src: &str) -> Option<Vec<Decl>> {
+    precheck(src).ok()?;
+    fast::parse_decls(src)
+}
+
+/// Parses with the pest grammar alone: the reference that [`parse`]'s
+/// hand-written reader is tested against.
+pub fn parse_reference(src: &str) -> Result<Parsed, Diagnostic> {
     precheck(src)?;
     let mut pairs = Grammar::parse(Rule::main, src).map_err(|e| parse_error(e, src))?;
     let main = pairs.next().expect("main matched");
@@ -84,6 +113,15 @@ pub fn parse(src: &str) -> Result<Parsed, Diagnostic> {
 
 /// Parses the declarations of a `--where` option (without the keyword).
 pub fn parse_decls(src: &str) -> Result<Vec<Decl>, Diagnostic> {
+    precheck(src).map_err(|d| d.origin("--where"))?;
+    match fast::parse_decls(src) {
+        Some(decls) => Ok(decls),
+        None => parse_decls_reference(src),
+    }
+}
+
+/// [`parse_decls`] with the pest grammar alone.
+pub fn parse_decls_reference(src: &str) -> Result<Vec<Decl>, Diagnostic> {
     precheck(src).map_err(|d| d.origin("--where"))?;
     let mut pairs =
         Grammar::parse(Rule::decls_only, src).map_err(|e| parse_error(e, src).origin("--where"))?;
