@@ -205,9 +205,8 @@ pub fn rat(n: i64) -> BigRational {
 impl Expr {
     fn node(kind: Kind, shape: Shape) -> Expr {
         use std::hash::{Hash, Hasher};
-        // a fixed-key hasher, so hashes (and anything ordered by them) are
-        // the same from run to run
-        let mut h = std::hash::DefaultHasher::new();
+        // a fast fixed-key hasher: hashes are the same from run to run
+        let mut h = crate::hash::FxHasher::default();
         kind.hash(&mut h);
         shape.hash(&mut h);
         let hash = h.finish();

@@ -11,10 +11,10 @@
 //! then only sees one term at a time.
 
 use crate::expr::{Expr, Func, Kind, rat};
+use crate::hash::FxHashMap;
 use crate::simplify::Simplifier;
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
-use std::collections::HashMap;
 
 /// A term: an exact coefficient times a monomial (a product without a
 /// coefficient, or the scalar `1`).
@@ -55,7 +55,7 @@ fn chain(factors: Vec<Expr>) -> Expr {
 /// and dropping those whose coefficients cancel.
 pub fn collect(terms: Vec<Term>) -> Vec<Term> {
     let mut out: Vec<Term> = Vec::with_capacity(terms.len());
-    let mut seen: HashMap<Expr, usize> = HashMap::new();
+    let mut seen: FxHashMap<Expr, usize> = FxHashMap::default();
     for (c, m) in terms {
         if c.is_zero() {
             continue;
@@ -228,7 +228,9 @@ impl Simplifier<'_> {
             };
         for f in factors {
             let (fc, fs, fch) = f.split_product();
-            c *= fc;
+            if !fc.is_one() {
+                c *= fc;
+            }
             if c.is_zero() {
                 return (c, one());
             }

@@ -9,11 +9,12 @@
 //! appearance, so runs are deterministic.
 
 use crate::expr::{Expr, Func, Kind, product_shape};
+use crate::hash::FxHashMap;
 use crate::shape::Shape;
 use egg::{Analysis, DidMerge, EGraph, Id, Language, RecExpr};
 use num_rational::BigRational;
 use num_traits::{One, Zero};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -111,7 +112,7 @@ pub struct Data {
 #[derive(Default, Debug)]
 pub struct Facts {
     leaves: Vec<Expr>,
-    index: HashMap<Expr, u32>,
+    index: FxHashMap<Expr, u32>,
     symmetric: BTreeSet<String>,
 }
 

@@ -31,6 +31,7 @@ pub mod lang;
 pub mod rules;
 
 use crate::expr::Expr;
+use crate::hash::FxHashMap;
 use crate::lower::Context;
 use canon::Term;
 use egg::{BackoffScheduler, Extractor, Id, Rewrite, Runner, StopReason};
@@ -95,10 +96,10 @@ pub(crate) struct Simplifier<'a> {
     /// The variables, for telling terms apart by their values.
     ctx: &'a Context,
     limits: &'a Limits,
-    cache: HashMap<Expr, Expr>,
+    cache: FxHashMap<Expr, Expr>,
     /// `merge_like_terms` by its input: `X^200 dX X^55 + …` asks for the
     /// same one-term base thousands of times.
-    merged: HashMap<Vec<Term>, Vec<Term>>,
+    merged: FxHashMap<Vec<Term>, Vec<Term>>,
     notes: Vec<String>,
     laws: &'static [Rewrite<Mat, Facts>],
 }
@@ -135,8 +136,8 @@ pub fn simplify_with(e: &Expr, ctx: &Context, form: Form, limits: &Limits) -> Si
         symmetric,
         ctx,
         limits,
-        cache: HashMap::new(),
-        merged: HashMap::new(),
+        cache: FxHashMap::default(),
+        merged: FxHashMap::default(),
         notes: Vec::new(),
         laws: normal_laws(),
     };
@@ -185,8 +186,8 @@ pub fn simplify_traced(e: &Expr, ctx: &Context, form: Form) -> (Simplified, Vec<
             .map(|(n, _)| n.clone())
             .collect(),
         limits: &limits,
-        cache: HashMap::new(),
-        merged: HashMap::new(),
+        cache: FxHashMap::default(),
+        merged: FxHashMap::default(),
         notes: Vec::new(),
         laws: normal_laws(),
     };
