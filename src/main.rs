@@ -13,6 +13,10 @@ mod cli {
 }
 use cli::out;
 
+/// mimalloc rather than the system allocator: see `bench/NOTES.md`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Symbolic matrix calculus: derivatives in Matrix Cookbook notation, checked.
 #[derive(Parser, Debug)]
 #[command(name = "matcalc", version, about)]
