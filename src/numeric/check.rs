@@ -709,32 +709,73 @@ fn random_orthogonal(rng: &mut Rng, n: usize) -> Matrix {
     q
 }
 
-/// Whether the values of `exprs` at a random point are pairwise far apart
-/// (relative gap over 1e-6 between weighted sums of their entries). Terms
-/// that laws prove equal have equal values, so `true` means no two of them
-/// can be merged; `false` (close values, or a point where one cannot be
-/// evaluated) means they might be.
-pub fn values_distinct(ctx: &Context, exprs: &[&Expr]) -> bool {
-    let Some(b) = sample_point(ctx, exprs, 0x5eed_f00d) else {
-        return false;
-    };
-    let mut weights = Rng::new(0x0dd_ba11);
-    let mut keys = Vec::with_capacity(exprs.len());
-    let mut w: Vec<f64> = Vec::new();
-    for e in exprs {
-        let Ok(m) = eval(e, &b) else {
-            return false;
-        };
-        while w.len() < m.data.len() {
-            w.push(0.5 + weights.below(1_000_000) as f64 / 1e6);
+/// Tells terms apart by their values at one random point, drawn once for
+/// a whole simplification (from the expression being simplified) and kept
+/// with every term's value: a simplification asks about the same terms
+/// again and again.
+pub struct Fingerprints<'a> {
+    ctx: &'a Context,
+    /// What the point is drawn for.
+    root: Expr,
+    /// The point, once drawn (`None` inside when none could be).
+    point: Option<Option<Bindings>>,
+    /// Weights of the entries in a term's key.
+    weights: Vec<f64>,
+    weight_rng: Rng,
+    /// Each term's key (`None`: it cannot be evaluated at the point).
+    keys: crate::hash::FxHashMap<Expr, Option<f64>>,
+}
+
+impl<'a> Fingerprints<'a> {
+    /// Fingerprints for the terms met while simplifying `root`.
+    pub fn new(ctx: &'a Context, root: &Expr) -> Fingerprints<'a> {
+        Fingerprints {
+            ctx,
+            root: root.clone(),
+            point: None,
+            weights: Vec::new(),
+            weight_rng: Rng::new(0x0dd_ba11),
+            keys: Default::default(),
         }
-        let key: f64 = m.data.iter().zip(&w).map(|(x, w)| x * w).sum();
-        if !key.is_finite() {
-            return false;
-        }
-        keys.push(key);
     }
-    keys.sort_by(f64::total_cmp);
-    keys.windows(2)
-        .all(|p| (p[1] - p[0]).abs() > 1e-6 * p[0].abs().max(p[1].abs()).max(1e-300))
+
+    /// A term's key: a weighted sum of its entries at the point.
+    fn key(&mut self, e: &Expr) -> Option<f64> {
+        if let Some(k) = self.keys.get(e) {
+            return *k;
+        }
+        let point = self.point.get_or_insert_with(|| {
+            let exprs = [&self.root];
+            sample_point(self.ctx, &exprs, 0x5eed_f00d)
+        });
+        let key = point.as_ref().and_then(|b| {
+            let m = eval(e, b).ok()?;
+            while self.weights.len() < m.data.len() {
+                self.weights
+                    .push(0.5 + self.weight_rng.below(1_000_000) as f64 / 1e6);
+            }
+            let key: f64 = m.data.iter().zip(&self.weights).map(|(x, w)| x * w).sum();
+            key.is_finite().then_some(key)
+        });
+        self.keys.insert(e.clone(), key);
+        key
+    }
+
+    /// Whether the values of `exprs` are pairwise far apart (relative gap
+    /// over 1e-6 between their keys). Terms that laws prove equal have
+    /// equal values, so `true` means no two of them can be merged; `false`
+    /// (close values, or a term that cannot be evaluated at the point)
+    /// means they might be.
+    pub fn distinct(&mut self, exprs: &[&Expr]) -> bool {
+        let mut keys = Vec::with_capacity(exprs.len());
+        for e in exprs {
+            match self.key(e) {
+                Some(k) => keys.push(k),
+                None => return false,
+            }
+        }
+        keys.sort_by(f64::total_cmp);
+        keys.windows(2)
+            .all(|p| (p[1] - p[0]).abs() > 1e-6 * p[0].abs().max(p[1].abs()).max(1e-300))
+    }
 }

@@ -33,6 +33,7 @@ pub mod rules;
 use crate::expr::Expr;
 use crate::hash::FxHashMap;
 use crate::lower::Context;
+use crate::numeric::check::Fingerprints;
 use canon::Term;
 use egg::{BackoffScheduler, Extractor, Id, Rewrite, Runner, StopReason};
 use lang::{Facts, Graph, Mat};
@@ -93,8 +94,8 @@ pub(crate) struct Simplifier<'a> {
     /// order (only kept when tracing).
     fired: Option<RefCell<Vec<String>>>,
     symmetric: BTreeSet<String>,
-    /// The variables, for telling terms apart by their values.
-    ctx: &'a Context,
+    /// Terms told apart by their values.
+    fingerprints: Fingerprints<'a>,
     limits: &'a Limits,
     cache: FxHashMap<Expr, Expr>,
     /// `merge_like_terms` by its input: `X^200 dX X^55 + …` asks for the
@@ -134,7 +135,7 @@ pub fn simplify_with(e: &Expr, ctx: &Context, form: Form, limits: &Limits) -> Si
     let mut s = Simplifier {
         fired: None,
         symmetric,
-        ctx,
+        fingerprints: Fingerprints::new(ctx, e),
         limits,
         cache: FxHashMap::default(),
         merged: FxHashMap::default(),
@@ -178,7 +179,7 @@ pub fn simplify_traced(e: &Expr, ctx: &Context, form: Form) -> (Simplified, Vec<
     let limits = Limits::default();
     let mut s = Simplifier {
         fired: Some(RefCell::new(Vec::new())),
-        ctx,
+        fingerprints: Fingerprints::new(ctx, e),
         symmetric: ctx
             .vars
             .iter()
@@ -328,7 +329,7 @@ impl Simplifier<'_> {
             return terms;
         }
         let monomials: Vec<&Expr> = terms.iter().map(|(_, m)| m).collect();
-        if crate::numeric::check::values_distinct(self.ctx, &monomials) {
+        if self.fingerprints.distinct(&monomials) {
             return terms;
         }
         let out = self.merge_like_terms_anew(terms.clone());
