@@ -5,7 +5,7 @@
 //! standard SipHash buys, at several times the cost) is not needed; a fixed
 //! key also keeps every hash the same from run to run.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// The FxHash state.
@@ -71,3 +71,6 @@ impl Hasher for FxHasher {
 
 /// A `HashMap` hashed with [`FxHasher`].
 pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// A `HashSet` hashed with [`FxHasher`].
+pub type FxHashSet<T> = HashSet<T, BuildHasherDefault<FxHasher>>;

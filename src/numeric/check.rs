@@ -48,7 +48,7 @@ pub struct Report {
 
 /// Names of the symbolic dimensions of the expressions, in first-appearance
 /// order (variables of the context first).
-fn dim_names(ctx: &Context, exprs: &[&Expr]) -> Vec<String> {
+fn dim_names(ctx: &Context, nodes: &[&Expr]) -> Vec<String> {
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut out = Vec::new();
     let mut note = |d: &crate::shape::Dim| {
@@ -65,7 +65,7 @@ fn dim_names(ctx: &Context, exprs: &[&Expr]) -> Vec<String> {
         note(&s.rows);
         note(&s.cols);
     }
-    for x in distinct_nodes(exprs) {
+    for x in nodes {
         note(&x.shape().rows);
         note(&x.shape().cols);
     }
@@ -75,7 +75,7 @@ fn dim_names(ctx: &Context, exprs: &[&Expr]) -> Vec<String> {
 /// The distinct subexpressions of `exprs` (equal subtrees once), in the
 /// order of a depth-first walk.
 fn distinct_nodes<'a>(exprs: &[&'a Expr]) -> Vec<&'a Expr> {
-    let mut visited: std::collections::HashSet<&Expr> = std::collections::HashSet::new();
+    let mut visited: crate::hash::FxHashSet<&Expr> = Default::default();
     let mut out = Vec::new();
     for e in exprs {
         let mut stack = vec![*e];
@@ -89,21 +89,15 @@ fn distinct_nodes<'a>(exprs: &[&'a Expr]) -> Vec<&'a Expr> {
     out
 }
 
-/// Whether the expression needs positive values (logs, roots, log-dets).
-fn needs_positive(e: &Expr) -> bool {
-    let mut stack = vec![e];
-    while let Some(x) = stack.pop() {
-        match x.kind() {
-            Kind::Apply(Func::Elem(ElemFn::Log | ElemFn::Sqrt), _)
-            | Kind::Apply(Func::Logdet, _) => {
-                return true;
-            }
-            Kind::Power(_, k) | Kind::HadamardPow(_, k) if !k.is_integer() => return true,
-            _ => {}
+/// Whether a node needs positive values (a log, a root, a log-det).
+fn needs_positive(x: &Expr) -> bool {
+    match x.kind() {
+        Kind::Apply(Func::Elem(ElemFn::Log | ElemFn::Sqrt), _) | Kind::Apply(Func::Logdet, _) => {
+            true
         }
-        stack.extend(x.children());
+        Kind::Power(_, k) | Kind::HadamardPow(_, k) => !k.is_integer(),
+        _ => false,
     }
-    false
 }
 
 fn random_matrix(rng: &mut Rng, r: usize, c: usize, lo: f64, hi: f64) -> Matrix {
@@ -132,18 +126,23 @@ impl Plan {
     /// The plan for points at which `exprs` (over `ctx`'s variables) are
     /// evaluated.
     pub fn new(ctx: &Context, exprs: &[&Expr]) -> Plan {
+        Plan::of_nodes(ctx, &distinct_nodes(exprs))
+    }
+
+    /// The plan from the distinct nodes of the expressions.
+    fn of_nodes(ctx: &Context, nodes: &[&Expr]) -> Plan {
         // distinct nodes, so each (letters, shape) pair once
-        let units = distinct_nodes(exprs)
-            .into_iter()
+        let units = nodes
+            .iter()
             .filter_map(|x| match x.kind() {
                 Kind::Unit(ix) => Some((ix.clone(), x.shape().clone())),
                 _ => None,
             })
             .collect();
         Plan {
-            names: dim_names(ctx, exprs),
+            names: dim_names(ctx, nodes),
             units,
-            positive: exprs.iter().any(|e| needs_positive(e)),
+            positive: nodes.iter().any(|x| needs_positive(x)),
         }
     }
 }
@@ -658,12 +657,14 @@ fn compare_values(
 /// says so), or `None` when no such point could be drawn.
 pub fn sample_point(ctx: &Context, exprs: &[&Expr], seed: u64) -> Option<Bindings> {
     let mut rng = Rng::new(seed);
-    let mut b = random_bindings(ctx, exprs, &mut rng, 0).ok()?;
+    let nodes = distinct_nodes(exprs);
+    let plan = Plan::of_nodes(ctx, &nodes);
+    let mut b = draw(&plan, ctx, &mut rng, 0).ok()?;
     // General square matrices become random orthogonal ones: the powers of
     // a matrix with a dominant eigenvalue all tend to one rank-1 matrix, so
     // `X^40 dX X^60` and `X^41 dX X^59` would look equal; orthogonal powers
     // neither converge nor overflow.
-    if !exprs.iter().any(|e| needs_positive(e)) {
+    if !plan.positive {
         for (name, info) in &ctx.vars {
             let (r, c) = b.shape(&info.shape).ok()?;
             if r == c && r > 1 && !info.symmetric && !info.spd && info.differential_of.is_none() {
@@ -671,7 +672,7 @@ pub fn sample_point(ctx: &Context, exprs: &[&Expr], seed: u64) -> Option<Binding
             }
         }
     }
-    for x in distinct_nodes(exprs) {
+    for x in nodes {
         if let Kind::Var(v) = x.kind()
             && !b.vars.contains_key(&**v)
         {
