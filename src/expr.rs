@@ -410,6 +410,14 @@ impl Expr {
         matches!(self.kind(), Kind::Power(_, k) if k.is_negative()) && self.is_scalar()
     }
 
+    /// The factors of a product, or the expression itself as one factor.
+    fn flat_factors(&self) -> &[Expr] {
+        match self.kind() {
+            Kind::Product(fs) => fs,
+            _ => std::slice::from_ref(self),
+        }
+    }
+
     /// Splits into (coefficient, scalar factors, matrix chain).
     pub fn split_product(&self) -> (BigRational, Vec<Expr>, Vec<Expr>) {
         match self.kind() {
@@ -684,21 +692,33 @@ impl ProductBuilder {
             self.zero = true;
         }
         if !self.zero {
-            let (cf, mut sf, mut mf) = f.split_product();
+            let parts = f.flat_factors();
+            // (Non-zero constants are 1×1, and counted apart.)
+            let has_matrix = parts.iter().any(|g| !g.is_scalar());
+            let has_scalar = parts
+                .iter()
+                .any(|g| g.is_scalar() && !matches!(g.kind(), Kind::Const(_)));
             // A 1×1 chain so far becomes one scalar factor as soon as a
             // matrix or another scalar factor follows it, exactly as the
             // parser reads `(x^T x) A` and `(x^T x) alpha` left to right.
-            if !self.chain.is_empty() && shape.is_scalar() && (!mf.is_empty() || !sf.is_empty()) {
+            if !self.chain.is_empty() && shape.is_scalar() && (has_matrix || has_scalar) {
                 let whole = Expr::chain(std::mem::take(&mut self.chain));
                 self.nums.push(whole);
-            } else if !self.chain.is_empty()
-                && !mf.is_empty()
-                && f.is_scalar()
-                && !shape.is_scalar()
-            {
-                sf.push(Expr::chain(std::mem::take(&mut mf)));
+                self.add_each(parts);
+            } else if !self.chain.is_empty() && has_matrix && f.is_scalar() && !shape.is_scalar() {
+                // a 1×1 chain inside `f` stays one scalar factor
+                let mut matrices = Vec::new();
+                for g in parts {
+                    if g.is_scalar() {
+                        self.add_each(std::slice::from_ref(g));
+                    } else {
+                        matrices.push(g.clone());
+                    }
+                }
+                self.add_each(&[Expr::chain(matrices)]);
+            } else {
+                self.add_each(parts);
             }
-            self.add_parts(cf, sf, mf);
         }
         self.shape = Some(next);
     }
@@ -708,23 +728,32 @@ impl ProductBuilder {
             self.zero = true;
             return;
         }
-        let (c, s, m) = f.split_product();
-        self.add_parts(c, s, m);
+        self.add_each(f.flat_factors());
     }
 
-    fn add_parts(&mut self, c: BigRational, scalars: Vec<Expr>, chain: Vec<Expr>) {
-        if !c.is_one() {
-            let old = self.coeff.take().unwrap_or_else(BigRational::one);
-            self.coeff = Some(old * c);
-        }
-        for s in scalars {
-            if s.is_denominator() {
-                self.dens.push(s);
-            } else {
-                self.nums.push(s);
+    /// Adds factors of a flat product: constants into the coefficient,
+    /// scalars among the numerators or denominators, the rest to the chain.
+    fn add_each(&mut self, parts: &[Expr]) {
+        for g in parts {
+            match g.kind() {
+                Kind::Const(c) => {
+                    if !c.is_one() {
+                        self.coeff = Some(match self.coeff.take() {
+                            Some(old) => old * c,
+                            None => c.clone(),
+                        });
+                    }
+                }
+                _ if g.is_scalar() => {
+                    if g.is_denominator() {
+                        self.dens.push(g.clone());
+                    } else {
+                        self.nums.push(g.clone());
+                    }
+                }
+                _ => self.chain.push(g.clone()),
             }
         }
-        self.chain.extend(chain);
     }
 
     fn finish(self) -> Expr {
