@@ -27,7 +27,8 @@ enum Stop {
 
 type Read<T> = Result<T, Stop>;
 
-/// The built-in function names, in the grammar's order (longer first).
+/// The built-in function names, in the grammar's order (a name before any
+/// other that it is a prefix of).
 const FUNC_NAMES: [&str; 21] = [
     "softplus", "sigmoid", "logdet", "norm2", "kron", "tanh", "sqrt", "sign", "relu", "diag",
     "exp", "log", "sin", "cos", "tan", "abs", "det", "inv", "vec", "sum", "tr",
@@ -343,19 +344,21 @@ impl Reader<'_> {
     }
 
     /// `func_name`: the first of the names that the input starts with,
-    /// not followed by a letter or digit.
+    /// not followed by a letter or digit. No name is a prefix of another
+    /// listed after it, so that is the word of letters and digits here
+    /// when it is one of the names.
     fn func_name(&mut self) -> Option<&'static str> {
-        let name = FUNC_NAMES
-            .into_iter()
-            .find(|n| self.rest().starts_with(n))?;
-        let save = self.pos;
-        self.pos += name.len();
-        if self.no_ident_char() {
-            Some(name)
-        } else {
-            self.pos = save;
-            None
+        let rest = self.rest();
+        if !rest.as_bytes().first().is_some_and(u8::is_ascii_lowercase) {
+            return None;
         }
+        let len = rest
+            .char_indices()
+            .find(|&(_, c)| !is_ident_char(c))
+            .map_or(rest.len(), |(i, _)| i);
+        let name = FUNC_NAMES.into_iter().find(|n| *n == &rest[..len])?;
+        self.pos += len;
+        Some(name)
     }
 
     /// `call = { func_name ~ lparen ~ expr ~ (comma ~ expr)* ~ rparen }`.
