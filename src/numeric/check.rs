@@ -15,6 +15,7 @@ use crate::numeric::exact::{
 use crate::numeric::float::{Bindings, EvalError, Matrix, eval};
 use crate::numeric::rng::Rng;
 use num_rational::BigRational;
+use num_traits::{One, ToPrimitive};
 use std::collections::BTreeSet;
 
 /// Sizes given to the symbolic dimensions, in order of first appearance.
@@ -720,11 +721,15 @@ pub struct Fingerprints<'a> {
     root: Expr,
     /// The point, once drawn (`None` inside when none could be).
     point: Option<Option<Bindings>>,
-    /// Weights of the entries in a term's key.
-    weights: Vec<f64>,
+    /// Random weights on the rows (`u`) and columns (`v`) of a term: its
+    /// key is `u^T M v` over the first entries of each.
+    u: Vec<f64>,
+    v: Vec<f64>,
     weight_rng: Rng,
     /// Each term's key (`None`: it cannot be evaluated at the point).
     keys: crate::hash::FxHashMap<Expr, Option<f64>>,
+    /// The values of the factors of products.
+    values: crate::hash::FxHashMap<Expr, Option<std::rc::Rc<Matrix>>>,
 }
 
 impl<'a> Fingerprints<'a> {
@@ -734,32 +739,78 @@ impl<'a> Fingerprints<'a> {
             ctx,
             root: root.clone(),
             point: None,
-            weights: Vec::new(),
+            u: Vec::new(),
+            v: Vec::new(),
             weight_rng: Rng::new(0x0dd_ba11),
             keys: Default::default(),
+            values: Default::default(),
         }
     }
 
-    /// A term's key: a weighted sum of its entries at the point.
+    /// A term's key: `u^T M v` for its value `M` at the point.
     fn key(&mut self, e: &Expr) -> Option<f64> {
         if let Some(k) = self.keys.get(e) {
             return *k;
         }
-        let point = self.point.get_or_insert_with(|| {
+        if self.point.is_none() {
             let exprs = [&self.root];
-            sample_point(self.ctx, &exprs, 0x5eed_f00d)
-        });
-        let key = point.as_ref().and_then(|b| {
-            let m = eval(e, b).ok()?;
-            while self.weights.len() < m.data.len() {
-                self.weights
-                    .push(0.5 + self.weight_rng.below(1_000_000) as f64 / 1e6);
-            }
-            let key: f64 = m.data.iter().zip(&self.weights).map(|(x, w)| x * w).sum();
-            key.is_finite().then_some(key)
-        });
+            self.point = Some(sample_point(self.ctx, &exprs, 0x5eed_f00d));
+        }
+        let key = self.functional(e).filter(|k| k.is_finite());
         self.keys.insert(e.clone(), key);
         key
+    }
+
+    /// The value of a factor at the point (kept).
+    fn value(&mut self, e: &Expr) -> Option<std::rc::Rc<Matrix>> {
+        if let Some(m) = self.values.get(e) {
+            return m.clone();
+        }
+        let b = self.point.as_ref()?.as_ref()?;
+        let m = eval(e, b).ok().map(std::rc::Rc::new);
+        self.values.insert(e.clone(), m.clone());
+        m
+    }
+
+    /// `u^T M v` for the value `M` of `e`. A product is folded from the
+    /// left, a row vector through its chain, rather than multiplied out.
+    fn functional(&mut self, e: &Expr) -> Option<f64> {
+        let (rows, cols) = self.point.as_ref()?.as_ref()?.shape(e.shape()).ok()?;
+        while self.u.len() < rows.max(cols) {
+            let mut draw = || 0.5 + self.weight_rng.below(1_000_000) as f64 / 1e6;
+            let (a, b) = (draw(), draw());
+            self.u.push(a);
+            self.v.push(b);
+        }
+        let (c, scalars, chain) = match e.kind() {
+            Kind::Product(_) => e.split_product(),
+            _ => (BigRational::one(), Vec::new(), vec![e.clone()]),
+        };
+        let mut scale = c.to_f64()?;
+        for s in &scalars {
+            scale *= self.value(s)?.data.first().copied()?;
+        }
+        if chain.is_empty() {
+            return (rows == 1 && cols == 1).then(|| scale * self.u[0] * self.v[0]);
+        }
+        let mut row: Vec<f64> = self.u[..rows].to_vec();
+        for f in &chain {
+            let m = self.value(f)?;
+            if m.rows != row.len() {
+                return None;
+            }
+            let mut next = vec![0.0; m.cols];
+            for (&r, m_row) in row.iter().zip(m.data.chunks_exact(m.cols.max(1))) {
+                for (n, &x) in next.iter_mut().zip(m_row) {
+                    *n += r * x;
+                }
+            }
+            row = next;
+        }
+        if row.len() != cols {
+            return None;
+        }
+        Some(scale * row.iter().zip(&self.v).map(|(r, v)| r * v).sum::<f64>())
     }
 
     /// Whether the values of `exprs` are pairwise far apart (relative gap
