@@ -30,7 +30,7 @@ pub mod cost;
 pub mod lang;
 pub mod rules;
 
-use crate::expr::Expr;
+use crate::expr::{Expr, Kind};
 use crate::hash::FxHashMap;
 use crate::lower::Context;
 use crate::numeric::check::Fingerprints;
@@ -310,6 +310,50 @@ impl Simplifier<'_> {
         }
     }
 
+    /// Whether the terms are chains of matrices, none of them a vector or
+    /// a scalar, that read differently letter by letter (a symmetric
+    /// matrix's transpose read as the matrix). Distinct words in matrices
+    /// of sizes at least 2 are distinct functions (no law equates two
+    /// different words: with no 1×1 part, nothing commutes and no part
+    /// equals its transpose), so no two of the terms can be merged, and
+    /// telling them apart needs no point.
+    fn words_distinct(&self, terms: &[&Expr]) -> bool {
+        let mut words = Vec::with_capacity(terms.len());
+        for t in terms {
+            match self.word(t) {
+                Some(w) => words.push(w),
+                None => return false,
+            }
+        }
+        words.sort();
+        words.windows(2).all(|p| p[0] != p[1])
+    }
+
+    /// A chain's letters: (name, transposed), or `None` if it is not a
+    /// chain of matrices with no side of size 1.
+    fn word<'e>(&self, e: &'e Expr) -> Option<Vec<(&'e str, bool)>> {
+        let letter = |f: &'e Expr| -> Option<(&'e str, bool)> {
+            let (v, transposed) = match f.kind() {
+                Kind::Var(v) => (v, false),
+                Kind::Transpose(a) => match a.kind() {
+                    Kind::Var(v) => (v, true),
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            let s = f.shape();
+            if s.rows.is_one() || s.cols.is_one() || s.rows.factor == 0 || s.cols.factor == 0 {
+                return None;
+            }
+            let symmetric = self.symmetric.contains(&**v);
+            Some((&**v, transposed && !symmetric))
+        };
+        match e.kind() {
+            Kind::Product(fs) => fs.iter().map(letter).collect(),
+            _ => Some(vec![letter(e)?]),
+        }
+    }
+
     /// Merges terms the laws prove equal (stage 2 of the module docs).
     fn merge_like_terms(&mut self, terms: Vec<Term>) -> Vec<Term> {
         if terms.is_empty() {
@@ -329,7 +373,7 @@ impl Simplifier<'_> {
             return terms;
         }
         let monomials: Vec<&Expr> = terms.iter().map(|(_, m)| m).collect();
-        if self.fingerprints.distinct(&monomials) {
+        if self.words_distinct(&monomials) || self.fingerprints.distinct(&monomials) {
             return terms;
         }
         let out = self.merge_like_terms_anew(terms.clone());

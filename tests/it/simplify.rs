@@ -336,3 +336,47 @@ fn the_cli_simplifies() {
         );
     });
 }
+
+/// Terms whose words differ are left apart without a numeric point, and
+/// terms that are equal however they are written still merge: a symmetric
+/// matrix's transpose, a scalar part that equals its own transpose, a
+/// product written in another order.
+#[test]
+fn terms_told_apart_by_their_words_still_merge_when_equal() {
+    let cases = [
+        // different words: stay apart (rectangular, all sides over 1)
+        (
+            "A X B + A^T X B^T where A: 3 x 3, X: 3 x 4, B: 4 x 4",
+            "A X B + A^T X B^T",
+        ),
+        ("X^T X + X X^T where X: 3 x 3", "X^T X + X X^T"),
+        // a symmetric S^T is S: one word
+        (
+            "A S B + A S^T B where S: symmetric 4 x 4, A: 3 x 4, B: 4 x 5",
+            "2 A S B",
+        ),
+        // with vectors, words that differ can be equal: x^T A y = y^T A^T x
+        (
+            "x^T A y z^T + y^T A^T x z^T where A: 3 x 4, z: 5",
+            "2 (x^T A y) z^T",
+        ),
+        ("A x + A^T x where A: 3 x 3", "A x + A^T x"),
+        // a 1×1 part inside a chain equals its transpose: y^T B z = z^T B^T y
+        (
+            "A x y^T B z w^T + A x z^T B^T y w^T where A: 3 x 4, B: 5 x 2, w: 6",
+            "2 A x y^T B z w^T",
+        ),
+        // a 1×1 chain inside
+        (
+            "(x^T A x) B + (x^T A^T x) B where A: 3 x 3, B: 4 x 5",
+            "2 (x^T A x) B",
+        ),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(
+            verified_simplify(input, Form::Expanded),
+            expected,
+            "simplify {input}"
+        );
+    }
+}
