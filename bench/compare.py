@@ -2,10 +2,14 @@
 """matcalc against SymPy on the shared suite (bench/suite.tsv), side by side.
 
 Both sides are timed in-process: SymPy's `.diff` on matrix expressions
-(its cache cleared before every call), and matcalc's REPL fed the same
-gradients on stdin with `:time on` (the time from the line to the printed
-result: parsing, shapes, differentiation, simplification and printing).
-Each time is the best of several runs. Both answers are then checked
+(its cache cleared before every call), and matcalc's REPL, kept open, fed
+the same gradients on stdin with `:time on` (the time from the line to the
+printed result: parsing, shapes, differentiation, simplification and
+printing). Each side runs warm, in blocks: for each case, up to 20 SymPy
+runs within 1 s, then 20 matcalc runs back to back, and this three times,
+so that both sides sample the same stretches of time on a machine whose
+speed varies from second to second; each time is the best of its runs.
+Both answers are then checked
 numerically, against central differences of the function at a random point
 with the suite's shapes (the function and SymPy's result evaluated by a
 small NumPy walk over SymPy's expression tree; matcalc's result through its
@@ -30,7 +34,8 @@ from sympy.core.cache import clear_cache
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SYMPY_BUDGET = 1.0  # seconds of repeats per SymPy case (at least one run)
-MATCALC_REPEATS = 7
+MATCALC_REPEATS = 20  # per block: as many as SymPy gets at most
+ROUNDS = 3  # blocks of each side per case
 
 
 def read_suite():
@@ -111,19 +116,18 @@ def agrees(g, reference):
 # ----- SymPy -----
 
 
-def sympy_case(case):
+def sympy_setup(case):
     symbols = {n: sp.MatrixSymbol(n, r, c) for n, (r, c) in case["dims"].items()}
     ns = dict(symbols, Trace=sp.Trace, Determinant=sp.Determinant, log=sp.log)
     f = eval(case["sympy"], ns)
-    v = symbols[case["wrt"]]
-    times, result = [], None
-    start = time.perf_counter()
-    while not times or (time.perf_counter() - start < SYMPY_BUDGET and len(times) < 20):
-        clear_cache()
-        t = time.perf_counter()
-        result = f.diff(v)
-        times.append(time.perf_counter() - t)
-    return symbols, f, result, min(times)
+    return symbols, f, symbols[case["wrt"]]
+
+
+def sympy_once(f, v):
+    clear_cache()
+    t = time.perf_counter()
+    result = f.diff(v)
+    return time.perf_counter() - t, result
 
 
 def npeval(e, point):
@@ -177,18 +181,62 @@ def sympy_right(symbols, f, result, case, reference, point):
 # ----- matcalc -----
 
 
-def matcalc_times(binary, cases):
-    lines = [":time on"]
-    for c in cases:
-        lines += [f"grad {c['expr']} wrt {c['wrt']} where {declarations(c['dims'])}"] * MATCALC_REPEATS
-    p = subprocess.run([binary, "repl"], input="\n".join(lines) + "\n", capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit(f"matcalc failed:\n{p.stderr[-2000:]}")
-    times = [float(l.split()[2]) / 1e3 for l in p.stderr.splitlines() if l.startswith("note: time:")]
-    answers = p.stdout.splitlines()
-    assert len(times) == len(answers) == MATCALC_REPEATS * len(cases), p.stderr[-2000:]
-    r = MATCALC_REPEATS
-    return [(min(times[i * r:(i + 1) * r]), answers[i * r]) for i in range(len(cases))]
+class Repl:
+    """matcalc's REPL, kept open with `:time on`: one statement at a time."""
+
+    def __init__(self, binary):
+        self.p = subprocess.Popen(
+            [binary, "repl"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, bufsize=1,
+        )
+        self.send(":time on")
+
+    def send(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def timed(self, statement, repeats=1):
+        """The answer and matcalc's times for `statement` run `repeats`
+        times back to back, in seconds."""
+        for _ in range(repeats):
+            self.p.stdin.write(statement + "\n")
+        self.p.stdin.flush()
+        times, answer = [], None
+        for _ in range(repeats):
+            answer = self.p.stdout.readline().rstrip("\n")
+            while True:
+                line = self.p.stderr.readline()
+                if not line:
+                    sys.exit(f"matcalc stopped on {statement!r}")
+                if line.startswith("note: time:"):
+                    times.append(float(line.split()[2]) / 1e3)
+                    break
+                if line.startswith("error"):
+                    sys.exit(f"matcalc failed on {statement!r}: {line}")
+        return times, answer
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait()
+
+
+def statement(case):
+    return f"grad {case['expr']} wrt {case['wrt']} where {declarations(case['dims'])}"
+
+
+def side_by_side(repl, case):
+    """SymPy's and matcalc's best times for one case, in alternating blocks."""
+    symbols, f, v = sympy_setup(case)
+    s_times, m_times, result, answer = [], [], None, None
+    for _ in range(ROUNDS):
+        block, start = [], time.perf_counter()
+        while not block or (time.perf_counter() - start < SYMPY_BUDGET and len(block) < 20):
+            t, result = sympy_once(f, v)
+            block.append(t)
+        s_times += block
+        times, answer = repl.timed(statement(case), MATCALC_REPEATS)
+        m_times += times
+    return symbols, f, result, min(s_times), answer, min(m_times)
 
 
 def matcalc_right(binary, case, reference, point):
@@ -223,15 +271,20 @@ def short(s, n=38):
 
 
 def run(binary, cases, title, show_answers):
-    timed = matcalc_times(binary, cases)
+    repl = Repl(binary)
+    # One untimed pass first, as SymPy is imported and warm before it is
+    # timed: a process's first statements pay for page faults and set-up.
+    for case in cases:
+        repl.timed(statement(case))
     rows = []
-    for case, (mt, manswer) in zip(cases, timed):
-        symbols, f, result, st = sympy_case(case)
+    for case in cases:
+        symbols, f, result, st, manswer, mt = side_by_side(repl, case)
         point = random_point(case["dims"], seed=7)
         reference = numeric_gradient(lambda p: npeval(f, p), point, case["wrt"])
         s_ok, why = sympy_right(symbols, f, result, case, reference, point)
         m_ok = matcalc_right(binary, case, reference, point)
         rows.append((case, st, mt, result, manswer, s_ok, why, m_ok))
+    repl.close()
     print(f"### {title}\n")
     if show_answers:
         print("| case | SymPy | matcalc | SymPy time | matcalc time | ratio | SymPy right | matcalc right |")
@@ -274,7 +327,10 @@ def main():
     print(f"- machine: {cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}")
     print(f"- matcalc: {version([binary, '--version'])} (release build), {version(['rustc', '--version'])}")
     print(f"- SymPy {sp.__version__}, NumPy {np.__version__}, Python {platform.python_version()}")
-    print(f"- times: best of {MATCALC_REPEATS} for matcalc, best of up to 20 within {SYMPY_BUDGET:.0f} s for SymPy\n")
+    print(
+        f"- times: the best of {ROUNDS} alternating blocks per case: up to 20 SymPy runs within "
+        f"{SYMPY_BUDGET:.0f} s, then {MATCALC_REPEATS} matcalc runs back to back (after one untimed pass)\n"
+    )
     rows = run(binary, read_suite(), "The shared suite (gradients)", True)
     run(binary, [trace_chain_case(k) for k in (1, 2, 4, 8, 16, 32)], "grad tr(A1 X A2 X … Ak X) wrt X", False)
     median = statistics.median(st / mt for _, st, mt, *_ in rows)
