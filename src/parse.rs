@@ -144,7 +144,11 @@ fn precheck(src: &str) -> Result<(), Diagnostic> {
             "",
         ));
     }
-    if let Some((i, c)) = src.char_indices().find(|&(_, c)| is_invisible(c)) {
+    // printable ASCII is never invisible: only other characters are looked at
+    let visible = |b: &u8| (b' '..=b'~').contains(b) || matches!(b, b'\t' | b'\n' | b'\r');
+    if !src.as_bytes().iter().all(visible)
+        && let Some((i, c)) = src.char_indices().find(|&(_, c)| is_invisible(c))
+    {
         return Err(Diagnostic::new(
             format!("invisible character U+{:04X} in the input", c as u32),
             src,
@@ -152,9 +156,9 @@ fn precheck(src: &str) -> Result<(), Diagnostic> {
         .label(Span::new(i, i + c.len_utf8()), "remove this character"));
     }
     let mut depth = 0usize;
-    for (i, c) in src.char_indices() {
+    for (i, &c) in src.as_bytes().iter().enumerate() {
         match c {
-            '(' | '{' | '[' => {
+            b'(' | b'{' | b'[' => {
                 depth += 1;
                 if depth > MAX_NESTING {
                     return Err(Diagnostic::new(
@@ -164,7 +168,7 @@ fn precheck(src: &str) -> Result<(), Diagnostic> {
                     .label(Span::new(i, i + 1), "this bracket is too deep"));
                 }
             }
-            ')' | '}' | ']' => depth = depth.saturating_sub(1),
+            b')' | b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }

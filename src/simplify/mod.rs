@@ -88,6 +88,19 @@ pub struct Simplified {
     pub stopped: Vec<String>,
 }
 
+/// Terms as a map key, hashed by their monomials only (each an O(1)
+/// hash; hashing a `BigRational` divides big integers).
+#[derive(PartialEq, Eq)]
+struct Terms(Vec<Term>);
+
+impl std::hash::Hash for Terms {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for (_, m) in &self.0 {
+            m.hash(state);
+        }
+    }
+}
+
 /// The state of one simplification.
 pub(crate) struct Simplifier<'a> {
     /// The laws that fired since the last [`Simplifier::take_fired`], in
@@ -100,7 +113,7 @@ pub(crate) struct Simplifier<'a> {
     cache: FxHashMap<Expr, Expr>,
     /// `merge_like_terms` by its input: `X^200 dX X^55 + …` asks for the
     /// same one-term base thousands of times.
-    merged: FxHashMap<Vec<Term>, Vec<Term>>,
+    merged: FxHashMap<Terms, Vec<Term>>,
     notes: Vec<String>,
     laws: &'static [Rewrite<Mat, Facts>],
 }
@@ -359,14 +372,16 @@ impl Simplifier<'_> {
         if terms.is_empty() {
             return terms;
         }
-        if let Some(done) = self.merged.get(&terms) {
-            return done.clone();
-        }
         // The canonical forms are final unless two terms might be equal:
         // the e-graph runs only when no point tells them apart.
         if terms.len() == 1 {
             return terms;
         }
+        let terms = Terms(terms);
+        if let Some(done) = self.merged.get(&terms) {
+            return done.clone();
+        }
+        let Terms(terms) = terms;
         let size: usize = terms.iter().map(|(_, m)| m.size()).sum();
         if size > self.limits.max_egraph_input {
             self.note("an expression was too large for the e-graph and was only canonicalised");
@@ -377,7 +392,7 @@ impl Simplifier<'_> {
             return terms;
         }
         let out = self.merge_like_terms_anew(terms.clone());
-        self.merged.insert(terms, out.clone());
+        self.merged.insert(Terms(terms), out.clone());
         out
     }
 
