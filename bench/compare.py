@@ -5,10 +5,11 @@ Both sides are timed in-process: SymPy's `.diff` on matrix expressions
 (its cache cleared before every call), and matcalc's REPL, kept open, fed
 the same gradients on stdin with `:time on` (the time from the line to the
 printed result: parsing, shapes, differentiation, simplification and
-printing). Each side runs warm, in blocks: for each case, up to 20 SymPy
-runs within 1 s, then 20 matcalc runs back to back, and this three times,
+printing). Each side runs warm, in blocks: for each case, up to 4 SymPy
+runs within 0.25 s, then 25 matcalc runs back to back, and this six times,
 so that both sides sample the same stretches of time on a machine whose
-speed varies from second to second; each time is the best of its runs.
+speed varies by up to 2× from one second to the next; each time is the
+best of its runs.
 Both answers are then checked
 numerically, against central differences of the function at a random point
 with the suite's shapes (the function and SymPy's result evaluated by a
@@ -33,9 +34,10 @@ import sympy as sp
 from sympy.core.cache import clear_cache
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SYMPY_BUDGET = 1.0  # seconds of repeats per SymPy case (at least one run)
-MATCALC_REPEATS = 20  # per block: as many as SymPy gets at most
-ROUNDS = 3  # blocks of each side per case
+ROUNDS = 6  # alternating blocks of each side per case
+SYMPY_BLOCK = 0.25  # seconds of SymPy runs per block (at least one run)
+SYMPY_RUNS = 4  # at most, per block
+MATCALC_REPEATS = 25  # matcalc runs per block, back to back
 
 
 def read_suite():
@@ -230,7 +232,7 @@ def side_by_side(repl, case):
     s_times, m_times, result, answer = [], [], None, None
     for _ in range(ROUNDS):
         block, start = [], time.perf_counter()
-        while not block or (time.perf_counter() - start < SYMPY_BUDGET and len(block) < 20):
+        while not block or (time.perf_counter() - start < SYMPY_BLOCK and len(block) < SYMPY_RUNS):
             t, result = sympy_once(f, v)
             block.append(t)
         s_times += block
@@ -328,8 +330,8 @@ def main():
     print(f"- matcalc: {version([binary, '--version'])} (release build), {version(['rustc', '--version'])}")
     print(f"- SymPy {sp.__version__}, NumPy {np.__version__}, Python {platform.python_version()}")
     print(
-        f"- times: the best of {ROUNDS} alternating blocks per case: up to 20 SymPy runs within "
-        f"{SYMPY_BUDGET:.0f} s, then {MATCALC_REPEATS} matcalc runs back to back (after one untimed pass)\n"
+        f"- times: the best of {ROUNDS} alternating blocks per case: up to {SYMPY_RUNS} SymPy runs within "
+        f"{SYMPY_BLOCK} s, then {MATCALC_REPEATS} matcalc runs back to back (after one untimed pass)\n"
     )
     rows = run(binary, read_suite(), "The shared suite (gradients)", True)
     run(binary, [trace_chain_case(k) for k in (1, 2, 4, 8, 16, 32)], "grad tr(A1 X A2 X … Ak X) wrt X", False)

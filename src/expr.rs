@@ -428,6 +428,7 @@ impl Expr {
                 let mut chain = Vec::new();
                 for f in fs {
                     match f.kind() {
+                        Kind::Const(c) if coeff.is_one() => coeff = c.clone(),
                         Kind::Const(c) => coeff *= c,
                         _ if f.is_scalar() => scalars.push(f.clone()),
                         _ => chain.push(f.clone()),

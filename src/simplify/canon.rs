@@ -481,7 +481,12 @@ impl Simplifier<'_> {
                 for (cf, mf) in &tf {
                     let mut fs = factors.clone();
                     fs.push(mf.clone());
-                    next.push((c * cf, fs));
+                    let k = match (c.is_one(), cf.is_one()) {
+                        (_, true) => c.clone(),
+                        (true, false) => cf.clone(),
+                        (false, false) => c * cf,
+                    };
+                    next.push((k, fs));
                 }
             }
             acc = next;
