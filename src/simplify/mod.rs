@@ -323,13 +323,15 @@ impl Simplifier<'_> {
         }
     }
 
-    /// Whether the terms are chains of matrices, none of them a vector or
-    /// a scalar, that read differently letter by letter (a symmetric
-    /// matrix's transpose read as the matrix). Distinct words in matrices
-    /// of sizes at least 2 are distinct functions (no law equates two
-    /// different words: with no 1×1 part, nothing commutes and no part
-    /// equals its transpose), so no two of the terms can be merged, and
-    /// telling them apart needs no point.
+    /// Whether the terms are chains of variables with no 1×1 part (a side
+    /// of size 1 only at the chain's ends, and not at both) that read
+    /// differently letter by letter (a symmetric matrix's transpose read as
+    /// the matrix). Distinct words in matrices of sizes at least 2 are
+    /// distinct functions, and so are `w1 x` and `w2 x` for a vector `x`
+    /// found nowhere else: with no 1×1 part nothing commutes and no part
+    /// equals its transpose, so no law equates two different words. Then
+    /// no two of the terms can be merged, and telling them apart needs no
+    /// point.
     fn words_distinct(&self, terms: &[&Expr]) -> bool {
         let mut words = Vec::with_capacity(terms.len());
         for t in terms {
@@ -342,10 +344,16 @@ impl Simplifier<'_> {
         words.windows(2).all(|p| p[0] != p[1])
     }
 
-    /// A chain's letters: (name, transposed), or `None` if it is not a
-    /// chain of matrices with no side of size 1.
+    /// A chain's letters: (name, transposed), or `None` if it is not such a
+    /// chain.
     fn word<'e>(&self, e: &'e Expr) -> Option<Vec<(&'e str, bool)>> {
-        let letter = |f: &'e Expr| -> Option<(&'e str, bool)> {
+        let factors = match e.kind() {
+            Kind::Product(fs) => fs.as_slice(),
+            _ => std::slice::from_ref(e),
+        };
+        let last = factors.len() - 1;
+        let mut word = Vec::with_capacity(factors.len());
+        for (i, f) in factors.iter().enumerate() {
             let (v, transposed) = match f.kind() {
                 Kind::Var(v) => (v, false),
                 Kind::Transpose(a) => match a.kind() {
@@ -355,16 +363,17 @@ impl Simplifier<'_> {
                 _ => return None,
             };
             let s = f.shape();
-            if s.rows.is_one() || s.cols.is_one() || s.rows.factor == 0 || s.cols.factor == 0 {
+            if (s.rows.is_one() && i > 0) || (s.cols.is_one() && i < last) {
                 return None;
             }
             let symmetric = self.symmetric.contains(&**v);
-            Some((&**v, transposed && !symmetric))
-        };
-        match e.kind() {
-            Kind::Product(fs) => fs.iter().map(letter).collect(),
-            _ => Some(vec![letter(e)?]),
+            word.push((&**v, transposed && !symmetric));
         }
+        let whole = e.shape();
+        if whole.rows.is_one() && whole.cols.is_one() {
+            return None;
+        }
+        Some(word)
     }
 
     /// Merges terms the laws prove equal (stage 2 of the module docs).

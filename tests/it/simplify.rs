@@ -361,6 +361,10 @@ fn terms_told_apart_by_their_words_still_merge_when_equal() {
             "2 (x^T A y) z^T",
         ),
         ("A x + A^T x where A: 3 x 3", "A x + A^T x"),
+        ("x^T A + x^T A^T where A: 3 x 3", "x^T A + x^T A^T"),
+        ("A x + A x where A: 3 x 4", "2 A x"),
+        // a vector at both ends makes the term 1×1: equal to its transpose
+        ("x^T A y + y^T A^T x where A: 3 x 4", "2 x^T A y"),
         // a 1×1 part inside a chain equals its transpose: y^T B z = z^T B^T y
         (
             "A x y^T B z w^T + A x z^T B^T y w^T where A: 3 x 4, B: 5 x 2, w: 6",
