@@ -1,5 +1,6 @@
 //! Fuzzes the whole pipeline: parse → shapes → diff → simplify → print →
-//! eval, and the REPL's statements. The input is up to three lines: an
+//! eval, and the REPL's statements; and holds the hand-written reader to
+//! the pest grammar. The input is up to three lines: an
 //! expression, a `--wrt` value and an `--at` value; every line is also a
 //! REPL statement. Any panic, abort, timeout or blow-up is a finding.
 
@@ -24,6 +25,15 @@ fuzz_target!(|data: &[u8]| {
     let expr = lines.next().unwrap_or("");
     let wrt = lines.next().unwrap_or("X");
     let at = lines.next().unwrap_or("");
+    // The hand-written reader reads exactly what the grammar reads.
+    for src in [expr, wrt] {
+        assert_eq!(matcalc::parse_fast(src), matcalc::parse_reference(src).ok(), "{src:?}");
+        assert_eq!(
+            matcalc::parse_decls_fast(src),
+            matcalc::parse_decls_reference(src).ok(),
+            "{src:?}"
+        );
+    }
     let s = Session::new();
     for form in [Some(Form::Expanded), Some(Form::Factored), None] {
         if let Ok(a) = s.diff_with(expr, wrt, None, None, form) {
