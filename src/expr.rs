@@ -789,13 +789,19 @@ impl ProductBuilder {
                 chain.push(Expr::identity(shape.rows.clone()));
             }
         }
-        let mut factors = Vec::with_capacity(1 + nums.len() + self.dens.len() + chain.len());
-        if !coeff.is_one() {
-            factors.push(Expr::constant(coeff));
-        }
-        factors.extend(nums);
-        factors.extend(self.dens);
-        factors.extend(chain);
+        let mut factors = if coeff.is_one() && nums.is_empty() && self.dens.is_empty() {
+            // the common case: a bare chain is the product's factors as is
+            chain
+        } else {
+            let mut f = Vec::with_capacity(1 + nums.len() + self.dens.len() + chain.len());
+            if !coeff.is_one() {
+                f.push(Expr::constant(coeff));
+            }
+            f.extend(nums);
+            f.extend(self.dens);
+            f.extend(chain);
+            f
+        };
         match factors.len() {
             0 => Expr::int(1),
             1 => factors.pop().expect("one factor"),
