@@ -411,7 +411,7 @@ impl Expr {
     }
 
     /// The factors of a product, or the expression itself as one factor.
-    fn flat_factors(&self) -> &[Expr] {
+    pub(crate) fn flat_factors(&self) -> &[Expr] {
         match self.kind() {
             Kind::Product(fs) => fs,
             _ => std::slice::from_ref(self),

@@ -227,25 +227,36 @@ impl Simplifier<'_> {
                 None => scalars.push((s, k)),
             };
         for f in factors {
-            let (fc, fs, fch) = f.split_product();
-            if !fc.is_one() {
-                c *= fc;
+            // f's coefficient, scalar factors and chain, read in place
+            let parts = f.flat_factors();
+            let is_const = |p: &Expr| matches!(p.kind(), Kind::Const(_));
+            for p in parts {
+                if let Kind::Const(k) = p.kind()
+                    && !k.is_one()
+                {
+                    c *= k;
+                }
             }
             if c.is_zero() {
                 return (c, one());
             }
-            for s in fs {
+            for s in parts.iter().filter(|p| p.is_scalar() && !is_const(p)) {
                 let (base, k) = match s.kind() {
                     Kind::Power(b, k) => (b.clone(), k.clone()),
                     _ => (s.clone(), BigRational::one()),
                 };
                 note_scalar(self.orient(&base), k, &mut scalars);
             }
-            if f.is_scalar() && !fch.is_empty() {
-                note_scalar(self.orient(&chain(fch)), BigRational::one(), &mut scalars);
+            let fch = parts.iter().filter(|p| !p.is_scalar() && !is_const(p));
+            if f.is_scalar() && fch.clone().next().is_some() {
+                note_scalar(
+                    self.orient(&chain(fch.cloned().collect())),
+                    BigRational::one(),
+                    &mut scalars,
+                );
                 continue;
             }
-            for g in fch {
+            for g in fch.cloned() {
                 if rows.is_none() {
                     rows = Some(g.shape().rows.clone());
                 }
