@@ -329,18 +329,38 @@ impl Reader<'_> {
                 span: Span::new(start, self.pos),
             });
         }
-        let group = self.attempt(|r| {
-            r.expect("(")?;
+        self.bracketed("(", ")")
+    }
+
+    /// `open ~ expr ~ close`, as a group spanning the brackets (position
+    /// kept when it fails).
+    fn bracketed(&mut self, open: &str, close: &str) -> Read<Ast> {
+        let start = self.pos;
+        let inner = self.attempt(|r| {
+            r.expect(open)?;
             r.skip();
             let inner = r.expr()?;
             r.skip();
-            r.expect(")")?;
+            r.expect(close)?;
             Ok(inner)
         })?;
         Ok(Ast {
-            kind: AstKind::Group(Box::new(group)),
+            kind: AstKind::Group(Box::new(inner)),
             span: Span::new(start, self.pos),
         })
+    }
+
+    /// `item ~ (comma ~ item)*`.
+    fn comma_list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Read<T>) -> Read<Vec<T>> {
+        let mut items = vec![item(self)?];
+        self.skip();
+        self.repeat(|r| {
+            r.expect(",")?;
+            r.skip();
+            items.push(item(r)?);
+            Ok(())
+        })?;
+        Ok(items)
     }
 
     /// `func_name`: the first of the names that the input starts with,
@@ -369,14 +389,7 @@ impl Reader<'_> {
         self.skip();
         self.expect("(")?;
         self.skip();
-        let mut args = vec![self.expr()?];
-        self.skip();
-        self.repeat(|r| {
-            r.expect(",")?;
-            r.skip();
-            args.push(r.expr()?);
-            Ok(())
-        })?;
+        let args = self.comma_list(Self::expr)?;
         self.skip();
         self.expect(")")?;
         let func = Builtin::from_name(name).ok_or(Stop::Abort)?;
@@ -526,27 +539,10 @@ impl Reader<'_> {
             });
         }
         self.pos = start;
-        for (open, close) in [("(", ")"), ("{", "}")] {
-            let inner = self.attempt(|r| {
-                r.expect(open)?;
-                r.skip();
-                let inner = r.expr()?;
-                r.skip();
-                r.expect(close)?;
-                Ok(inner)
-            });
-            match inner {
-                Ok(inner) => {
-                    return Ok(Ast {
-                        kind: AstKind::Group(Box::new(inner)),
-                        span: Span::new(start, self.pos),
-                    });
-                }
-                Err(Stop::Fail) => {}
-                Err(Stop::Abort) => return Err(Stop::Abort),
-            }
+        match self.bracketed("(", ")") {
+            Err(Stop::Fail) => self.bracketed("{", "}"),
+            done => done,
         }
-        Err(Stop::Fail)
     }
 
     /// `where_clause = { where_kw ~ decl_list }`.
@@ -561,28 +557,13 @@ impl Reader<'_> {
 
     /// `decl_list = { decl ~ (comma ~ decl)* }`.
     fn decl_list(&mut self) -> Read<Vec<Decl>> {
-        let mut decls = vec![self.decl()?];
-        self.skip();
-        self.repeat(|r| {
-            r.expect(",")?;
-            r.skip();
-            decls.push(r.decl()?);
-            Ok(())
-        })?;
-        Ok(decls)
+        self.comma_list(Self::decl)
     }
 
     /// `decl = { ident ~ (comma ~ ident)* ~ colon ~ decl_type }`.
     fn decl(&mut self) -> Read<Decl> {
         let start = self.pos;
-        let mut names = vec![self.name()?];
-        self.skip();
-        self.repeat(|r| {
-            r.expect(",")?;
-            r.skip();
-            names.push(r.name()?);
-            Ok(())
-        })?;
+        let names = self.comma_list(Self::name)?;
         self.skip();
         self.expect(":")?;
         self.skip();
