@@ -31,12 +31,13 @@ pub use parse::{
     parse, parse_decls, parse_decls_fast, parse_decls_reference, parse_fast, parse_reference,
 };
 pub use print::{
-    IndexForm, Piece, expr_to_latex, index_form, python_name, to_index, to_json, to_latex,
-    to_latex_rhs, to_numpy, to_text, value_to_numpy,
+    IndexForm, Piece, expr_to_index, expr_to_latex, index_form, python_name, to_index, to_json,
+    to_latex, to_latex_rhs, to_numpy, to_text, value_to_numpy,
 };
 pub use session::{
-    Answer, CHECK_POINTS, CHECK_TOLERANCE, Derivation, Derivative, Mode, Repl, Reply, Session,
-    Verdict, Wrt, is_incomplete, resolve_wrt,
+    Action, Answer, Body, CHECK_POINTS, CHECK_TOLERANCE, Claim, Command, Derivation, Derivative,
+    Format, Mode, Output, Repl, Reply, Session, Verdict, Wrt, is_incomplete, render, render_error,
+    resolve_wrt,
 };
 pub use shape::{Dim, Shape};
 pub use simplify::{Form, Limits, Simplified, simplify};

@@ -56,63 +56,124 @@ enum Command {
     /// The simplified form: the expanded sum of products with like terms
     /// collected, or with `--factor` the smallest factored form.
     Simplify {
-        /// The expression.
-        expr: String,
-        /// Declarations, as in an inline `where` clause.
-        #[arg(long = "where", value_name = "DECLS")]
-        where_: Option<String>,
-        /// The smallest factored form instead of the expanded sum of products.
-        #[arg(long)]
-        factor: bool,
+        #[command(flatten)]
+        input: Input,
+        #[command(flatten)]
+        form: FormArgs,
+        /// The output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// The numeric value of EXPR at given values.
     Eval {
-        /// The expression.
-        expr: String,
+        #[command(flatten)]
+        input: Input,
         /// Values: 'X=[[1,2],[3,4]], x=[1,2], alpha=2.5' (and `i=2` for E_ij).
         #[arg(long, value_name = "VALUES")]
         at: String,
-        /// Declarations, as in an inline `where` clause.
-        #[arg(long = "where", value_name = "DECLS")]
-        where_: Option<String>,
-        /// `text` (default) or `json`.
+        /// `text` (default), `json`, `latex` or `numpy`.
         #[arg(long, value_enum, default_value = "text")]
-        format: ValueFormat,
+        format: Format,
     },
     /// Verify every derivative of EXPR: exactly over the rationals where it
     /// is rational, by central differences otherwise. Exits 1 on a mismatch.
+    /// With `--grad G` (or `--diff`, `--hessian`, `--jacobian`), verify a
+    /// derivative you claim instead, and see matcalc's own if it is wrong.
     Check {
-        /// The expression.
-        expr: String,
+        #[command(flatten)]
+        input: Input,
         /// The variable.
         #[arg(long)]
         wrt: String,
-        /// Declarations, as in an inline `where` clause.
-        #[arg(long = "where", value_name = "DECLS")]
-        where_: Option<String>,
+        /// A claimed differential in the direction `dX`, e.g. 'dX^T A X + X^T A dX'.
+        #[arg(
+            long = "diff",
+            value_name = "D",
+            allow_hyphen_values = true,
+            group = "claim"
+        )]
+        claim_diff: Option<String>,
+        /// A claimed gradient, e.g. '2 A X'.
+        #[arg(
+            long = "grad",
+            value_name = "G",
+            allow_hyphen_values = true,
+            group = "claim"
+        )]
+        claim_grad: Option<String>,
+        /// A claimed Hessian (w.r.t. vec(X) for a matrix).
+        #[arg(
+            long = "hessian",
+            value_name = "H",
+            allow_hyphen_values = true,
+            group = "claim"
+        )]
+        claim_hessian: Option<String>,
+        /// A claimed Jacobian d vec(F) / d vec(X)^T.
+        #[arg(
+            long = "jacobian",
+            value_name = "J",
+            allow_hyphen_values = true,
+            group = "claim"
+        )]
+        claim_jacobian: Option<String>,
+        /// `text` (default) or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
+}
+
+/// The expression and its declarations, as every command takes them.
+#[derive(clap::Args, Debug)]
+struct Input {
+    /// The expression, e.g. 'A X X^T A^T'; `-` reads it from stdin and
+    /// `@path` from a file.
+    #[arg(allow_hyphen_values = true)]
+    expr: String,
+    /// Declarations, as in an inline `where` clause: 'S: symmetric, X: n x m'.
+    #[arg(long = "where", value_name = "DECLS")]
+    where_: Option<String>,
+}
+
+/// The form of a result.
+#[derive(clap::Args, Debug)]
+struct FormArgs {
+    /// The smallest factored form instead of the expanded sum of products.
+    #[arg(long, conflicts_with_all = ["raw", "expand"])]
+    factor: bool,
+    /// The expanded, collected sum of products.
+    #[arg(long, conflicts_with = "raw")]
+    expand: bool,
+    /// The unsimplified result.
+    #[arg(long)]
+    raw: bool,
+}
+
+impl FormArgs {
+    fn form(&self) -> Option<matcalc::Form> {
+        if self.raw {
+            None
+        } else if self.factor {
+            Some(matcalc::Form::Factored)
+        } else {
+            Some(matcalc::Form::Expanded)
+        }
+    }
 }
 
 /// What every derivative command takes.
 #[derive(clap::Args, Debug)]
 struct DerivArgs {
-    /// The expression, e.g. 'A X X^T A^T'.
-    expr: String,
+    #[command(flatten)]
+    input: Input,
     /// The variable (`X`), or for `diff` one of its entries (`X_ij`).
     #[arg(long)]
     wrt: String,
-    /// Declarations, as in an inline `where` clause: 'S: symmetric, X: n x m'.
-    #[arg(long = "where", value_name = "DECLS")]
-    where_: Option<String>,
-    /// The smallest factored form instead of the expanded sum of products.
-    #[arg(long, conflicts_with = "raw")]
-    factor: bool,
-    /// The unsimplified result.
-    #[arg(long)]
-    raw: bool,
+    #[command(flatten)]
+    form: FormArgs,
     /// The output format.
     #[arg(long, value_enum, default_value = "text")]
-    format: DerivFormat,
+    format: Format,
     /// With `--format latex`: the right-hand side alone.
     #[arg(long)]
     rhs: bool,
@@ -122,28 +183,32 @@ struct DerivArgs {
     steps: bool,
 }
 
-/// Output formats of the derivative commands.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum DerivFormat {
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
     /// Parseable text in Matrix Cookbook notation.
     Text,
     /// A LaTeX equation, e.g. `\frac{\partial M}{\partial X_{ij}} = …`.
     Latex,
     /// A NumPy function named after the command, e.g. `def gradient(A, X):`.
     Numpy,
-    /// One JSON object: input, variable, kind, text, LaTeX, shape.
+    /// One JSON object (and on an error, `{"error": …}`).
     Json,
     /// The component form, e.g. `∂M_kl/∂X_ij = A_ki (A X)_lj + …`.
     Index,
 }
 
-/// Output formats of `eval`.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum ValueFormat {
-    /// A readable number or matrix.
-    Text,
-    /// `{"value": …}`.
-    Json,
+impl Format {
+    fn core(self, rhs: bool) -> matcalc::Format {
+        match self {
+            Format::Text => matcalc::Format::Text,
+            Format::Latex if rhs => matcalc::Format::LatexRhs,
+            Format::Latex => matcalc::Format::Latex,
+            Format::Numpy => matcalc::Format::Numpy,
+            Format::Json => matcalc::Format::Json,
+            Format::Index => matcalc::Format::Index,
+        }
+    }
 }
 
 /// Stack for the worker thread: the passes recurse once per nesting level,
@@ -159,62 +224,116 @@ fn main() -> ExitCode {
         .unwrap_or(ExitCode::from(101))
 }
 
-fn form(factor: bool) -> matcalc::Form {
-    if factor {
-        matcalc::Form::Factored
-    } else {
-        matcalc::Form::Expanded
+/// The expression as given: `-` reads stdin, `@path` a file, anything
+/// else is the expression itself.
+fn read_expr(arg: &str) -> Result<String, String> {
+    let trimmed = |s: String| s.trim_end_matches(['\n', '\r']).to_string();
+    if arg == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| format!("error: cannot read the expression from stdin: {e}"))?;
+        return Ok(trimmed(s));
     }
-}
-
-/// The simplifier never fails; when it stops at a limit, the result is its
-/// best so far and stderr says why.
-fn warn_stopped(stopped: &[String]) {
-    for why in stopped {
-        out::err_line(&format!("note: simplification stopped early: {why}"));
+    if let Some(path) = arg.strip_prefix('@')
+        && !path.is_empty()
+    {
+        return std::fs::read_to_string(path)
+            .map(trimmed)
+            .map_err(|e| format!("error: cannot read the expression from `{path}`: {e}"));
     }
+    Ok(arg.to_string())
 }
 
-/// An answer in the requested format, after any simplifier notes.
-fn show(a: &matcalc::Answer, args: &DerivArgs) -> Result<String, matcalc::Diagnostic> {
-    warn_stopped(&a.stopped);
-    Ok(match args.format {
-        DerivFormat::Text => a.text.clone(),
-        DerivFormat::Numpy => matcalc::to_numpy(a)?.trim_end().to_string(),
-        DerivFormat::Latex if args.rhs => matcalc::to_latex_rhs(a),
-        DerivFormat::Latex => matcalc::to_latex(a),
-        DerivFormat::Json => matcalc::to_json(a, &args.expr),
-        DerivFormat::Index => matcalc::to_index(a),
-    })
-}
-
-/// The derivation of a derivative command, in the requested format.
-fn steps(
-    session: &matcalc::Session,
-    kind: matcalc::Derivative,
-    args: &DerivArgs,
-    direction: Option<&str>,
-) -> Result<String, matcalc::Diagnostic> {
-    let d = session.derive(
-        kind,
-        &args.expr,
-        &args.wrt,
-        direction,
-        args.where_.as_deref(),
-        form(args.factor),
-    )?;
-    warn_stopped(&d.answer.stopped);
-    match args.format {
-        DerivFormat::Text => Ok(d.to_text()),
-        DerivFormat::Latex => Ok(d.to_latex()),
-        other => Err(matcalc::Diagnostic::new(
-            format!(
-                "`--steps` prints text or LaTeX, not {}",
-                format!("{other:?}").to_lowercase()
-            ),
-            "",
-        )
-        .help("drop `--format`, or write `--format latex`")),
+/// The clap command as the library's [`matcalc::Command`].
+fn to_command(c: &Command) -> Result<matcalc::Command, String> {
+    use matcalc::Action;
+    let derivative = |action: Action, a: &DerivArgs| -> Result<matcalc::Command, String> {
+        Ok(matcalc::Command {
+            action,
+            expr: read_expr(&a.input.expr)?,
+            where_: a.input.where_.clone(),
+            form: a.form.form(),
+            steps: a.steps,
+            format: a.format.core(a.rhs),
+        })
+    };
+    let plain = |action: Action, input: &Input, form, format: Format| {
+        Ok(matcalc::Command {
+            action,
+            expr: read_expr(&input.expr)?,
+            where_: input.where_.clone(),
+            form,
+            steps: false,
+            format: format.core(false),
+        })
+    };
+    match c {
+        Command::Diff { args, direction } => derivative(
+            Action::Diff {
+                wrt: args.wrt.clone(),
+                direction: direction.clone(),
+            },
+            args,
+        ),
+        Command::Grad { args } => derivative(
+            Action::Grad {
+                wrt: args.wrt.clone(),
+            },
+            args,
+        ),
+        Command::Hessian { args } => derivative(
+            Action::Hessian {
+                wrt: args.wrt.clone(),
+            },
+            args,
+        ),
+        Command::Jacobian { args } => derivative(
+            Action::Jacobian {
+                wrt: args.wrt.clone(),
+            },
+            args,
+        ),
+        Command::Simplify {
+            input,
+            form,
+            format,
+        } => plain(Action::Simplify, input, form.form(), *format),
+        Command::Eval { input, at, format } => plain(
+            Action::Eval { at: at.clone() },
+            input,
+            Some(matcalc::Form::Expanded),
+            *format,
+        ),
+        Command::Check {
+            input,
+            wrt,
+            claim_diff,
+            claim_grad,
+            claim_hessian,
+            claim_jacobian,
+            format,
+        } => {
+            use matcalc::Derivative as D;
+            let claim = [
+                (D::Differential, claim_diff),
+                (D::Gradient, claim_grad),
+                (D::Hessian, claim_hessian),
+                (D::Jacobian, claim_jacobian),
+            ]
+            .into_iter()
+            .find_map(|(kind, text)| {
+                text.as_ref().map(|t| matcalc::Claim {
+                    kind,
+                    text: t.clone(),
+                })
+            });
+            let action = Action::Check {
+                wrt: wrt.clone(),
+                claim,
+            };
+            plain(action, input, Some(matcalc::Form::Expanded), *format)
+        }
+        Command::Repl => unreachable!("the REPL is not a command"),
     }
 }
 
@@ -240,91 +359,39 @@ fn run() -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    let session = matcalc::Session::new();
-    let result = match command {
-        Command::Repl => return cli::repl::run(STACK_BYTES),
-        Command::Diff { args, direction } if args.steps => {
-            let kind = if args.wrt.contains('_') {
-                matcalc::Derivative::Entrywise
-            } else {
-                matcalc::Derivative::Differential
-            };
-            steps(&session, kind, args, direction.as_deref())
+    if let Command::Repl = command {
+        return cli::repl::run(STACK_BYTES);
+    }
+    let cmd = match to_command(command) {
+        Ok(cmd) => cmd,
+        Err(message) => {
+            out::err_line(&message);
+            return ExitCode::from(1);
         }
-        Command::Grad { args } | Command::Hessian { args } | Command::Jacobian { args }
-            if args.steps =>
-        {
-            let kind = match command {
-                Command::Grad { .. } => matcalc::Derivative::Gradient,
-                Command::Hessian { .. } => matcalc::Derivative::Hessian,
-                _ => matcalc::Derivative::Jacobian,
-            };
-            steps(&session, kind, args, None)
-        }
-        Command::Diff { args, direction } => {
-            let form = (!args.raw).then_some(form(args.factor));
-            let w = args.where_.as_deref();
-            let answer = session.diff_with(&args.expr, &args.wrt, direction.as_deref(), w, form);
-            answer.and_then(|a| show(&a, args))
-        }
-        Command::Grad { args } | Command::Hessian { args } | Command::Jacobian { args } => {
-            let form = (!args.raw).then_some(form(args.factor));
-            let w = args.where_.as_deref();
-            let (e, x) = (&args.expr, &args.wrt);
-            let answer = match command {
-                Command::Grad { .. } => session.grad(e, x, w, form),
-                Command::Hessian { .. } => session.hessian(e, x, w, form),
-                _ => session.jacobian(e, x, w, form),
-            };
-            answer.and_then(|a| show(&a, args))
-        }
-        Command::Simplify {
-            expr,
-            where_,
-            factor,
-        } => session
-            .simplify(expr, where_.as_deref(), form(*factor))
-            .map(|s| {
-                warn_stopped(&s.stopped);
-                matcalc::to_text(&s.expr)
-            }),
-        Command::Eval {
-            expr,
-            at,
-            where_,
-            format,
-        } => session
-            .eval(expr, at, where_.as_deref())
-            .map(|m| match format {
-                ValueFormat::Text => matcalc::numeric::at::to_text(&m),
-                ValueFormat::Json => matcalc::numeric::at::to_json(&m),
-            }),
-        Command::Check { expr, wrt, where_ } => match session.check(expr, wrt, where_.as_deref()) {
-            Ok(verdicts) => {
-                let ok = verdicts.iter().all(|v| v.passed());
-                for v in &verdicts {
-                    if v.text.is_empty() {
-                        out::line(&format!("{}:\n  {}", v.kind, v.summary()));
-                    } else {
-                        out::line(&format!("{}: {}\n  {}", v.kind, v.text, v.summary()));
-                    }
-                }
-                return if ok {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                };
-            }
-            Err(d) => Err(d),
-        },
     };
-    match result {
-        Ok(text) => {
+    let session = matcalc::Session::new();
+    let shown = session.run(&cmd).and_then(|output| {
+        for n in &output.notes {
+            out::err_line(&format!("note: {n}"));
+        }
+        matcalc::render(&output, cmd.format).map(|text| (text, output.passed()))
+    });
+    match shown {
+        Ok((text, passed)) => {
             out::line(&text);
-            ExitCode::SUCCESS
+            if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
         }
         Err(diag) => {
-            out::err_line(&diag.render());
+            let text = matcalc::render_error(&diag, cmd.format);
+            if cmd.format == matcalc::Format::Json {
+                out::line(&text);
+            } else {
+                out::err_line(&text);
+            }
             ExitCode::from(1)
         }
     }

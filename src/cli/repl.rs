@@ -37,15 +37,19 @@ pub fn run(stack_bytes: usize) -> ExitCode {
 }
 
 /// Prints a reply; returns false when the session should end.
-fn show(reply: Result<Reply, Diagnostic>, terminal: bool) -> (bool, bool) {
+fn show(reply: Result<Reply, Diagnostic>, terminal: bool, json: bool) -> (bool, bool) {
     match reply {
         Ok(Reply::Silent) => (true, true),
-        Ok(Reply::Output { text, notes }) => {
+        Ok(Reply::Output {
+            text,
+            notes,
+            failed,
+        }) => {
             for n in notes {
                 out::err_line(&format!("note: {n}"));
             }
             out::line(&text);
-            (true, true)
+            (true, !failed)
         }
         Ok(Reply::Info(text)) => {
             if terminal {
@@ -54,6 +58,10 @@ fn show(reply: Result<Reply, Diagnostic>, terminal: bool) -> (bool, bool) {
             (true, true)
         }
         Ok(Reply::Quit) => (false, true),
+        Err(d) if json => {
+            out::line(&matcalc::render_error(&d, matcalc::Format::Json));
+            (true, false)
+        }
         Err(d) => {
             out::err_line(&d.render());
             (true, false)
@@ -88,7 +96,8 @@ fn scripted() -> ExitCode {
                 "",
             )),
         };
-        let (go_on, fine) = show(reply, false);
+        let json = repl.mode() == matcalc::Mode::Json;
+        let (go_on, fine) = show(reply, false, json);
         ok &= fine;
         let _ = std::io::stdout().flush();
         if !go_on {
@@ -207,7 +216,7 @@ fn interactive(stack_bytes: usize) -> ExitCode {
                 if let Some(helper) = rl.helper_mut() {
                     helper.repl = repl.clone();
                 }
-                if !show(reply, true).0 {
+                if !show(reply, true, repl.mode() == matcalc::Mode::Json).0 {
                     break;
                 }
             }

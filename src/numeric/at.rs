@@ -460,3 +460,48 @@ pub fn to_json(m: &Matrix) -> String {
     };
     format!("{{\"value\": {value}}}")
 }
+
+/// A value in LaTeX: a number, or a `bmatrix`.
+pub fn to_latex(m: &Matrix) -> String {
+    if m.is_scalar() {
+        return human(m.data[0]);
+    }
+    let rows: Vec<String> = (0..m.rows)
+        .map(|i| {
+            let row: Vec<String> = (0..m.cols).map(|j| human(m.get(i, j))).collect();
+            row.join(" & ")
+        })
+        .collect();
+    format!(
+        "\\begin{{bmatrix}} {} \\end{{bmatrix}}",
+        rows.join(" \\\\ ")
+    )
+}
+
+/// A value as a NumPy literal: a float, a 1-D array for a column vector,
+/// or a 2-D array.
+pub fn to_numpy(m: &Matrix) -> String {
+    let num = |x: f64| {
+        if x.is_nan() {
+            "np.nan".to_string()
+        } else if x.is_infinite() {
+            if x > 0.0 { "np.inf" } else { "-np.inf" }.to_string()
+        } else {
+            format!("{x:?}")
+        }
+    };
+    if m.is_scalar() {
+        return num(m.data[0]);
+    }
+    if m.cols == 1 {
+        let items: Vec<String> = m.data.iter().map(|&x| num(x)).collect();
+        return format!("np.array([{}])", items.join(", "));
+    }
+    let rows: Vec<String> = (0..m.rows)
+        .map(|i| {
+            let row: Vec<String> = (0..m.cols).map(|j| num(m.get(i, j))).collect();
+            format!("[{}]", row.join(", "))
+        })
+        .collect();
+    format!("np.array([{}])", rows.join(", "))
+}

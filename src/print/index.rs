@@ -6,10 +6,10 @@
 //! `L_kj R_il`); `tr(L E_ij R)` is `(R L)_ji`. Any other matrix `P` is
 //! written `(P)_kl`, or `(P^T)_lk` when that needs fewer transposes.
 
+use crate::calculus::derivative::{Answer, Derivative, Wrt};
 use crate::expr::{Expr, Func, Kind};
 use crate::lower::{Context, VarKind};
 use crate::print::text::{join_signed, magnitude, to_text};
-use crate::session::{Answer, Derivative, Wrt};
 use crate::simplify::{Form, simplify};
 use num_rational::BigRational;
 use num_traits::Signed;
@@ -102,6 +102,22 @@ pub fn to_index(a: &Answer) -> String {
     let form = index_form(a);
     let printer = Entries { ctx: &a.context };
     format!("{} = {}", form.lhs, printer.rhs(&form.terms))
+}
+
+/// Any expression in index notation (for `simplify --format index`): its
+/// entry `M_kl = …` (`y_k` for a vector, `f` for a scalar).
+pub fn expr_to_index(e: &Expr, ctx: &Context) -> String {
+    let s = e.shape();
+    let r = (!s.rows.is_one()).then(|| "k".to_string());
+    let c = (!s.cols.is_one()).then(|| if r.is_some() { "l" } else { "k" }.to_string());
+    let printer = Entries { ctx };
+    let terms = printer.sum(e, r.as_deref(), c.as_deref());
+    let lhs = format!(
+        "{}{}",
+        function_name(s),
+        subscript(r.as_deref(), c.as_deref())
+    );
+    format!("{lhs} = {}", printer.rhs(&terms))
 }
 
 impl IndexForm {

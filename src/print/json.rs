@@ -11,8 +11,8 @@
 //! Written by hand: the object is flat and its values are strings, so a
 //! serialiser dependency would buy nothing.
 
+use crate::calculus::derivative::{Answer, Wrt};
 use crate::print::latex::{to_latex, to_latex_rhs};
-use crate::session::{Answer, Wrt};
 
 /// A JSON string literal.
 pub fn json_string(s: &str) -> String {

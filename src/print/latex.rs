@@ -9,10 +9,10 @@
 //! differential `dX` is `\mathrm{d}X`. No raw Unicode reaches the output,
 //! so KaTeX's strict mode accepts every result (a tested property).
 
+use crate::calculus::derivative::{Answer, Derivative, Wrt};
 use crate::expr::{ElemFn, Expr, Func, Kind};
 use crate::lower::{Context, VarKind};
 use crate::print::text::{Notation, Printer};
-use crate::session::{Answer, Derivative, Wrt};
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use std::collections::HashMap;

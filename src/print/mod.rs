@@ -6,7 +6,7 @@ pub mod latex;
 pub mod numpy;
 pub mod text;
 
-pub use index::{IndexForm, Piece, index_form, to_index};
+pub use index::{IndexForm, Piece, expr_to_index, index_form, to_index};
 pub use json::to_json;
 pub use latex::{expr_to_latex, to_latex, to_latex_rhs};
 pub use numpy::{python_name, to_numpy, value_to_numpy};

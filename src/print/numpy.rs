@@ -16,9 +16,9 @@
 //! makes `A x x^T` `np.outer(A @ x, x)`: a matrix–vector product never
 //! waits behind an outer product.
 
+use crate::calculus::derivative::{Answer, Derivative, Wrt};
 use crate::expr::{ElemFn, Expr, Func, Kind};
 use crate::lower::Context;
-use crate::session::{Answer, Derivative, Wrt};
 use crate::shape::{Dim, Shape};
 use crate::span::Diagnostic;
 use num_rational::BigRational;

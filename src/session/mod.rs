@@ -10,93 +10,18 @@ use crate::print::to_text;
 use crate::simplify::{Form, Simplified, simplify};
 use crate::span::{Diagnostic, Span};
 
+pub use crate::calculus::derivative::{Answer, Derivative, Wrt};
+
 mod bindings;
+mod claim;
+mod command;
 mod repl;
 mod steps;
 mod whole;
 
+pub use command::{Action, Body, Claim, Command, Format, Output, render, render_error};
 pub use repl::{Mode, Repl, Reply, is_incomplete};
 pub use steps::Derivation;
-
-/// What a derivative is taken with respect to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Wrt {
-    /// The whole variable: the differential in a direction.
-    Var(String),
-    /// One entry `X_ij` (or `x_i`): the partial derivative, with `E_ij`.
-    Entry {
-        /// The variable.
-        var: String,
-        /// The index letters, e.g. `ij`.
-        indices: String,
-    },
-}
-
-/// The kinds of derivative the engine computes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Derivative {
-    /// The differential `dF[dX]` in a direction.
-    Differential,
-    /// The entrywise partial `∂F/∂X_ij`.
-    Entrywise,
-    /// The gradient `G` of a scalar: `df = tr(G^T dX)`.
-    Gradient,
-    /// The Hessian of a scalar (w.r.t. `vec(X)` for a matrix).
-    Hessian,
-    /// `d vec(F) / d vec(X)^T`.
-    Jacobian,
-}
-
-impl Derivative {
-    /// Its name as the CLI spells the command's output (`differential`,
-    /// `entrywise`, `gradient`, `hessian`, `jacobian`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Derivative::Differential => "differential",
-            Derivative::Entrywise => "entrywise",
-            Derivative::Gradient => "gradient",
-            Derivative::Hessian => "hessian",
-            Derivative::Jacobian => "jacobian",
-        }
-    }
-}
-
-/// A computed derivative with everything needed to print or check it.
-#[derive(Clone, Debug)]
-pub struct Answer {
-    /// Which derivative this is.
-    pub kind: Derivative,
-    /// The function differentiated.
-    pub function: Expr,
-    /// Its variables.
-    pub context: Context,
-    /// The variable.
-    pub wrt: Wrt,
-    /// The direction variable (`dX`, `H`), or `None` for an entrywise partial.
-    pub direction: Option<String>,
-    /// The result, simplified into the requested form.
-    pub result: Expr,
-    /// The product rule's result before simplification.
-    pub raw: Expr,
-    /// Limits the simplifier hit, in words (empty when none was).
-    pub stopped: Vec<String>,
-    /// The result as text.
-    pub text: String,
-}
-
-impl Answer {
-    /// The answer's context with its direction (`dX`, `H`) declared as the
-    /// differential of its variable.
-    pub fn direction_context(&self) -> Context {
-        let var = match &self.wrt {
-            Wrt::Var(v) | Wrt::Entry { var: v, .. } => v,
-        };
-        match &self.direction {
-            Some(d) => self.context.with_direction(var, d),
-            None => self.context.clone(),
-        }
-    }
-}
 
 /// Largest relative error a numeric (f64) check accepts.
 pub const CHECK_TOLERANCE: f64 = 1e-6;
@@ -117,6 +42,8 @@ pub struct Verdict {
     /// expression (e.g. a Jacobian through `diag(x)`); such a kind is
     /// neither confirmed nor failed.
     pub not_written: Option<String>,
+    /// matcalc's own answer, shown beside a refuted claim of the user's.
+    pub reference: Option<String>,
 }
 
 impl Verdict {
@@ -127,6 +54,7 @@ impl Verdict {
             text: a.text,
             outcome,
             not_written: None,
+            reference: None,
         }
     }
 
@@ -140,6 +68,7 @@ impl Verdict {
             text: String::new(),
             outcome: Err(why.to_string()),
             not_written: Some(why.to_string()),
+            reference: None,
         }
     }
     /// Whether the derivative was confirmed (or is one matcalc does not
@@ -159,7 +88,10 @@ impl Verdict {
                 "max relative error {:.1e} ({} points)",
                 r.measured_rel_error, r.points
             ),
-            Err(e) => format!("MISMATCH: {e}"),
+            Err(e) => match &self.reference {
+                Some(r) => format!("MISMATCH: {e}\n  matcalc's answer: {r}"),
+                None => format!("MISMATCH: {e}"),
+            },
         }
     }
 }

@@ -10,10 +10,9 @@
 //! Diagnostics are moved onto the line the user typed: an error inside the
 //! expression of `diff … wrt X` gets its caret under the place in the line.
 
-use super::{Derivative, Session};
+use super::{Action, Claim, Command, Derivative, Format, Session, render};
 use crate::lower::Context;
-use crate::print::{expr_to_latex, to_latex, to_numpy, to_text};
-use crate::simplify::{Form, simplify};
+use crate::simplify::Form;
 use crate::span::{Diagnostic, Label, Span, nearest};
 
 /// How results are printed.
@@ -25,6 +24,23 @@ pub enum Mode {
     Latex,
     /// NumPy functions.
     Numpy,
+    /// One JSON object per result (and per error).
+    Json,
+    /// The component form.
+    Index,
+}
+
+impl Mode {
+    /// The format results are rendered in.
+    pub fn format(self) -> Format {
+        match self {
+            Mode::Text => Format::Text,
+            Mode::Latex => Format::Latex,
+            Mode::Numpy => Format::Numpy,
+            Mode::Json => Format::Json,
+            Mode::Index => Format::Index,
+        }
+    }
 }
 
 /// What a statement produced.
@@ -39,6 +55,9 @@ pub enum Reply {
         text: String,
         /// Notes about how it was reached.
         notes: Vec<String>,
+        /// Whether it is a refutation (a `check` that failed): a script
+        /// that shows one ends with exit code 1.
+        failed: bool,
     },
     /// A word about the session itself (`output: LaTeX`), worth showing on
     /// a terminal and not in a script's output.
@@ -48,10 +67,12 @@ pub enum Reply {
 }
 
 /// The meta commands and what they do.
-pub const META: [(&str, &str); 9] = [
+pub const META: [(&str, &str); 11] = [
     (":text", "print results as text (the default)"),
     (":latex", "print results as LaTeX"),
     (":numpy", "print results as NumPy functions"),
+    (":json", "print results (and errors) as JSON objects"),
+    (":index", "print results in index notation"),
     (":steps", "toggle derivations (`:steps on`, `:steps off`)"),
     (
         ":time",
@@ -69,7 +90,7 @@ pub const COMMANDS: [&str; 9] = [
 ];
 
 /// Words that follow an expression, for completion.
-const KEYWORDS: [&str; 11] = [
+const KEYWORDS: [&str; 17] = [
     "wrt",
     "at",
     "where",
@@ -81,6 +102,12 @@ const KEYWORDS: [&str; 11] = [
     "--factor",
     "--raw",
     "--direction",
+    "--format",
+    "--expand",
+    "--grad",
+    "--diff",
+    "--hessian",
+    "--jacobian",
 ];
 
 /// An interactive session: the [`Session`] (declarations and bindings)
@@ -107,7 +134,12 @@ struct Args<'a> {
     where_: Option<Piece<'a>>,
     direction: Option<Piece<'a>>,
     factor: bool,
+    expand: bool,
     raw: bool,
+    /// `--format NAME` for this statement alone.
+    format: Option<Format>,
+    /// A claimed derivative (`--grad G` …), for `check`.
+    claim: Option<(Derivative, Piece<'a>)>,
 }
 
 /// A slice of the line and its byte offset in it.
@@ -194,7 +226,7 @@ impl Repl {
             }
             "simplify" => {
                 let args = self.args(line, rest, false)?;
-                self.simplify(line, args.expr, args.factor)
+                self.simplify(line, args)
             }
             "eval" => self.eval(line, rest),
             "let" => self.bind(line, rest),
@@ -216,11 +248,15 @@ impl Repl {
                 };
                 Err(d)
             }
-            _ => self.simplify(line, Piece::of(line, start, line.len()), false),
+            _ => {
+                let args = self.args(line, Piece::of(line, start, line.len()), false)?;
+                self.simplify(line, args)
+            }
         }
     }
 
-    /// Splits `EXPR [wrt X] [where …] [--factor] [--raw] [--direction H]`.
+    /// Splits `EXPR [wrt X] [where …] [--factor] [--expand] [--raw]
+    /// [--direction H] [--format F] [--grad G …]`.
     fn args<'a>(
         &self,
         line: &'a str,
@@ -249,16 +285,33 @@ impl Repl {
             where_: None,
             direction: None,
             factor: false,
+            expand: false,
             raw: false,
+            format: None,
+            claim: None,
         };
         let mut pos = tail_start;
-        let mut want_direction = false;
+        let mut want: Option<&str> = None;
         while let Some((s, e)) = next_token(line, pos) {
             let tok = &line[s..e];
             pos = e;
-            if want_direction {
-                args.direction = Some(Piece::of(line, s, e));
-                want_direction = false;
+            if let Some(flag) = want.take() {
+                if flag == "--direction" {
+                    args.direction = Some(Piece::of(line, s, e));
+                    continue;
+                }
+                args.format = Some(match tok {
+                    "text" => Format::Text,
+                    "latex" => Format::Latex,
+                    "numpy" => Format::Numpy,
+                    "json" => Format::Json,
+                    "index" => Format::Index,
+                    _ => {
+                        return Err(Diagnostic::new(format!("unknown format `{tok}`"), line)
+                            .label(Span::new(s, e), "not a format")
+                            .help("the formats are text, latex, numpy, json and index"));
+                    }
+                });
             } else if needs_wrt && args.wrt.is_none() {
                 args.wrt = Some(Piece::of(line, s, e));
             } else if tok == "where" && needs_wrt {
@@ -266,10 +319,26 @@ impl Repl {
                 break;
             } else if tok == "--factor" {
                 args.factor = true;
+            } else if tok == "--expand" {
+                args.expand = true;
             } else if tok == "--raw" {
                 args.raw = true;
-            } else if tok == "--direction" && needs_wrt {
-                want_direction = true;
+            } else if (tok == "--direction" && needs_wrt) || tok == "--format" {
+                want = Some(tok);
+            } else if let Some(kind) = claim_kind(tok).filter(|_| needs_wrt) {
+                // the claim runs to the next option or `where`
+                let stop = [" --", " where "]
+                    .iter()
+                    .filter_map(|w| line[e..].find(w))
+                    .min()
+                    .map_or(end, |i| e + i);
+                let piece = Piece::of(line, e, stop);
+                if piece.text.trim().is_empty() {
+                    return Err(Diagnostic::new(format!("`{tok}` needs a derivative"), line)
+                        .label(Span::new(e, e), "add the derivative you claim"));
+                }
+                args.claim = Some((kind, piece));
+                pos = stop;
             } else {
                 let what = if needs_wrt {
                     "the variable"
@@ -279,25 +348,61 @@ impl Repl {
                 return Err(
                     Diagnostic::new(format!("unexpected `{tok}` after {what}"), line)
                         .label(Span::new(s, e), "not understood")
-                        .help("options are `--factor`, `--raw` and `--direction NAME`; declarations go after `where`"),
+                        .help("options are `--factor`, `--expand`, `--raw`, `--format F`, `--direction NAME` and, for `check`, `--grad G`; declarations go after `where`"),
                 );
             }
         }
-        if want_direction {
-            return Err(Diagnostic::new("`--direction` needs a name", line)
-                .label(Span::new(end, end), "add a name such as `H`"));
+        if let Some(flag) = want {
+            let (what, hint) = if flag == "--direction" {
+                ("a name", "add a name such as `H`")
+            } else {
+                ("a format", "add text, latex, numpy, json or index")
+            };
+            return Err(Diagnostic::new(format!("`{flag}` needs {what}"), line)
+                .label(Span::new(end, end), hint));
         }
         if needs_wrt && args.wrt.is_none() {
             return Err(Diagnostic::new("`wrt` needs a variable", line)
                 .label(Span::new(end, end), "add a variable such as `X` or `X_ij`"));
         }
-        if args.factor && args.raw {
+        if [args.factor, args.raw, args.expand]
+            .iter()
+            .filter(|b| **b)
+            .count()
+            > 1
+        {
             return Err(Diagnostic::new(
-                "`--factor` and `--raw` exclude each other",
+                "`--factor`, `--expand` and `--raw` exclude each other",
                 line,
             ));
         }
         Ok(args)
+    }
+
+    /// The format of one statement: its `--format`, or the session's mode.
+    fn format(&self, args: &Args<'_>) -> Format {
+        args.format.unwrap_or(self.mode.format())
+    }
+
+    /// Runs a command built from a statement and renders it.
+    fn run_command(
+        &mut self,
+        cmd: Command,
+        fix: impl Fn(Diagnostic) -> Diagnostic,
+    ) -> Result<Reply, Diagnostic> {
+        let out = self.session.run(&cmd).map_err(&fix)?;
+        if let Some(ctx) = out.context() {
+            let ctx = ctx.clone();
+            self.saw(&ctx);
+        } else if let Ok(l) = self.session.lower(&cmd.expr, cmd.where_.as_deref()) {
+            self.saw(&l.context);
+        }
+        let text = render(&out, cmd.format).map_err(fix)?;
+        Ok(Reply::Output {
+            text,
+            failed: !out.passed(),
+            notes: out.notes,
+        })
     }
 
     fn derivative(&mut self, word: &str, line: &str, args: Args<'_>) -> Result<Reply, Diagnostic> {
@@ -310,23 +415,6 @@ impl Repl {
             .label(Span::new(wrt.at, wrt.at + wrt.text.len()), "")
             .help("differentiate with respect to a variable of its expression"));
         }
-        let where_ = args.where_.map(|p| p.text);
-        let fix = |d: Diagnostic| fix(d, line, &args);
-        let form = if args.factor {
-            Form::Factored
-        } else {
-            Form::Expanded
-        };
-        let entry = wrt.text.contains('_');
-        let kind = match word {
-            "diff" if entry => Derivative::Entrywise,
-            "diff" => Derivative::Differential,
-            "grad" => Derivative::Gradient,
-            "hessian" => Derivative::Hessian,
-            "jacobian" => Derivative::Jacobian,
-            _ => return self.check(line, &args),
-        };
-        let direction = args.direction.map(|p| p.text);
         if let Some(d) = args.direction
             && word != "diff"
         {
@@ -335,82 +423,64 @@ impl Repl {
                     .label(Span::new(d.at, d.at + d.text.len()), ""),
             );
         }
-        if self.steps && !args.raw && self.mode != Mode::Numpy {
-            let d = self
-                .session
-                .derive(kind, args.expr.text, wrt.text, direction, where_, form)
-                .map_err(fix)?;
-            self.saw(&d.answer.context);
-            let text = match self.mode {
-                Mode::Latex => d.to_latex(),
-                _ => d.to_text(),
-            };
-            return Ok(output(text, &d.answer.stopped));
+        if let Some((_, c)) = args.claim
+            && word != "check"
+        {
+            return Err(Diagnostic::new(
+                "a claimed derivative (`--grad G`, …) applies to `check` only",
+                line,
+            )
+            .label(Span::new(c.at, c.at + c.text.len()), ""));
         }
-        let form = (!args.raw).then_some(form);
-        let (e, x) = (args.expr.text, wrt.text);
-        let a = match kind {
-            Derivative::Differential | Derivative::Entrywise => {
-                self.session.diff_with(e, x, direction, where_, form)
-            }
-            Derivative::Gradient => self.session.grad(e, x, where_, form),
-            Derivative::Hessian => self.session.hessian(e, x, where_, form),
-            Derivative::Jacobian => self.session.jacobian(e, x, where_, form),
-        }
-        .map_err(fix)?;
-        self.saw(&a.context);
-        let text = match self.mode {
-            Mode::Text => a.text.clone(),
-            Mode::Latex => to_latex(&a),
-            Mode::Numpy => to_numpy(&a).map_err(fix)?.trim_end().to_string(),
+        let w = wrt.text.to_string();
+        let action = match word {
+            "diff" => Action::Diff {
+                wrt: w,
+                direction: args.direction.map(|p| p.text.to_string()),
+            },
+            "grad" => Action::Grad { wrt: w },
+            "hessian" => Action::Hessian { wrt: w },
+            "jacobian" => Action::Jacobian { wrt: w },
+            _ => Action::Check {
+                wrt: w,
+                claim: args.claim.map(|(kind, p)| Claim {
+                    kind,
+                    text: p.text.trim().to_string(),
+                }),
+            },
         };
-        Ok(output(text, &a.stopped))
+        let format = self.format(&args);
+        let is_check = word == "check";
+        let cmd = Command {
+            action,
+            expr: args.expr.text.to_string(),
+            where_: args.where_.map(|p| p.text.to_string()),
+            form: form_of(&args),
+            steps: self.steps
+                && !is_check
+                && !args.raw
+                && matches!(format, Format::Text | Format::Latex),
+            format: if is_check && format != Format::Json {
+                Format::Text
+            } else {
+                format
+            },
+        };
+        self.run_command(cmd, |d| fix(d, line, &args))
     }
 
-    fn check(&mut self, line: &str, args: &Args<'_>) -> Result<Reply, Diagnostic> {
-        let wrt = args.wrt.expect("checked by args");
-        let where_ = args.where_.map(|p| p.text);
-        let verdicts = self
-            .session
-            .check(args.expr.text, wrt.text, where_)
-            .map_err(|d| fix(d, line, args))?;
-        if let Ok(l) = self.session.lower(args.expr.text, where_) {
-            self.saw(&l.context);
-        }
-        let lines: Vec<String> = verdicts
-            .iter()
-            .map(|v| {
-                if v.text.is_empty() {
-                    format!("{}:\n  {}", v.kind, v.summary())
-                } else {
-                    format!("{}: {}\n  {}", v.kind, v.text, v.summary())
-                }
-            })
-            .collect();
-        Ok(output(lines.join("\n"), &[]))
-    }
-
-    fn simplify(&mut self, line: &str, expr: Piece<'_>, factor: bool) -> Result<Reply, Diagnostic> {
-        let lowered = self
-            .session
-            .lower(expr.text, None)
-            .map_err(|d| rebase(d, expr, line))?;
-        self.saw(&lowered.context);
-        let form = if factor {
-            Form::Factored
-        } else {
-            Form::Expanded
+    fn simplify(&mut self, line: &str, args: Args<'_>) -> Result<Reply, Diagnostic> {
+        let format = self.format(&args);
+        let cmd = Command {
+            action: Action::Simplify,
+            expr: args.expr.text.to_string(),
+            where_: None,
+            form: form_of(&args).or(Some(Form::Expanded)),
+            steps: false,
+            format,
         };
-        let s = simplify(&lowered.expr, &lowered.context, form);
-        let text = match self.mode {
-            Mode::Text => to_text(&s.expr),
-            Mode::Latex => expr_to_latex(&s.expr, &lowered.context),
-            Mode::Numpy => crate::print::value_to_numpy(&s.expr, &lowered.context)
-                .map_err(|d| rebase(d, expr, line))?
-                .trim_end()
-                .to_string(),
-        };
-        Ok(output(text, &s.stopped))
+        let expr = args.expr;
+        self.run_command(cmd, |d| rebase(d, expr, line))
     }
 
     fn eval(&mut self, line: &str, rest: Piece<'_>) -> Result<Reply, Diagnostic> {
@@ -421,20 +491,25 @@ impl Repl {
         };
         let expr = Piece::of(line, rest.at, rest.at + i);
         let values = Piece::of(line, rest.at + i + 2, line.len());
-        let m = self
-            .session
-            .eval(expr.text, values.text, None)
-            .map_err(|d| {
-                if d.origin == "--at" {
-                    rebase(d, values, line)
-                } else {
-                    rebase(d, expr, line)
-                }
-            })?;
-        if let Ok(l) = self.session.lower(expr.text, None) {
-            self.saw(&l.context);
-        }
-        Ok(output(crate::numeric::at::to_text(&m), &[]))
+        let format = match self.mode {
+            Mode::Json => Format::Json,
+            Mode::Latex => Format::Latex,
+            _ => Format::Text,
+        };
+        let cmd = Command {
+            action: Action::Eval {
+                at: values.text.to_string(),
+            },
+            format,
+            ..Command::new(Action::Simplify, expr.text)
+        };
+        self.run_command(cmd, |d| {
+            if d.origin == "--at" {
+                rebase(d, values, line)
+            } else {
+                rebase(d, expr, line)
+            }
+        })
     }
 
     fn bind(&mut self, line: &str, rest: Piece<'_>) -> Result<Reply, Diagnostic> {
@@ -491,6 +566,14 @@ impl Repl {
             (":numpy", "") => {
                 self.mode = Mode::Numpy;
                 info("output: NumPy")
+            }
+            (":json", "") => {
+                self.mode = Mode::Json;
+                info("output: JSON")
+            }
+            (":index", "") => {
+                self.mode = Mode::Index;
+                info("output: index notation")
             }
             (":steps", "" | "on" | "off") => {
                 self.steps = match arg {
@@ -642,6 +725,7 @@ fn fix(d: Diagnostic, line: &str, args: &Args<'_>) -> Diagnostic {
         "--wrt" => args.wrt,
         "--where" => args.where_,
         "--direction" => args.direction,
+        "--diff" | "--grad" | "--hessian" | "--jacobian" => args.claim.map(|(_, p)| p),
         _ => Some(args.expr),
     };
     match piece {
@@ -650,9 +734,32 @@ fn fix(d: Diagnostic, line: &str, args: &Args<'_>) -> Diagnostic {
     }
 }
 
+/// The form a statement asks for; `None` for `--raw`.
+fn form_of(args: &Args<'_>) -> Option<Form> {
+    if args.raw {
+        None
+    } else if args.factor {
+        Some(Form::Factored)
+    } else {
+        Some(Form::Expanded)
+    }
+}
+
+/// The claimed-derivative option `tok` names, if any.
+fn claim_kind(tok: &str) -> Option<Derivative> {
+    match tok {
+        "--diff" => Some(Derivative::Differential),
+        "--grad" => Some(Derivative::Gradient),
+        "--hessian" => Some(Derivative::Hessian),
+        "--jacobian" => Some(Derivative::Jacobian),
+        _ => None,
+    }
+}
+
 fn output(text: String, stopped: &[String]) -> Reply {
     Reply::Output {
         text,
+        failed: false,
         notes: stopped
             .iter()
             .map(|w| format!("simplification stopped early: {w}"))

@@ -64,3 +64,206 @@ fn check_reports_exact_verification() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.matches("max relative error").count(), 3, "{stdout}");
 }
+
+/// Runs the binary with `args` (and `stdin`), returning (exit code, stdout,
+/// stderr).
+fn run(args: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = matcalc()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut input = child.stdin.take().expect("stdin");
+    input
+        .write_all(stdin.unwrap_or("").as_bytes())
+        .expect("writes stdin");
+    drop(input);
+    let out = child.wait_with_output().expect("finishes");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn expression_from_stdin_and_from_a_file() {
+    let seed = "A E_ij X^T A^T + A X E_ij^T A^T\n";
+    let (code, out, _) = run(&["diff", "-", "--wrt", "X_ij"], Some("A X X^T A^T\n"));
+    assert_eq!((code, out.as_str()), (Some(0), seed));
+    let path = std::env::temp_dir().join(format!("matcalc-expr-{}.txt", std::process::id()));
+    std::fs::write(&path, "A X X^T A^T\n").expect("writes");
+    let at = format!("@{}", path.display());
+    let (code, out, _) = run(&["diff", &at, "--wrt", "X_ij"], None);
+    std::fs::remove_file(&path).ok();
+    assert_eq!((code, out.as_str()), (Some(0), seed));
+    let (code, _, err) = run(&["diff", "@/no/such/file", "--wrt", "X"], None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("cannot read the expression"), "{err}");
+}
+
+#[test]
+fn an_expression_may_start_with_a_minus() {
+    let (code, out, err) = run(&["grad", "-x^T x", "--wrt", "x"], None);
+    assert_eq!((code, out.as_str()), (Some(0), "-2 x\n"), "{err}");
+    crate::common::checked("-x^T x", "x", None);
+}
+
+#[test]
+fn every_command_takes_its_formats() {
+    let (code, out, _) = run(
+        &["simplify", "x^T A^T x + x^T A x", "--format", "latex"],
+        None,
+    );
+    assert_eq!((code, out.as_str()), (Some(0), "2 x^\\top A x\n"));
+    let (code, out, _) = run(
+        &["check", "A X X^T A^T", "--wrt", "X", "--format", "json"],
+        None,
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("{\"input\": \"A X X^T A^T\", \"passed\": true, \"verdicts\": [{\"kind\": \"differential\""), "{out}");
+    assert_eq!(out.matches("\"exact\": true").count(), 3, "{out}");
+    let (code, out, _) = run(&["simplify", "A X + A X", "--format", "index"], None);
+    assert_eq!((code, out.as_str()), (Some(0), "M_kl = 2 (A X)_kl\n"));
+    let (code, out, _) = run(&["simplify", "A x", "--format", "json"], None);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("\"text\": \"A x\"") && out.contains("\"latex\": \"A x\""),
+        "{out}"
+    );
+    let (code, out, _) = run(
+        &[
+            "eval",
+            "A x",
+            "--at",
+            "A=[[1,2],[3,4]], x=[1,2]",
+            "--format",
+            "latex",
+        ],
+        None,
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "\\begin{bmatrix} 5 \\\\ 11 \\end{bmatrix}\n")
+    );
+}
+
+#[test]
+fn errors_in_json_are_json() {
+    let (code, out, err) = run(&["grad", "(A x", "--wrt", "x", "--format", "json"], None);
+    assert_eq!(code, Some(1));
+    assert!(err.is_empty(), "{err}");
+    assert!(
+        out.starts_with("{\"error\": {\"message\": \"expected `)`")
+            && out.contains("\"span\": [4, 4]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_repl_prints_json() {
+    let (code, out, _) = run(&["repl"], Some(":json\ngrad tr(A X) wrt X\n"));
+    assert_eq!(code, Some(0));
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("{\"input\": \"tr(A X)\", \"variable\": \"X\", \"kind\": \"gradient\", \"text\": \"A^T\""), "{out}");
+    let (code, out, _) = run(&["repl"], Some("grad tr(A X) wrt X --format index\n"));
+    assert_eq!((code, out.as_str()), (Some(0), "∂f/∂X_ij = A_ji\n"));
+}
+
+#[test]
+fn check_verifies_a_claimed_derivative() {
+    let (code, out, _) = run(
+        &["check", "tr(X^T A X)", "--wrt", "X", "--grad", "2 A X"],
+        None,
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("MISMATCH") && out.contains("matcalc's answer: A X + A^T X"),
+        "{out}"
+    );
+    let (code, out, _) = run(
+        &[
+            "check",
+            "tr(X^T A X)",
+            "--wrt",
+            "X",
+            "--grad",
+            "A X + A^T X",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("exact"), "{out}");
+    let (code, out, _) = run(
+        &["check", "X X^T", "--wrt", "X", "--diff", "dX X^T + X dX^T"],
+        None,
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out, _) = run(
+        &["check", "X X^T", "--wrt", "X", "--diff", "2 dX X^T"],
+        None,
+    );
+    assert_eq!(code, Some(1), "{out}");
+    let (code, out, _) = run(
+        &["check", "x^T A x", "--wrt", "x", "--hessian", "A + A^T"],
+        None,
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out, _) = run(
+        &["check", "x^T A x", "--wrt", "x", "--hessian", "2 A"],
+        None,
+    );
+    assert_eq!(code, Some(1), "{out}");
+    let (code, out, _) = run(
+        &["check", "A X B", "--wrt", "X", "--jacobian", "B^T ⊗ A"],
+        None,
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out, _) = run(
+        &["check", "A X B", "--wrt", "X", "--jacobian", "B ⊗ A"],
+        None,
+    );
+    assert_eq!(code, Some(1), "{out}");
+    // a claim of the wrong shape, or with a stranger in it, is an error
+    let (code, _, err) = run(&["check", "tr(X^T A X)", "--wrt", "X", "--grad", "A"], None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("the claimed gradient is"), "{err}");
+    let (code, _, err) = run(
+        &["check", "tr(X^T A X)", "--wrt", "X", "--grad", "B X"],
+        None,
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("`B` does not appear"), "{err}");
+    // and in the REPL
+    let (code, out, _) = run(&["repl"], Some("check tr(X^T A X) wrt X --grad 2 A X\n"));
+    assert_eq!(code, Some(1));
+    assert!(out.contains("matcalc's answer: A X + A^T X"), "{out}");
+}
+
+#[test]
+fn lower_layers_never_import_the_session() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut offenders = Vec::new();
+    for dir in ["print", "calculus", "simplify", "numeric"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).expect("reads src") {
+                let p = entry.expect("entry").path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if std::fs::read_to_string(&p)
+                    .expect("reads")
+                    .contains("crate::session")
+                {
+                    offenders.push(p.display().to_string());
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "import the session: {offenders:?}");
+}

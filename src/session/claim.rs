@@ -1,0 +1,195 @@
+//! Checking the user's own derivative (`check EXPR --wrt X --grad 'G'`):
+//! the claim is read with the expression's variables and shapes, turned
+//! into the same identity `check` verifies for matcalc's own answer
+//! (`df = sum(G .* dX)`, `d vec(G) = H vec(dX)`, `d vec(F) = J vec(dX)`),
+//! and verified by the same machinery. matcalc's own answer comes along,
+//! so a refuted claim can be compared with it.
+
+use super::{Answer, Derivative, Session, Verdict, Wrt, resolve_wrt, symmetric, verify};
+use crate::calculus::extract::{inner, vec_of};
+use crate::expr::Expr;
+use crate::lower::{Context, VarKind};
+use crate::shape::{Dim, Shape};
+use crate::simplify::Form;
+use crate::span::{Diagnostic, Span};
+
+use super::command::Claim;
+
+/// The option a claim of this kind is given with.
+fn flag(kind: Derivative) -> &'static str {
+    match kind {
+        Derivative::Differential | Derivative::Entrywise => "--diff",
+        Derivative::Gradient => "--grad",
+        Derivative::Hessian => "--hessian",
+        Derivative::Jacobian => "--jacobian",
+    }
+}
+
+/// Declarations that give every variable of `ctx` its kind, symmetry and
+/// symbolic shape, so that a claim read under them has the expression's
+/// shapes (a dimension that is not a plain name is left to inference).
+fn declarations_of(ctx: &Context) -> String {
+    let plain = |d: &Dim| (d.factor == 1 && d.names.len() == 1).then(|| d.names[0].to_string());
+    let mut out = Vec::new();
+    for name in &ctx.order {
+        let info = &ctx.vars[name];
+        if info.differential_of.is_some() {
+            continue;
+        }
+        let mut words: Vec<String> = Vec::new();
+        if info.spd {
+            words.push("spd".into());
+        } else if info.symmetric {
+            words.push("symmetric".into());
+        }
+        match info.kind {
+            VarKind::Scalar => words.push("scalar".into()),
+            VarKind::Vector => match plain(&info.shape.rows) {
+                Some(n) => words.push(format!("vector {n}")),
+                None => words.push("vector".into()),
+            },
+            VarKind::Matrix => match (plain(&info.shape.rows), plain(&info.shape.cols)) {
+                (Some(r), Some(c)) => words.push(format!("matrix {r} x {c}")),
+                _ => words.push("matrix".into()),
+            },
+        }
+        out.push(format!("{name}: {}", words.join(" ")));
+    }
+    out.join(", ")
+}
+
+impl Session {
+    /// Verifies a derivative the user claims for `expr` with respect to
+    /// `wrt`. The verdict's text is the claim; when it is refuted, the
+    /// verdict carries matcalc's own answer for comparison.
+    pub fn check_claim(
+        &self,
+        expr: &str,
+        wrt: &str,
+        where_: Option<&str>,
+        claim: &Claim,
+    ) -> Result<Verdict, Diagnostic> {
+        let opt = flag(claim.kind);
+        let lowered = self.lower(expr, where_)?;
+        let var = match resolve_wrt(wrt, &lowered.context)? {
+            Wrt::Var(v) => v,
+            Wrt::Entry { .. } => {
+                return Err(Diagnostic::new(
+                    format!("`check {opt}` is taken with respect to a whole variable"),
+                    wrt,
+                )
+                .origin("--wrt")
+                .label(Span::new(0, wrt.len()), "an entry"));
+            }
+        };
+        // matcalc's own answer: the reference, and the direction's name
+        let form = Some(Form::Expanded);
+        let (own, gradient) = match claim.kind {
+            Derivative::Differential | Derivative::Entrywise => {
+                (self.diff_with(expr, &var, None, where_, form)?, None)
+            }
+            Derivative::Gradient => (self.grad(expr, &var, where_, form)?, None),
+            Derivative::Hessian => {
+                let (h, g) = self.hessian_with_gradient(expr, &var, where_, form)?;
+                (h, Some(g))
+            }
+            Derivative::Jacobian => (self.jacobian(expr, &var, where_, form)?, None),
+        };
+        let dir = own.direction.clone().unwrap_or_else(|| format!("d{var}"));
+        let decls = declarations_of(&lowered.context);
+        let text = claim.text.as_str();
+        let at_claim = |d: Diagnostic| {
+            if d.origin.is_empty() || d.origin == "input" {
+                d.origin(opt)
+            } else {
+                d
+            }
+        };
+        let claimed = self.lower(text, Some(&decls)).map_err(at_claim)?;
+        let whole = Span::new(0, text.len());
+        for name in &claimed.context.order {
+            let info = &claimed.context.vars[name];
+            let known = match &info.differential_of {
+                Some(of) => of == &var && name == &dir,
+                None => lowered.context.get(name).is_some(),
+            };
+            if !known {
+                let what = if info.differential_of.is_some() {
+                    format!("the direction is `{dir}`")
+                } else {
+                    format!("`{name}` does not appear in `{}`", expr.trim())
+                };
+                return Err(Diagnostic::new(
+                    format!("the claimed derivative mentions `{name}`: {what}"),
+                    text,
+                )
+                .origin(opt)
+                .label(whole, ""));
+            }
+        }
+        let f = &lowered.expr;
+        let x_shape = lowered.context.vars[&var].shape.clone();
+        let len = |s: &Shape| s.rows.times(&s.cols).unwrap_or_else(Dim::one);
+        let want = match claim.kind {
+            Derivative::Differential | Derivative::Entrywise => f.shape().clone(),
+            Derivative::Gradient => x_shape.clone(),
+            Derivative::Hessian => Shape::new(len(&x_shape), len(&x_shape)),
+            Derivative::Jacobian => Shape::new(len(f.shape()), len(&x_shape)),
+        };
+        let got = claimed.expr.shape().clone();
+        if got != want && !(got.is_scalar() && want.is_scalar()) {
+            return Err(Diagnostic::new(
+                format!(
+                    "the claimed {} is {got}, but the {} of this expression is {want}",
+                    claim.kind.name(),
+                    claim.kind.name()
+                ),
+                text,
+            )
+            .origin(opt)
+            .label(whole, format!("{got}")));
+        }
+        if matches!(claim.kind, Derivative::Differential) && !claimed.expr.mentions(&dir) {
+            return Err(Diagnostic::new(
+                format!("the claimed differential does not mention the direction `{dir}`"),
+                text,
+            )
+            .origin(opt)
+            .label(whole, "")
+            .help(format!(
+                "write the differential in the direction `{dir}`, e.g. `{dir}^T x + x^T {dir}`"
+            )));
+        }
+        let g = claimed.expr.clone();
+        let dx = Expr::var(&dir, x_shape);
+        let (lhs, rhs) = match claim.kind {
+            Derivative::Differential | Derivative::Entrywise => (f.clone(), g.clone()),
+            Derivative::Gradient => (f.clone(), inner(&g, &dx)),
+            Derivative::Hessian => (
+                vec_of(gradient.as_ref().expect("a Hessian's gradient")),
+                Expr::mul(&g, &vec_of(&dx)),
+            ),
+            Derivative::Jacobian => (vec_of(f), Expr::mul(&g, &vec_of(&dx))),
+        };
+        let probe = Answer {
+            result: g.clone(),
+            text: crate::print::to_text(&g),
+            ..own.clone()
+        };
+        let mut outcome = verify(&probe, &lhs, &rhs);
+        if outcome.is_ok()
+            && claim.kind == Derivative::Gradient
+            && lowered.context.vars[&var].symmetric
+        {
+            outcome = symmetric(&probe).and(outcome);
+        }
+        let reference = outcome.is_err().then(|| own.text.clone());
+        Ok(Verdict {
+            kind: claim.kind.name(),
+            text: text.trim().to_string(),
+            outcome,
+            not_written: None,
+            reference,
+        })
+    }
+}
