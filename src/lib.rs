@@ -51,7 +51,7 @@ pub use session::{
 };
 pub use shape::{Dim, Shape};
 pub use simplify::{Form, Limits, Simplified, simplify};
-pub use span::{Diagnostic, Label, Span};
+pub use span::{Detail, Diagnostic, Label, Operand, Origin, Phase, Span};
 
 /// The error of every user-facing operation: a diagnostic with a caret.
 pub type Error = Diagnostic;

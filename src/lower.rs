@@ -808,6 +808,16 @@ impl Lowerer<'_> {
         crate::stack::grow(|| {
             let clash = |me: &Self, verb: &str, why: &str| {
                 let (sa, sb) = (me.shape_text(&a), me.shape_text(&b));
+                let operand = |ast: &Ast, shape: &str| crate::span::Operand {
+                    span: ast.span,
+                    text: me.text(ast.span),
+                    shape: shape.to_string(),
+                };
+                let detail = crate::span::Detail::ShapeClash {
+                    verb: verb.to_string(),
+                    left: operand(lhs, &sa),
+                    right: operand(rhs, &sb),
+                };
                 me.err(format!(
                     "cannot {verb} `{}` ({sa}) and `{}` ({sb}){why}",
                     me.text(lhs.span),
@@ -815,6 +825,7 @@ impl Lowerer<'_> {
                 ))
                 .label(lhs.span, sa)
                 .label(rhs.span, sb)
+                .detail(detail)
             };
             if matches!(op, BinOp::Div | BinOp::HadamardDiv)
                 && const_value(rhs).is_some_and(|c| c.is_zero())

@@ -113,7 +113,7 @@ pub fn parse_reference(src: &str) -> Result<Parsed, Diagnostic> {
 
 /// Parses the declarations of a `--where` option (without the keyword).
 pub fn parse_decls(src: &str) -> Result<Vec<Decl>, Diagnostic> {
-    precheck(src).map_err(|d| d.origin("--where"))?;
+    precheck(src).map_err(|d| d.origin(crate::span::Origin::Where))?;
     match fast::parse_decls(src) {
         Some(decls) => Ok(decls),
         None => parse_decls_reference(src),
@@ -122,9 +122,9 @@ pub fn parse_decls(src: &str) -> Result<Vec<Decl>, Diagnostic> {
 
 /// [`parse_decls`] with the pest grammar alone.
 pub fn parse_decls_reference(src: &str) -> Result<Vec<Decl>, Diagnostic> {
-    precheck(src).map_err(|d| d.origin("--where"))?;
-    let mut pairs =
-        Grammar::parse(Rule::decls_only, src).map_err(|e| parse_error(e, src).origin("--where"))?;
+    precheck(src).map_err(|d| d.origin(crate::span::Origin::Where))?;
+    let mut pairs = Grammar::parse(Rule::decls_only, src)
+        .map_err(|e| parse_error(e, src).origin(crate::span::Origin::Where))?;
     let top = pairs.next().expect("decls_only matched");
     Ok(top
         .into_inner()

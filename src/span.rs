@@ -39,6 +39,119 @@ pub struct Label {
     pub text: String,
 }
 
+/// Which text a diagnostic's spans point into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// The expression (with its declarations), or a REPL line.
+    #[default]
+    Input,
+    /// The variable (`--wrt`).
+    Wrt,
+    /// Declarations given beside the expression (`--where`).
+    Where,
+    /// The direction's name (`--direction`).
+    Direction,
+    /// Values for `eval` (`--at`).
+    At,
+    /// The name of a `let` binding.
+    Let,
+    /// A differential the user claims (`check --diff`).
+    ClaimedDiff,
+    /// A gradient the user claims (`check --grad`).
+    ClaimedGrad,
+    /// A Hessian the user claims (`check --hessian`).
+    ClaimedHessian,
+    /// A Jacobian the user claims (`check --jacobian`).
+    ClaimedJacobian,
+}
+
+impl Origin {
+    /// The name the CLI gives that text (`input`, `--wrt`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Input => "input",
+            Origin::Wrt => "--wrt",
+            Origin::Where => "--where",
+            Origin::Direction => "--direction",
+            Origin::At => "--at",
+            Origin::Let => "let",
+            Origin::ClaimedDiff => "--diff",
+            Origin::ClaimedGrad => "--grad",
+            Origin::ClaimedHessian => "--hessian",
+            Origin::ClaimedJacobian => "--jacobian",
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The phase of the work an error comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Phase {
+    /// Reading the command itself (a flag's value, a REPL statement).
+    #[default]
+    Usage,
+    /// Reading the text (syntax).
+    Parse,
+    /// Names, kinds and shapes.
+    Shape,
+    /// Taking or writing a derivative.
+    Derivative,
+    /// Computing a value.
+    Evaluation,
+    /// A bound on the work or the size of the result.
+    Limit,
+}
+
+impl Phase {
+    /// The phase's name, for tools (`parse`, `shape`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Usage => "usage",
+            Phase::Parse => "parse",
+            Phase::Shape => "shape",
+            Phase::Derivative => "derivative",
+            Phase::Evaluation => "evaluation",
+            Phase::Limit => "limit",
+        }
+    }
+}
+
+/// One operand of an operator, as an error reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operand {
+    /// Where it is.
+    pub span: Span,
+    /// Its text.
+    pub text: String,
+    /// Its shape, as the message writes it (`n×m`).
+    pub shape: String,
+}
+
+/// What an error is about, as data for callers that act on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Two operands whose shapes do not fit the operator.
+    ShapeClash {
+        /// What was being done (`add`, `multiply`, …).
+        verb: String,
+        /// The left operand.
+        left: Operand,
+        /// The right operand.
+        right: Operand,
+    },
+    /// A derivative matcalc does not write for this expression (it needs
+    /// selection matrices or an un-vec), and why.
+    NotWritten {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
 /// A user-facing error: what went wrong, where, and how to fix it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -46,8 +159,12 @@ pub struct Diagnostic {
     pub message: String,
     /// The text the labels' spans point into (the expression, or a flag's value).
     pub source: String,
-    /// Which text that is, e.g. `input` or `--wrt`.
-    pub origin: String,
+    /// Which text that is.
+    pub origin: Origin,
+    /// The phase the error comes from.
+    pub phase: Phase,
+    /// What the error is about, as data, where a caller may act on it.
+    pub detail: Option<Box<Detail>>,
     /// The places, in the order they are drawn.
     pub labels: Vec<Label>,
     /// A suggestion, if there is an obvious one.
@@ -60,7 +177,9 @@ impl Diagnostic {
         Diagnostic {
             message: message.into(),
             source: source.to_string(),
-            origin: "input".to_string(),
+            origin: Origin::Input,
+            phase: Phase::Usage,
+            detail: None,
             labels: Vec::new(),
             help: None,
         }
@@ -82,8 +201,29 @@ impl Diagnostic {
     }
 
     /// Names the text the spans point into.
-    pub fn origin(mut self, origin: impl Into<String>) -> Diagnostic {
-        self.origin = origin.into();
+    pub fn origin(mut self, origin: Origin) -> Diagnostic {
+        self.origin = origin;
+        self
+    }
+
+    /// Sets the phase the error comes from.
+    pub fn phase(mut self, phase: Phase) -> Diagnostic {
+        self.phase = phase;
+        self
+    }
+
+    /// The phase, unless an earlier one already set it (a shape error
+    /// passed up through the derivative stays a shape error).
+    pub fn phase_or(mut self, phase: Phase) -> Diagnostic {
+        if self.phase == Phase::Usage {
+            self.phase = phase;
+        }
+        self
+    }
+
+    /// Attaches what the error is about, as data.
+    pub fn detail(mut self, detail: Detail) -> Diagnostic {
+        self.detail = Some(Box::new(detail));
         self
     }
 

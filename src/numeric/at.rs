@@ -37,7 +37,7 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn err(&self, message: impl Into<String>, at: Span, label: &str) -> Diagnostic {
         Diagnostic::new(message, self.text)
-            .origin("--at")
+            .origin(crate::span::Origin::At)
             .label(at, label)
     }
 
@@ -231,7 +231,7 @@ fn parse(text: &str) -> Result<Vec<Entry>, Diagnostic> {
             ),
             text,
         )
-        .origin("--at")
+        .origin(crate::span::Origin::At)
         .label(Span::new(i, i + c.len_utf8()), "here"));
     }
     let mut r = Reader {
@@ -285,7 +285,7 @@ pub fn bindings(text: &str, ctx: &Context, index_letters: &[char]) -> Result<Bin
     for e in &entries {
         let err = |m: String, label: &str| {
             Diagnostic::new(m, text)
-                .origin("--at")
+                .origin(crate::span::Origin::At)
                 .label(e.value_span, label)
         };
         let Some(info) = ctx.get(&e.name) else {
@@ -307,7 +307,7 @@ pub fn bindings(text: &str, ctx: &Context, index_letters: &[char]) -> Result<Bin
                 format!("`{}` does not occur in the expression", e.name),
                 text,
             )
-            .origin("--at")
+            .origin(crate::span::Origin::At)
             .label(e.name_span, "not a variable of the expression"));
         };
         let mut m = e.value.clone();
@@ -354,7 +354,7 @@ pub fn bindings(text: &str, ctx: &Context, index_letters: &[char]) -> Result<Bin
     for name in &ctx.order {
         if !b.vars.contains_key(name) {
             return Err(Diagnostic::new(format!("no value for `{name}`"), text)
-                .origin("--at")
+                .origin(crate::span::Origin::At)
                 .label(Span::new(text.len(), text.len()), format!("add `{name}=…`"))
                 .help("every variable of the expression needs a value"));
         }
@@ -379,10 +379,10 @@ pub fn bindings(text: &str, ctx: &Context, index_letters: &[char]) -> Result<Bin
                     ),
                     text,
                 )
-                .origin("--at")
+                .origin(crate::span::Origin::At)
                 .label(span.unwrap_or_default(), "this value"));
             }
-            Err(e) => return Err(Diagnostic::new(e.message, text).origin("--at")),
+            Err(e) => return Err(Diagnostic::new(e.message, text).origin(crate::span::Origin::At)),
         }
     }
     Ok(b)

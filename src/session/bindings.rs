@@ -122,7 +122,7 @@ fn check_name(name: &str) -> Result<(), Diagnostic> {
     let whole = Span::new(0, name.len());
     let bad = |why: &str| {
         Diagnostic::new(format!("cannot bind `{name}`: {why}"), name)
-            .origin("let")
+            .origin(crate::span::Origin::Let)
             .label(whole, "")
     };
     let plain = parse(name).is_ok_and(|p| matches!(&p.expr.kind, AstKind::Ident(n) if n == name));

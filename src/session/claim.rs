@@ -11,17 +11,17 @@ use crate::expr::Expr;
 use crate::lower::{Context, VarKind};
 use crate::shape::{Dim, Shape};
 use crate::simplify::Form;
-use crate::span::{Diagnostic, Span};
+use crate::span::{Diagnostic, Origin, Span};
 
 use super::command::Claim;
 
 /// The option a claim of this kind is given with.
-fn flag(kind: Derivative) -> &'static str {
+fn flag(kind: Derivative) -> Origin {
     match kind {
-        Derivative::Differential | Derivative::Entrywise => "--diff",
-        Derivative::Gradient => "--grad",
-        Derivative::Hessian => "--hessian",
-        Derivative::Jacobian => "--jacobian",
+        Derivative::Differential | Derivative::Entrywise => Origin::ClaimedDiff,
+        Derivative::Gradient => Origin::ClaimedGrad,
+        Derivative::Hessian => Origin::ClaimedHessian,
+        Derivative::Jacobian => Origin::ClaimedJacobian,
     }
 }
 
@@ -78,7 +78,7 @@ impl Session {
                     format!("`check {opt}` is taken with respect to a whole variable"),
                     wrt,
                 )
-                .origin("--wrt")
+                .origin(crate::span::Origin::Wrt)
                 .label(Span::new(0, wrt.len()), "an entry"));
             }
         };
@@ -99,7 +99,7 @@ impl Session {
         let decls = declarations_of(&lowered.context);
         let text = claim.text.as_str();
         let at_claim = |d: Diagnostic| {
-            if d.origin.is_empty() || d.origin == "input" {
+            if d.origin == Origin::Input {
                 d.origin(opt)
             } else {
                 d

@@ -350,10 +350,11 @@ pub fn render_error(d: &Diagnostic, format: Format) -> String {
     });
     let help = d.help.as_deref().map_or("null".to_string(), json_string);
     format!(
-        "{{\"error\": {{\"message\": {}, \"span\": {span}, \"help\": {help}, \"source\": {}, \"origin\": {}}}}}",
+        "{{\"error\": {{\"message\": {}, \"span\": {span}, \"help\": {help}, \"source\": {}, \"origin\": {}, \"phase\": {}}}}}",
         json_string(&d.message),
         json_string(&d.source),
-        json_string(&d.origin)
+        json_string(d.origin.name()),
+        json_string(d.phase.name())
     )
 }
 

@@ -8,7 +8,7 @@ use crate::lower::{Context, Lowered, VarKind, lower};
 use crate::parse::parse;
 use crate::print::to_text;
 use crate::simplify::{Form, Simplified, simplify};
-use crate::span::{Diagnostic, Span};
+use crate::span::{Detail, Diagnostic, Origin, Phase, Span};
 
 pub use crate::calculus::derivative::{Answer, Derivative, Wrt};
 
@@ -59,17 +59,17 @@ impl Verdict {
     }
 
     /// A kind matcalc does not write for this expression, and why.
-    fn not_written(kind: Derivative, d: Diagnostic) -> Verdict {
-        let why = d
-            .message
-            .trim_start_matches("cannot write this derivative: ");
-        Verdict {
+    fn not_written(kind: Derivative, d: Diagnostic) -> Result<Verdict, Diagnostic> {
+        let Some(Detail::NotWritten { reason: why }) = d.detail.as_deref() else {
+            return Err(d);
+        };
+        Ok(Verdict {
             kind: kind.name(),
             text: String::new(),
             outcome: Err(why.to_string()),
             not_written: Some(why.to_string()),
             reference: None,
-        }
+        })
     }
     /// Whether the derivative was confirmed (or is one matcalc does not
     /// write, so there is nothing to refute).
@@ -136,7 +136,7 @@ impl Session {
     /// Adds declarations (`S: symmetric, X: n x m`) to every later command.
     /// A name declared again is declared anew: the later declaration wins.
     pub fn declare(&mut self, decls: &str) -> Result<(), Diagnostic> {
-        let parsed = crate::parse::parse_decls(decls)?;
+        let parsed = crate::parse::parse_decls(decls).map_err(|d| d.phase_or(Phase::Parse))?;
         // Lowering a constant under the declarations checks them whole
         // (kinds against sizes, built-in names, a name declared twice).
         let probe = crate::ast::Parsed {
@@ -146,7 +146,7 @@ impl Session {
             },
             decls: parsed.clone(),
         };
-        lower(&probe, decls).map_err(|d| d.origin("--where"))?;
+        lower(&probe, decls).map_err(|d| d.origin(Origin::Where).phase_or(Phase::Shape))?;
         for d in parsed {
             let names: Vec<String> = d.names.iter().map(|(n, _)| n.clone()).collect();
             let after_names = d.names.last().map_or(d.span.start, |(_, s)| s.end);
@@ -212,9 +212,9 @@ impl Session {
     /// `let` replaced by its expression.
     pub fn lower(&self, expr: &str, where_: Option<&str>) -> Result<Lowered, Diagnostic> {
         let input = self.full_input(expr, where_);
-        let mut parsed = parse(&input)?;
+        let mut parsed = parse(&input).map_err(|d| d.phase_or(Phase::Parse))?;
         self.substitute(&mut parsed.expr);
-        lower(&parsed, &input).map_err(|d| self.explain_bound(d))
+        lower(&parsed, &input).map_err(|d| self.explain_bound(d).phase_or(Phase::Shape))
     }
 
     /// The declarations in force, in order (`S: symmetric`).
@@ -271,18 +271,20 @@ impl Session {
             }
             stack.extend(e.children());
         }
-        let b = crate::numeric::at::bindings(at, &lowered.context, &letters)?;
+        let b = crate::numeric::at::bindings(at, &lowered.context, &letters)
+            .map_err(|d| d.phase_or(Phase::Evaluation))?;
         for c in letters {
             if !b.indices.contains_key(&c) {
                 return Err(Diagnostic::new(format!("no value for the index `{c}`"), at)
-                    .origin("--at")
+                    .origin(crate::span::Origin::At)
                     .label(Span::new(at.len(), at.len()), format!("add `{c}=…`")));
             }
         }
         crate::numeric::eval(&lowered.expr, &b).map_err(|e| {
             Diagnostic::new(format!("cannot evaluate: {}", e.message), at)
-                .origin("--at")
+                .origin(Origin::At)
                 .label(Span::new(0, at.len()), "at these values")
+                .phase(Phase::Evaluation)
         })
     }
 
@@ -317,7 +319,8 @@ pub(crate) fn printable(e: &Expr) -> Result<(), Diagnostic> {
                 ),
                 "",
             )
-            .help("try `--factor` for the factored form, or differentiate a smaller expression"));
+            .help("try `--factor` for the factored form, or differentiate a smaller expression")
+            .phase(Phase::Limit));
         }
         stack.extend(x.children());
     }
@@ -342,7 +345,7 @@ fn diff_lowered(
                 "`--direction` does not apply to an entrywise partial (the direction is E_ij)",
                 d,
             )
-            .origin("--direction"));
+            .origin(crate::span::Origin::Direction));
         }
         (Wrt::Entry { indices, .. }, None) => (Expr::unit(indices, info.shape.clone()), None),
         (Wrt::Var(v), d) => {
@@ -364,6 +367,7 @@ fn diff_lowered(
         .help(
             "differentiate a smaller expression, or group repeated factors as powers such as `X^3`",
         )
+        .phase(Phase::Limit)
     })?;
     // Shared subtrees keep the product rule's result small in memory even
     // when written out it is huge (nested squares double it per level).
@@ -442,7 +446,7 @@ impl Session {
                     }
                     Verdict::of(g, outcome)
                 }
-                Err(d) => Verdict::not_written(Derivative::Gradient, d),
+                Err(d) => Verdict::not_written(Derivative::Gradient, d)?,
             });
             verdicts.push(match self.hessian_with_gradient(expr, w, where_, form) {
                 Ok((h, grad)) => {
@@ -450,7 +454,7 @@ impl Session {
                     let outcome = verify(&h, &vec_of(&grad), &Expr::mul(&h.result, &dx));
                     Verdict::of(h, outcome)
                 }
-                Err(d) => Verdict::not_written(Derivative::Hessian, d),
+                Err(d) => Verdict::not_written(Derivative::Hessian, d)?,
             });
         }
         verdicts.push(match self.jacobian(expr, w, where_, form) {
@@ -459,7 +463,7 @@ impl Session {
                 let outcome = verify(&j, &vec_of(&j.function), &Expr::mul(&j.result, &dx));
                 Verdict::of(j, outcome)
             }
-            Err(d) => Verdict::not_written(Derivative::Jacobian, d),
+            Err(d) => Verdict::not_written(Derivative::Jacobian, d)?,
         });
         Ok(verdicts)
     }
@@ -530,7 +534,11 @@ fn is_name(s: &str) -> bool {
 pub fn resolve_wrt(text: &str, ctx: &Context) -> Result<Wrt, Diagnostic> {
     let t = text.trim();
     let whole = Span::new(0, text.len());
-    let err = |msg: String| Diagnostic::new(msg, text).origin("--wrt").label(whole, "");
+    let err = |msg: String| {
+        Diagnostic::new(msg, text)
+            .origin(crate::span::Origin::Wrt)
+            .label(whole, "")
+    };
     let names = || {
         let vars: Vec<&str> = ctx
             .order
@@ -589,7 +597,7 @@ fn check_direction(d: &str, ctx: &Context) -> Result<String, Diagnostic> {
     if !is_name(t) || t.contains('_') {
         return Err(
             Diagnostic::new("`--direction` needs a plain name such as `H`", d)
-                .origin("--direction")
+                .origin(crate::span::Origin::Direction)
                 .label(whole, ""),
         );
     }
@@ -598,7 +606,7 @@ fn check_direction(d: &str, ctx: &Context) -> Result<String, Diagnostic> {
             format!("`{t}` is already used in the expression; pick another direction name"),
             d,
         )
-        .origin("--direction")
+        .origin(crate::span::Origin::Direction)
         .label(whole, ""));
     }
     Ok(t.to_string())

@@ -13,7 +13,7 @@
 use super::{Action, Claim, Command, Derivative, Format, Session, render};
 use crate::lower::Context;
 use crate::simplify::Form;
-use crate::span::{Diagnostic, Label, Span, nearest};
+use crate::span::{Diagnostic, Label, Origin, Span, nearest};
 
 /// How results are printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -504,7 +504,7 @@ impl Repl {
             ..Command::new(Action::Simplify, expr.text)
         };
         self.run_command(cmd, |d| {
-            if d.origin == "--at" {
+            if d.origin == Origin::At {
                 rebase(d, values, line)
             } else {
                 rebase(d, expr, line)
@@ -531,7 +531,7 @@ impl Repl {
                 .label(Span::new(end, end), "add an expression"));
         }
         self.session.bind(name, body.text).map_err(|d| {
-            if d.origin == "let" {
+            if d.origin == Origin::Let {
                 rebase(
                     d,
                     Piece {
@@ -721,12 +721,15 @@ pub fn is_incomplete(text: &str) -> bool {
 /// Moves a command's diagnostic onto the line: the spans of the
 /// expression, the variable, the declarations or the direction.
 fn fix(d: Diagnostic, line: &str, args: &Args<'_>) -> Diagnostic {
-    let piece = match d.origin.as_str() {
-        "--wrt" => args.wrt,
-        "--where" => args.where_,
-        "--direction" => args.direction,
-        "--diff" | "--grad" | "--hessian" | "--jacobian" => args.claim.map(|(_, p)| p),
-        _ => Some(args.expr),
+    let piece = match d.origin {
+        Origin::Wrt => args.wrt,
+        Origin::Where => args.where_,
+        Origin::Direction => args.direction,
+        Origin::ClaimedDiff
+        | Origin::ClaimedGrad
+        | Origin::ClaimedHessian
+        | Origin::ClaimedJacobian => args.claim.map(|(_, p)| p),
+        Origin::Input | Origin::At | Origin::Let => Some(args.expr),
     };
     match piece {
         Some(p) => rebase(d, p, line),
@@ -812,7 +815,7 @@ fn rebase(mut d: Diagnostic, piece: Piece<'_>, line: &str) -> Diagnostic {
         })
         .collect();
     d.source = line.to_string();
-    d.origin = "input".to_string();
+    d.origin = Origin::Input;
     d
 }
 

@@ -9,7 +9,7 @@ use crate::lower::{Context, Lowered};
 use crate::print::to_text;
 use crate::rat;
 use crate::simplify::{Form, simplify};
-use crate::span::{Diagnostic, Span};
+use crate::span::{Detail, Diagnostic, Phase, Span};
 
 /// What every whole-variable derivative starts from.
 struct Setup {
@@ -47,7 +47,7 @@ impl Session {
                     format!("`{command}` is taken with respect to a whole variable"),
                     wrt,
                 )
-                .origin("--wrt")
+                .origin(crate::span::Origin::Wrt)
                 .label(Span::new(0, wrt.len()), "an entry")
                 .help(format!(
                     "write `--wrt {var}`, or use `diff --wrt {}` for one entry",
@@ -174,6 +174,7 @@ impl Setup {
                 &self.input,
             )
             .label(self.span, "")
+            .phase(Phase::Limit)
         })?;
         super::printable(&d)?;
         Ok(d)
@@ -200,6 +201,10 @@ impl Setup {
                     &self.input,
                 )
                 .label(self.span, "")
+                .phase(Phase::Derivative)
+                .detail(Detail::NotWritten {
+                    reason: e.message.clone(),
+                })
             })
     }
 }

@@ -659,3 +659,56 @@ fn closed_and_full_outputs_do_not_panic() {
         assert!(stderr.contains("cannot write the output"), "{stderr}");
     }
 }
+
+/// Errors are data: the phase they come from, and for a shape clash both
+/// operands with their spans and shapes, so that callers act on fields
+/// rather than on message text.
+#[test]
+fn errors_carry_their_phase_and_data() {
+    use matcalc::{Action, Command, Session};
+    use matcalc::{Detail, Phase};
+    let s = Session::new();
+    let err = |expr: &str| {
+        s.run(&Command::new(Action::Grad { wrt: "x".into() }, expr))
+            .expect_err(expr)
+    };
+    let d = err("(A x");
+    assert_eq!(d.phase, Phase::Parse, "{}", d.render());
+    let d = err("x^T A x + y where A: 3 x 4");
+    assert_eq!(d.phase, Phase::Shape, "{}", d.render());
+    let d = err("A x + B x where A: 3 x 4, B: 5 x 4");
+    let Some(Detail::ShapeClash { verb, left, right }) = d.detail.as_deref() else {
+        panic!("no clash detail: {d:?}");
+    };
+    assert_eq!(verb, "add");
+    assert_eq!((left.text.as_str(), right.text.as_str()), ("A x", "B x"));
+    assert_eq!(&d.source[left.span.start..left.span.end], "A x");
+    assert_eq!(&d.source[right.span.start..right.span.end], "B x");
+    assert_ne!(left.shape, right.shape);
+    let d = s
+        .run(&Command::new(Action::Grad { wrt: "X_ij".into() }, "tr(X)"))
+        .expect_err("an entry");
+    assert_eq!(d.origin, matcalc::Origin::Wrt);
+    let d = s
+        .run(&Command::new(
+            Action::Jacobian { wrt: "x".into() },
+            "diag(x)",
+        ))
+        .expect_err("not written");
+    assert_eq!(d.phase, Phase::Derivative, "{}", d.render());
+    assert!(matches!(
+        d.detail.as_deref(),
+        Some(Detail::NotWritten { .. })
+    ));
+    let d = s
+        .run(&Command::new(
+            Action::Eval {
+                at: "A=[[1,2],[2,4]]".into(),
+            },
+            "inv(A)",
+        ))
+        .expect_err("singular");
+    assert_eq!(d.phase, Phase::Evaluation, "{}", d.render());
+    let json = matcalc::render_error(&d, matcalc::Format::Json);
+    assert!(json.contains("\"phase\": \"evaluation\""), "{json}");
+}
