@@ -436,8 +436,12 @@ impl Session {
         let w = var.as_str();
         let scalar = lowered.expr.shape().is_scalar();
         let form = Some(Form::Expanded);
+        // every kind from the one lowering
+        let setup = |command: &str, scalar: bool| {
+            whole::setup(command, lowered.clone(), self.read(expr, where_), w, scalar)
+        };
         if scalar {
-            verdicts.push(match self.grad(expr, w, where_, form) {
+            verdicts.push(match setup("grad", true)?.gradient(form) {
                 Ok(g) => {
                     let dx = direction_of(&g);
                     let mut outcome = verify(&g, &g.function, &inner(&g.result, &dx));
@@ -448,7 +452,7 @@ impl Session {
                 }
                 Err(d) => Verdict::not_written(Derivative::Gradient, d)?,
             });
-            verdicts.push(match self.hessian_with_gradient(expr, w, where_, form) {
+            verdicts.push(match setup("hessian", true)?.hessian(form) {
                 Ok((h, grad)) => {
                     let dx = vec_of(&direction_of(&h));
                     let outcome = verify(&h, &vec_of(&grad), &Expr::mul(&h.result, &dx));
@@ -457,7 +461,7 @@ impl Session {
                 Err(d) => Verdict::not_written(Derivative::Hessian, d)?,
             });
         }
-        verdicts.push(match self.jacobian(expr, w, where_, form) {
+        verdicts.push(match setup("jacobian", false)?.jacobian(form) {
             Ok(j) => {
                 let dx = vec_of(&direction_of(&j));
                 let outcome = verify(&j, &vec_of(&j.function), &Expr::mul(&j.result, &dx));

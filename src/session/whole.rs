@@ -12,7 +12,7 @@ use crate::simplify::{Form, simplify};
 use crate::span::{Detail, Diagnostic, Phase, Span};
 
 /// What every whole-variable derivative starts from.
-struct Setup {
+pub(super) struct Setup {
     lowered: Lowered,
     /// The variable.
     var: String,
@@ -38,50 +38,73 @@ impl Session {
         need_scalar: bool,
     ) -> Result<Setup, Diagnostic> {
         let lowered = self.lower(expr, where_)?;
-        let input = self.full_input(expr, where_);
-        let span = Span::new(0, expr.trim_end().len());
-        let var = match resolve_wrt(wrt, &lowered.context)? {
-            Wrt::Var(v) => v,
-            Wrt::Entry { var, .. } => {
-                return Err(Diagnostic::new(
-                    format!("`{command}` is taken with respect to a whole variable"),
-                    wrt,
-                )
-                .origin(crate::span::Origin::Wrt)
-                .label(Span::new(0, wrt.len()), "an entry")
-                .help(format!(
-                    "write `--wrt {var}`, or use `diff --wrt {}` for one entry",
-                    wrt.trim()
-                )));
-            }
-        };
-        let shape = lowered.expr.shape();
-        if need_scalar && !shape.is_scalar() {
-            return Err(Diagnostic::new(
-                format!("`{command}` needs a scalar expression, but this one is {shape}"),
-                &input,
-            )
-            .label(span, "not 1×1")
-            .help("`diff` gives its differential and `jacobian` its Jacobian"));
-        }
-        let info = lowered.context.vars[&var].clone();
-        let mut dir = format!("d{var}");
-        while lowered.context.get(&dir).is_some() {
-            dir.push('_');
-        }
-        let ctx = lowered.context.with_direction(&var, &dir);
-        let dir_expr = Expr::var(&dir, info.shape.clone());
-        Ok(Setup {
-            lowered,
-            var,
-            dir,
-            dir_expr,
-            ctx,
-            input,
-            span,
-        })
+        setup(command, lowered, self.read(expr, where_), wrt, need_scalar)
     }
 
+    /// The input as read, for diagnostics: the full text and where the
+    /// expression sits in it.
+    pub(super) fn read(&self, expr: &str, where_: Option<&str>) -> (String, Span) {
+        (
+            self.full_input(expr, where_),
+            Span::new(0, expr.trim_end().len()),
+        )
+    }
+}
+
+/// What every whole-variable derivative of an already lowered expression
+/// starts from; `read` is the input as read (text and the expression's
+/// span), for diagnostics.
+pub(super) fn setup(
+    command: &str,
+    lowered: Lowered,
+    read: (String, Span),
+    wrt: &str,
+    need_scalar: bool,
+) -> Result<Setup, Diagnostic> {
+    let (input, span) = read;
+    let var = match resolve_wrt(wrt, &lowered.context)? {
+        Wrt::Var(v) => v,
+        Wrt::Entry { var, .. } => {
+            return Err(Diagnostic::new(
+                format!("`{command}` is taken with respect to a whole variable"),
+                wrt,
+            )
+            .origin(crate::span::Origin::Wrt)
+            .label(Span::new(0, wrt.len()), "an entry")
+            .help(format!(
+                "write `--wrt {var}`, or use `diff --wrt {}` for one entry",
+                wrt.trim()
+            )));
+        }
+    };
+    let shape = lowered.expr.shape();
+    if need_scalar && !shape.is_scalar() {
+        return Err(Diagnostic::new(
+            format!("`{command}` needs a scalar expression, but this one is {shape}"),
+            &input,
+        )
+        .label(span, "not 1×1")
+        .help("`diff` gives its differential and `jacobian` its Jacobian"));
+    }
+    let info = lowered.context.vars[&var].clone();
+    let mut dir = format!("d{var}");
+    while lowered.context.get(&dir).is_some() {
+        dir.push('_');
+    }
+    let ctx = lowered.context.with_direction(&var, &dir);
+    let dir_expr = Expr::var(&dir, info.shape.clone());
+    Ok(Setup {
+        lowered,
+        var,
+        dir,
+        dir_expr,
+        ctx,
+        input,
+        span,
+    })
+}
+
+impl Session {
     /// The gradient of a scalar `expr` with respect to the variable `wrt`
     /// (SPEC §4: shape of X, `df = tr(G^T dX)`; symmetric for a symmetric
     /// variable). `form` is `None` for the unsimplified extraction.
@@ -92,9 +115,7 @@ impl Session {
         where_: Option<&str>,
         form: Option<Form>,
     ) -> Result<Answer, Diagnostic> {
-        let s = self.setup("grad", expr, wrt, where_, true)?;
-        let raw = gradient_of(&s, &s.lowered.expr)?;
-        s.answer(Derivative::Gradient, raw, form)
+        self.setup("grad", expr, wrt, where_, true)?.gradient(form)
     }
 
     /// The Hessian of a scalar `expr`: the Jacobian of its gradient (for a
@@ -118,11 +139,8 @@ impl Session {
         where_: Option<&str>,
         form: Option<Form>,
     ) -> Result<(Answer, Expr), Diagnostic> {
-        let s = self.setup("hessian", expr, wrt, where_, true)?;
-        let g = gradient_of(&s, &s.lowered.expr)?;
-        let g = simplify(&g, &s.lowered.context, Form::Expanded).expr;
-        let raw = jacobian_of(&s, &g)?;
-        Ok((s.answer(Derivative::Hessian, raw, form)?, g))
+        self.setup("hessian", expr, wrt, where_, true)?
+            .hessian(form)
     }
 
     /// The Jacobian `d vec(F) / d vec(X)^T` of `expr` (numerator layout; for
@@ -134,13 +152,32 @@ impl Session {
         where_: Option<&str>,
         form: Option<Form>,
     ) -> Result<Answer, Diagnostic> {
-        let s = self.setup("jacobian", expr, wrt, where_, false)?;
-        let raw = jacobian_of(&s, &s.lowered.expr)?;
-        s.answer(Derivative::Jacobian, raw, form)
+        self.setup("jacobian", expr, wrt, where_, false)?
+            .jacobian(form)
     }
 }
 
 impl Setup {
+    /// The gradient.
+    pub(super) fn gradient(self, form: Option<Form>) -> Result<Answer, Diagnostic> {
+        let raw = gradient_of(&self, &self.lowered.expr)?;
+        self.answer(Derivative::Gradient, raw, form)
+    }
+
+    /// The Hessian, and the simplified gradient it was taken of.
+    pub(super) fn hessian(self, form: Option<Form>) -> Result<(Answer, Expr), Diagnostic> {
+        let g = gradient_of(&self, &self.lowered.expr)?;
+        let g = simplify(&g, &self.lowered.context, Form::Expanded).expr;
+        let raw = jacobian_of(&self, &g)?;
+        Ok((self.answer(Derivative::Hessian, raw, form)?, g))
+    }
+
+    /// The Jacobian.
+    pub(super) fn jacobian(self, form: Option<Form>) -> Result<Answer, Diagnostic> {
+        let raw = jacobian_of(&self, &self.lowered.expr)?;
+        self.answer(Derivative::Jacobian, raw, form)
+    }
+
     fn answer(self, kind: Derivative, raw: Expr, form: Option<Form>) -> Result<Answer, Diagnostic> {
         let (result, stopped) = match form {
             Some(form) => {
