@@ -7,19 +7,20 @@
 //! shapes. A point where the expression cannot be evaluated (a singular
 //! matrix, a log of a negative number) is resampled.
 
-use crate::expr::{ElemFn, Expr, Func, Kind};
+use crate::expr::{Expr, Kind};
 use crate::lower::Context;
 use crate::numeric::exact::{
-    DualMatrix, ExactError, ExactPoint, ExactValues, eval_dual, is_rational, small_int,
+    DualMatrix, ExactError, ExactPoint, ExactValues, eval_dual, is_rational,
 };
 use crate::numeric::float::{Bindings, EvalError, Matrix, eval};
+pub use crate::numeric::point::{Plan, draw, random_bindings};
+use crate::numeric::point::{
+    distinct_nodes, draw_with, exact_direction, exact_values, float_direction, random_matrix,
+    symmetrize,
+};
 use crate::numeric::rng::Rng;
 use num_rational::BigRational;
 use num_traits::{One, ToPrimitive};
-use std::collections::BTreeSet;
-
-/// Sizes given to the symbolic dimensions, in order of first appearance.
-const SIZES: [usize; 8] = [3, 4, 5, 2, 6, 7, 8, 9];
 
 /// The direction a differential was taken in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,201 +36,26 @@ pub enum Direction {
 pub struct Report {
     /// Points at which the comparison was made.
     pub points: usize,
-    /// The largest relative error seen (0 for an exact check).
+    /// The largest relative error seen (0 for an exact check; at least 1
+    /// when the derivative was found wrong).
     pub max_rel_error: f64,
     /// Whether the comparison was exact, over Q with dual numbers.
     pub exact: bool,
     /// The point with the largest error, in words (f64 checks only).
     pub worst_point: Option<String>,
-    /// The largest relative difference as measured, before allowing for
-    /// the central differences' own error estimate (what `check` prints;
-    /// `max_rel_error` is what it judges).
+    /// The largest relative difference as measured, per entry against
+    /// that entry's scale (what `check` prints; `max_rel_error` is what it
+    /// judges, at least 1 for a failure).
     pub measured_rel_error: f64,
-}
-
-/// Names of the symbolic dimensions of the expressions, in first-appearance
-/// order (variables of the context first).
-fn dim_names(ctx: &Context, nodes: &[&Expr]) -> Vec<String> {
-    let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut out = Vec::new();
-    let mut note = |d: &crate::shape::Dim| {
-        for n in &d.names {
-            let n: &str = n.as_ref();
-            if !seen.contains(n) {
-                seen.insert(n.to_string());
-                out.push(n.to_string());
-            }
-        }
-    };
-    for name in &ctx.order {
-        let s = &ctx.vars[name].shape;
-        note(&s.rows);
-        note(&s.cols);
-    }
-    for x in nodes {
-        note(&x.shape().rows);
-        note(&x.shape().cols);
-    }
-    out
-}
-
-/// The distinct subexpressions of `exprs` (equal subtrees once), in the
-/// order of a depth-first walk.
-fn distinct_nodes<'a>(exprs: &[&'a Expr]) -> Vec<&'a Expr> {
-    let mut visited: crate::hash::FxHashSet<&Expr> = Default::default();
-    let mut out = Vec::new();
-    for e in exprs {
-        let mut stack = vec![*e];
-        while let Some(x) = stack.pop() {
-            if visited.insert(x) {
-                out.push(x);
-                stack.extend(x.children());
-            }
-        }
-    }
-    out
-}
-
-/// Whether a node needs positive values (a log, a root, a log-det).
-fn needs_positive(x: &Expr) -> bool {
-    match x.kind() {
-        Kind::Apply(Func::Elem(ElemFn::Log | ElemFn::Sqrt), _) | Kind::Apply(Func::Logdet, _) => {
-            true
-        }
-        Kind::Power(_, k) | Kind::HadamardPow(_, k) => !k.is_integer(),
-        _ => false,
-    }
-}
-
-fn random_matrix(rng: &mut Rng, r: usize, c: usize, lo: f64, hi: f64) -> Matrix {
-    Matrix {
-        rows: r,
-        cols: c,
-        data: (0..r * c).map(|_| rng.uniform(lo, hi)).collect(),
-    }
-}
-
-fn symmetrize(m: &Matrix) -> Matrix {
-    m.zip(&m.transpose(), |a, b| (a + b) / 2.0).expect("square")
-}
-
-/// What drawing a random point needs to know about some expressions,
-/// found in one walk over their distinct nodes: the dimension names in
-/// order of first appearance, the unit matrices' index letters and
-/// shapes, and whether a log or a root needs positive values.
-pub struct Plan {
-    names: Vec<String>,
-    units: Vec<(std::rc::Rc<str>, crate::shape::Shape)>,
-    positive: bool,
-}
-
-impl Plan {
-    /// The plan for points at which `exprs` (over `ctx`'s variables) are
-    /// evaluated.
-    pub fn new(ctx: &Context, exprs: &[&Expr]) -> Plan {
-        Plan::of_nodes(ctx, &distinct_nodes(exprs))
-    }
-
-    /// The plan from the distinct nodes of the expressions.
-    fn of_nodes(ctx: &Context, nodes: &[&Expr]) -> Plan {
-        // distinct nodes, so each (letters, shape) pair once
-        let units = nodes
-            .iter()
-            .filter_map(|x| match x.kind() {
-                Kind::Unit(ix) => Some((ix.clone(), x.shape().clone())),
-                _ => None,
-            })
-            .collect();
-        Plan {
-            names: dim_names(ctx, nodes),
-            units,
-            positive: nodes.iter().any(|x| needs_positive(x)),
-        }
-    }
-}
-
-/// A random point: sizes for every dimension, values for every variable
-/// (symmetric ones symmetric, SPD ones SPD, positive where logs need it).
-///
-/// `shuffle` = 0 gives the dimensions the sizes 3, 4, 5, 2, … in order of
-/// first appearance; other values permute them (used when a point cannot
-/// be evaluated, e.g. `(X^T X)^-1` needs more rows than columns).
-pub fn random_bindings(
-    ctx: &Context,
-    exprs: &[&Expr],
-    rng: &mut Rng,
-    shuffle: usize,
-) -> Result<Bindings, EvalError> {
-    draw(&Plan::new(ctx, exprs), ctx, rng, shuffle)
-}
-
-/// A random point for a [`Plan`], as [`random_bindings`] draws it.
-pub fn draw(
-    plan: &Plan,
-    ctx: &Context,
-    rng: &mut Rng,
-    shuffle: usize,
-) -> Result<Bindings, EvalError> {
-    let mut b = Bindings::default();
-    let mut sizes: Vec<usize> = (0..plan.names.len())
-        .map(|k| SIZES[k % SIZES.len()] + 6 * (k / SIZES.len()))
-        .collect();
-    if shuffle > 0 {
-        for i in (1..sizes.len()).rev() {
-            sizes.swap(i, rng.below(i + 1));
-        }
-    }
-    for (name, size) in plan.names.iter().zip(sizes) {
-        b.dims.insert(name.clone(), size);
-    }
-    // Index letters of unit matrices in the expressions: a random index
-    // that fits every unit that uses the letter.
-    let mut limits: std::collections::BTreeMap<char, usize> = Default::default();
-    for (ix, shape) in &plan.units {
-        let (r, c) = b.shape(shape)?;
-        for (letter, size) in ix.chars().zip([r, c]) {
-            let l = limits.entry(letter).or_insert(size);
-            *l = (*l).min(size);
-        }
-    }
-    for (letter, size) in limits {
-        b.indices.insert(letter, rng.below(size.max(1)));
-    }
-    let positive = plan.positive;
-    for name in &ctx.order {
-        let info = &ctx.vars[name];
-        if info.differential_of.is_some() {
-            continue;
-        }
-        let (r, c) = b.shape(&info.shape)?;
-        let m = if info.spd || (positive && r == c && r > 1) {
-            let g = random_matrix(rng, r, c, -1.0, 1.0);
-            let mut m = g.mul(&g.transpose())?;
-            for i in 0..r {
-                m.set(i, i, m.get(i, i) + r as f64);
-            }
-            m
-        } else if info.symmetric {
-            symmetrize(&random_matrix(rng, r, c, -1.0, 1.0))
-        } else if positive {
-            random_matrix(rng, r, c, 0.5, 1.5)
-        } else {
-            let mut m = random_matrix(rng, r, c, -1.0, 1.0);
-            if r == c && r > 1 {
-                for i in 0..r {
-                    m.set(i, i, m.get(i, i) + 1.5);
-                }
-            }
-            m
-        };
-        b.vars.insert(name.clone(), m);
-    }
-    Ok(b)
 }
 
 /// Compares the symbolic differential `df` of `f` (taken with respect to
 /// `wrt` in direction `dir`) with central differences at `points` random
-/// points.
+/// points, by the rules of `numeric::verify` (a tolerance per entry that
+/// the differences' error estimate cannot inflate). A wrong `df` gives a
+/// report whose `max_rel_error` is at least 1 (`measured_rel_error` is the
+/// error as measured); no sound verdict at all is an `Err` starting
+/// `inconclusive`.
 pub fn check_differential(
     f: &Expr,
     df: &Expr,
@@ -239,119 +65,7 @@ pub fn check_differential(
     points: usize,
     seed: u64,
 ) -> Result<Report, EvalError> {
-    let symmetric = ctx.get(wrt).is_some_and(|v| v.symmetric);
-    let mut worst: (f64, Option<String>) = (-1.0, None);
-    let mut measured: f64 = 0.0;
-    let report = sample(ctx, &[f, df], points, seed, "", |rng, mut b| {
-        let x = b
-            .vars
-            .get(wrt)
-            .cloned()
-            .ok_or_else(|| not_a_variable(wrt))?;
-        let h = match dir {
-            Direction::Var(name) => {
-                let h = float_direction(rng, x.rows, x.cols, symmetric);
-                b.vars.insert(name.clone(), h.clone());
-                h
-            }
-            Direction::Unit => {
-                let (i, j) = (rng.below(x.rows), rng.below(x.cols));
-                b.indices.insert('i', i);
-                b.indices.insert('j', j);
-                let mut h = Matrix::zeros(x.rows, x.cols);
-                h.set(i, j, 1.0);
-                h
-            }
-        };
-        // the function first: it is cheaper than its differential, and a
-        // point where it cannot be evaluated is drawn again
-        if eval(f, &b).is_err() {
-            return Ok(None);
-        }
-        let Ok(symbolic) = eval(df, &b) else {
-            return Ok(None);
-        };
-        // Central differences at steps h and h/2, combined by Richardson
-        // extrapolation: the truncation error falls from O(h²) to O(h⁴),
-        // which keeps badly scaled points (entries near a pole of x^(-1/2))
-        // from failing a correct derivative.
-        let central = |step: f64| -> Result<Option<Matrix>, Stop> {
-            let mut plus = b.clone();
-            let mut minus = b.clone();
-            plus.vars
-                .insert(wrt.to_string(), x.zip(&h, |a, d| a + step * d)?);
-            minus
-                .vars
-                .insert(wrt.to_string(), x.zip(&h, |a, d| a - step * d)?);
-            let (Ok(fp), Ok(fm)) = (eval(f, &plus), eval(f, &minus)) else {
-                return Ok(None);
-            };
-            Ok(Some(fp.zip(&fm, |a, c| (a - c) / (2.0 * step))?))
-        };
-        let step = 1e-4;
-        let (Some(coarse), Some(fine)) = (central(step)?, central(step / 2.0)?) else {
-            return Ok(None);
-        };
-        let fd = fine.zip(&coarse, |a, c| (4.0 * a - c) / 3.0)?;
-        if (fd.rows, fd.cols) != (symbolic.rows, symbolic.cols) && !symbolic.is_scalar() {
-            return Err(Stop::Fail(EvalError::new(format!(
-                "the differential is {}×{} but the function's change is {}×{}",
-                symbolic.rows, symbolic.cols, fd.rows, fd.cols
-            ))));
-        }
-        // The gap between the two steps estimates the differences' own
-        // error (truncation and rounding, large near a pole); only what
-        // exceeds a few times that estimate counts against the derivative.
-        let noise = fine.zip(&coarse, |a, c| (a - c).abs())?;
-        let diff = fd.zip(&symbolic, |a, c| a - c)?;
-        let scale = fd.max_abs().max(symbolic.max_abs()).max(1e-3);
-        measured = measured.max(diff.max_abs() / scale);
-        let diff = if noise.is_scalar() == diff.is_scalar() {
-            diff.zip(&noise, |d, e| (d.abs() - 4.0 * e).max(0.0))?
-        } else {
-            diff
-        };
-        let err = diff.max_abs() / scale;
-        if err > worst.0 {
-            worst = (err, Some(describe_float_point(&b)));
-        }
-        Ok(Some(err))
-    });
-    match report {
-        Ok(r) => Ok(Report {
-            worst_point: worst.1,
-            measured_rel_error: measured,
-            ..r
-        }),
-        Err(Stop::Fail(e)) => Err(e),
-        Err(Stop::Inexact) => unreachable!("f64 checks are never inexact"),
-    }
-}
-
-/// Random small-integer values for every variable (symmetric ones
-/// symmetric, square ones with a heavy diagonal so they are invertible).
-fn exact_values(ctx: &Context, b: &Bindings, rng: &mut Rng) -> Result<ExactValues, EvalError> {
-    let mut values = ExactValues::new();
-    for name in &ctx.order {
-        let info = &ctx.vars[name];
-        if info.differential_of.is_some() {
-            continue;
-        }
-        let (r, c) = b.shape(&info.shape)?;
-        let mut m: Vec<Vec<BigRational>> = (0..r)
-            .map(|_| (0..c).map(|_| small_int(rng, -3, 3)).collect())
-            .collect();
-        if r == c && r > 1 {
-            if info.symmetric {
-                mirror_upper(&mut m);
-            }
-            for (i, row) in m.iter_mut().enumerate() {
-                row[i] += BigRational::from_integer((3 * r as i64).into());
-            }
-        }
-        values.insert(name.clone(), m);
-    }
-    Ok(values)
+    crate::numeric::verify::numeric_report(f, df, ctx, wrt, dir, points, seed)
 }
 
 /// Compares the symbolic differential `df` of `f` with the exact
@@ -372,6 +86,10 @@ pub fn check_exact(
     // One budget for the whole check: past it, the caller checks in f64.
     crate::numeric::exact::reset_work();
     let symmetric = ctx.get(wrt).is_some_and(|v| v.symmetric);
+    let letters = match ctx.get(wrt) {
+        Some(info) => crate::numeric::verify::unit_letters(&[f, df], &info.shape),
+        None => vec!['i', 'j'],
+    };
     let report = sample(ctx, &[f, df], points, seed, " exactly", |rng, mut b| {
         let mut values = exact_values(ctx, &b, rng)?;
         let x = values.get(wrt).ok_or_else(|| not_a_variable(wrt))?;
@@ -384,8 +102,9 @@ pub fn check_exact(
             }
             Direction::Unit => {
                 let (i, j) = (rng.below(r), rng.below(c));
-                b.indices.insert('i', i);
-                b.indices.insert('j', j);
+                for (letter, k) in letters.iter().zip([i, j]) {
+                    b.indices.insert(*letter, k);
+                }
                 (0..r)
                     .map(|a| {
                         (0..c)
@@ -454,7 +173,7 @@ fn describe_point(values: &ExactValues, b: &Bindings) -> String {
 }
 
 /// A float point in words, entries to four decimals.
-fn describe_float_point(b: &Bindings) -> String {
+pub(crate) fn describe_float_point(b: &Bindings) -> String {
     let mut parts: Vec<String> = b
         .vars
         .iter()
@@ -471,33 +190,6 @@ fn describe_float_point(b: &Bindings) -> String {
         .collect();
     parts.extend(b.indices.iter().map(|(c, i)| format!("{c}={}", i + 1)));
     parts.join(", ")
-}
-
-/// A random direction in f64 (symmetric for a symmetric variable).
-fn float_direction(rng: &mut Rng, r: usize, c: usize, symmetric: bool) -> Matrix {
-    let h = random_matrix(rng, r, c, -1.0, 1.0);
-    if symmetric { symmetrize(&h) } else { h }
-}
-
-/// A random small-integer direction (symmetric for a symmetric variable).
-fn exact_direction(rng: &mut Rng, r: usize, c: usize, symmetric: bool) -> Vec<Vec<BigRational>> {
-    let mut h: Vec<Vec<BigRational>> = (0..r)
-        .map(|_| (0..c).map(|_| small_int(rng, -2, 2)).collect())
-        .collect();
-    if symmetric {
-        mirror_upper(&mut h);
-    }
-    h
-}
-
-/// Copies the upper triangle onto the lower one (a symmetric matrix).
-fn mirror_upper(m: &mut [Vec<BigRational>]) {
-    for i in 1..m.len() {
-        let (upper, lower) = m.split_at_mut(i);
-        for (j, row) in upper.iter().enumerate() {
-            lower[0][j] = row[i].clone();
-        }
-    }
 }
 
 /// Why sampling stopped early.
@@ -660,7 +352,7 @@ pub fn sample_point(ctx: &Context, exprs: &[&Expr], seed: u64) -> Option<Binding
     let mut rng = Rng::new(seed);
     let nodes = distinct_nodes(exprs);
     let plan = Plan::of_nodes(ctx, &nodes);
-    let mut b = draw(&plan, ctx, &mut rng, 0).ok()?;
+    let mut b = draw_with(&plan, ctx, &mut rng, 0, true).ok()?;
     // General square matrices become random orthogonal ones: the powers of
     // a matrix with a dominant eigenvalue all tend to one rank-1 matrix, so
     // `X^40 dX X^60` and `X^41 dX X^59` would look equal; orthogonal powers

@@ -5,6 +5,8 @@ pub mod at;
 pub mod check;
 pub mod exact;
 pub mod float;
+pub mod point;
 pub mod rng;
+pub mod verify;
 
 pub use float::{Bindings, EvalError, Matrix, eval};

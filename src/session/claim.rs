@@ -177,13 +177,10 @@ impl Session {
             ..own.clone()
         };
         let mut outcome = verify(&probe, &lhs, &rhs);
-        if outcome.is_ok()
-            && claim.kind == Derivative::Gradient
-            && lowered.context.vars[&var].symmetric
-        {
-            outcome = symmetric(&probe).and(outcome);
+        if claim.kind == Derivative::Gradient && lowered.context.vars[&var].symmetric {
+            outcome = symmetric(&probe, outcome);
         }
-        let reference = outcome.is_err().then(|| own.text.clone());
+        let reference = (!outcome.passed()).then(|| own.text.clone());
         Ok(Verdict {
             kind: claim.kind.name(),
             text: text.trim().to_string(),

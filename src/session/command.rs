@@ -379,19 +379,28 @@ fn verdicts_json(input: &str, vs: &[Verdict]) -> String {
     let items: Vec<String> = vs
         .iter()
         .map(|v| {
-            let (exact, points, error) = match &v.outcome {
-                Ok(r) => (
-                    r.exact.to_string(),
-                    r.points.to_string(),
-                    format!("{:e}", r.measured_rel_error),
-                ),
-                Err(_) => ("false".into(), "null".into(), "null".into()),
+            use crate::numeric::verify::Verdict as V;
+            let num = |x: f64| {
+                if x.is_finite() {
+                    format!("{x:e}")
+                } else {
+                    "null".into()
+                }
             };
+            let (points, error, tolerance) = match &v.outcome {
+                V::Exact { points } => (points.to_string(), "0".into(), "0".into()),
+                V::Numeric(a) => (a.points.to_string(), num(a.error), num(a.tolerance)),
+                V::Fail(f) => ("null".into(), num(f.error), num(f.tolerance)),
+                V::Inconclusive { .. } => ("null".into(), "null".into(), "null".into()),
+            };
+            let reference = v.reference.as_deref().map_or("null".into(), json_string);
             format!(
-                "{{\"kind\": {}, \"text\": {}, \"passed\": {}, \"exact\": {exact}, \"points\": {points}, \"max_rel_error\": {error}, \"summary\": {}}}",
+                "{{\"kind\": {}, \"text\": {}, \"passed\": {}, \"status\": {}, \"exact\": {}, \"points\": {points}, \"max_rel_error\": {error}, \"tolerance\": {tolerance}, \"summary\": {}, \"reference\": {reference}}}",
                 json_string(v.kind),
                 json_string(&v.text),
                 v.passed(),
+                json_string(v.status()),
+                matches!(v.outcome, V::Exact { .. }),
                 json_string(&v.summary())
             )
         })

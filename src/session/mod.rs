@@ -23,8 +23,12 @@ pub use command::{Action, Body, Claim, Command, Format, Output, render, render_e
 pub use repl::{Mode, Repl, Reply, is_incomplete};
 pub use steps::Derivation;
 
-/// Largest relative error a numeric (f64) check accepts.
-pub const CHECK_TOLERANCE: f64 = 1e-6;
+/// The numeric verdict on one identity (exact, within a tolerance,
+/// refuted, or inconclusive).
+pub use crate::numeric::verify::Verdict as NumericVerdict;
+
+/// Largest relative error a numeric (f64) check accepts, per entry.
+pub const CHECK_TOLERANCE: f64 = crate::numeric::verify::TOLERANCE;
 
 /// Points at which `check` compares.
 pub const CHECK_POINTS: usize = 5;
@@ -36,8 +40,9 @@ pub struct Verdict {
     pub kind: &'static str,
     /// The derivative checked, as text.
     pub text: String,
-    /// How it was checked, or why it failed.
-    pub outcome: Result<crate::numeric::check::Report, String>,
+    /// How it was checked: exactly, within a tolerance, refuted, or with
+    /// no sound verdict.
+    pub outcome: NumericVerdict,
     /// Why matcalc does not write this kind of derivative for the
     /// expression (e.g. a Jacobian through `diag(x)`); such a kind is
     /// neither confirmed nor failed.
@@ -48,7 +53,7 @@ pub struct Verdict {
 
 impl Verdict {
     /// The verdict on a computed answer.
-    fn of(a: Answer, outcome: Result<crate::numeric::check::Report, String>) -> Verdict {
+    fn of(a: Answer, outcome: NumericVerdict) -> Verdict {
         Verdict {
             kind: a.kind.name(),
             text: a.text,
@@ -66,7 +71,9 @@ impl Verdict {
         Ok(Verdict {
             kind: kind.name(),
             text: String::new(),
-            outcome: Err(why.to_string()),
+            outcome: NumericVerdict::Inconclusive {
+                reason: why.to_string(),
+            },
             not_written: Some(why.to_string()),
             reference: None,
         })
@@ -74,7 +81,21 @@ impl Verdict {
     /// Whether the derivative was confirmed (or is one matcalc does not
     /// write, so there is nothing to refute).
     pub fn passed(&self) -> bool {
-        self.not_written.is_some() || self.outcome.is_ok()
+        self.not_written.is_some() || self.outcome.passed()
+    }
+
+    /// The verdict's status in one word, for tools: `exact`, `numeric`,
+    /// `mismatch`, `inconclusive` or `not written`.
+    pub fn status(&self) -> &'static str {
+        if self.not_written.is_some() {
+            return "not written";
+        }
+        match self.outcome {
+            NumericVerdict::Exact { .. } => "exact",
+            NumericVerdict::Numeric(_) => "numeric",
+            NumericVerdict::Fail(_) => "mismatch",
+            NumericVerdict::Inconclusive { .. } => "inconclusive",
+        }
     }
 
     /// One line for people: `exact (5 points)` or the error seen.
@@ -82,16 +103,10 @@ impl Verdict {
         if let Some(why) = &self.not_written {
             return format!("not written: {why}");
         }
-        match &self.outcome {
-            Ok(r) if r.exact => format!("exact ({} points)", r.points),
-            Ok(r) => format!(
-                "max relative error {:.1e} ({} points)",
-                r.measured_rel_error, r.points
-            ),
-            Err(e) => match &self.reference {
-                Some(r) => format!("MISMATCH: {e}\n  matcalc's answer: {r}"),
-                None => format!("MISMATCH: {e}"),
-            },
+        let summary = self.outcome.summary();
+        match &self.reference {
+            Some(r) if !self.outcome.passed() => format!("{summary}\n  matcalc's answer: {r}"),
+            _ => summary,
         }
     }
 }
@@ -445,8 +460,8 @@ impl Session {
                 Ok(g) => {
                     let dx = direction_of(&g);
                     let mut outcome = verify(&g, &g.function, &inner(&g.result, &dx));
-                    if outcome.is_ok() && g.context.vars[&var].symmetric {
-                        outcome = symmetric(&g).and(outcome);
+                    if g.context.vars[&var].symmetric {
+                        outcome = symmetric(&g, outcome);
                     }
                     Verdict::of(g, outcome)
                 }
@@ -483,9 +498,10 @@ fn direction_of(a: &Answer) -> Expr {
 }
 
 /// Checks that `df` is the derivative of `f` in the answer's direction
-/// (the unit matrix for an entrywise partial).
-fn verify(a: &Answer, f: &Expr, df: &Expr) -> Result<crate::numeric::check::Report, String> {
-    use crate::numeric::check::{Direction, check_differential, check_exact};
+/// (the unit matrix for an entrywise partial), by the verdict rules of
+/// `numeric::verify`: an inconclusive verdict is an `Err`, never a pass.
+fn verify(a: &Answer, f: &Expr, df: &Expr) -> NumericVerdict {
+    use crate::numeric::check::Direction;
     let var = match &a.wrt {
         Wrt::Var(v) | Wrt::Entry { var: v, .. } => v.clone(),
     };
@@ -494,31 +510,38 @@ fn verify(a: &Answer, f: &Expr, df: &Expr) -> Result<crate::numeric::check::Repo
         (Some(d), _) => (a.context.with_direction(&var, d), Direction::Var(d.clone())),
     };
     let seed = 0x6d61_7463;
-    match check_exact(f, df, &ctx, &var, &dir, CHECK_POINTS, seed) {
-        Ok(Some(report)) => Ok(report),
-        Ok(None) => match check_differential(f, df, &ctx, &var, &dir, CHECK_POINTS, seed) {
-            Ok(r) if r.max_rel_error <= CHECK_TOLERANCE => Ok(r),
-            Ok(r) => Err(format!(
-                "relative error {:.1e} against central differences, at {}",
-                r.measured_rel_error,
-                r.worst_point.as_deref().unwrap_or("an unrecorded point")
-            )),
-            Err(e) => Err(e.message),
-        },
-        Err(e) => Err(e.message),
-    }
+    crate::numeric::verify::verify_differential(f, df, &ctx, &var, &dir, CHECK_POINTS, seed)
 }
 
-/// The gradient with respect to a symmetric variable must be symmetric.
-fn symmetric(g: &Answer) -> Result<crate::numeric::check::Report, String> {
+/// The gradient with respect to a symmetric variable must be symmetric:
+/// `outcome` stands if it is, and is refuted if it is not.
+fn symmetric(g: &Answer, outcome: NumericVerdict) -> NumericVerdict {
+    if !outcome.passed() {
+        return outcome;
+    }
     let gt = Expr::transpose(&g.result);
+    let refuted = |message: String, error: f64| {
+        NumericVerdict::Fail(crate::numeric::verify::Failure {
+            exact: false,
+            point: String::new(),
+            entry: None,
+            claimed: None,
+            expected: None,
+            error,
+            tolerance: CHECK_TOLERANCE,
+            message,
+        })
+    };
     match crate::numeric::check::check_equal(&g.result, &gt, &g.context, CHECK_POINTS, 0x7379) {
-        Ok(r) if r.max_rel_error <= CHECK_TOLERANCE => Ok(r),
-        Ok(r) => Err(format!(
-            "the gradient of a symmetric variable is not symmetric (relative error {:.1e})",
-            r.measured_rel_error
-        )),
-        Err(e) => Err(e.message),
+        Ok(r) if r.max_rel_error <= CHECK_TOLERANCE => outcome,
+        Ok(r) => refuted(
+            format!(
+                "the gradient of a symmetric variable is not symmetric (relative error {:.1e})",
+                r.measured_rel_error
+            ),
+            r.measured_rel_error,
+        ),
+        Err(e) => refuted(e.message, f64::INFINITY),
     }
 }
 

@@ -8,6 +8,7 @@ mod diff;
 mod errors;
 mod gradients;
 mod latex;
+mod mutation;
 mod numeric;
 mod numpy;
 mod parse;
