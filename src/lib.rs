@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod ast;
+pub mod builtins;
 mod calculus;
 mod expr;
 mod hash;
@@ -23,9 +24,10 @@ mod stack;
 
 pub mod numeric;
 
-pub use ast::{Ast, AstKind, BinOp, Builtin, Decl, Parsed, PostOp};
+pub use ast::{Ast, AstKind, BinOp, Decl, Parsed, PostOp};
+pub use builtins::{Builtin, ElemFn, Func};
 pub use calculus::differential;
-pub use expr::{ElemFn, Expr, Func, Kind, product_shape, rat};
+pub use expr::{Expr, Kind, product_shape, rat};
 pub use lower::{Context, Lowered, VarInfo, VarKind, lower};
 pub use parse::{
     parse, parse_decls, parse_decls_fast, parse_decls_reference, parse_fast, parse_reference,

@@ -7,7 +7,7 @@
 //! shapes. A point where the expression cannot be evaluated (a singular
 //! matrix, a log of a negative number) is resampled.
 
-use crate::expr::{ElemFn, Expr, Func, Kind};
+use crate::expr::{Expr, Kind};
 use crate::lower::Context;
 use crate::numeric::exact::{
     DualMatrix, ExactError, ExactPoint, ExactValues, eval_dual, is_rational, small_int,
@@ -93,9 +93,7 @@ fn distinct_nodes<'a>(exprs: &[&'a Expr]) -> Vec<&'a Expr> {
 /// Whether a node needs positive values (a log, a root, a log-det).
 fn needs_positive(x: &Expr) -> bool {
     match x.kind() {
-        Kind::Apply(Func::Elem(ElemFn::Log | ElemFn::Sqrt), _) | Kind::Apply(Func::Logdet, _) => {
-            true
-        }
+        Kind::Apply(f, _) => f.row().domain == crate::builtins::Domain::Positive,
         Kind::Power(_, k) | Kind::HadamardPow(_, k) => !k.is_integer(),
         _ => false,
     }
