@@ -92,79 +92,12 @@ pub enum PostOp {
     ElemPower(Box<Ast>),
 }
 
-/// The built-in functions of the input language.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Builtin {
-    /// trace
-    Tr,
-    /// determinant
-    Det,
-    /// log of the determinant
-    Logdet,
-    /// inverse
-    Inv,
-    /// vector → diagonal matrix, square matrix → its diagonal
-    Diag,
-    /// stack the columns
-    Vec,
-    /// sum of all entries
-    Sum,
-    /// Euclidean / Frobenius norm
-    Norm2,
-    /// Kronecker product
-    Kron,
-    /// an elementwise function
-    Elem(crate::expr::ElemFn),
-}
+/// A call's function: a row of the table of builtins.
+pub use crate::builtins::Builtin;
 
-/// The names of the built-in functions, for suggestions and completion.
-pub(crate) const FUNCTION_NAMES: [&str; 21] = [
-    "tr", "det", "logdet", "inv", "diag", "vec", "sum", "norm2", "kron", "exp", "log", "sin",
-    "cos", "tan", "tanh", "sqrt", "abs", "sign", "sigmoid", "relu", "softplus",
-];
-
-impl Builtin {
-    /// The builtin called `name`, if any.
-    pub fn from_name(name: &str) -> Option<Builtin> {
-        use crate::expr::ElemFn;
-        Some(match name {
-            "tr" => Builtin::Tr,
-            "det" => Builtin::Det,
-            "logdet" => Builtin::Logdet,
-            "inv" => Builtin::Inv,
-            "diag" => Builtin::Diag,
-            "vec" => Builtin::Vec,
-            "sum" => Builtin::Sum,
-            "norm2" => Builtin::Norm2,
-            "kron" => Builtin::Kron,
-            _ => Builtin::Elem(ElemFn::from_name(name)?),
-        })
-    }
-
-    /// How many arguments it takes.
-    pub fn arity(self) -> usize {
-        match self {
-            Builtin::Kron => 2,
-            _ => 1,
-        }
-    }
-
-    /// Its name as typed.
-    pub fn name(self) -> &'static str {
-        match self {
-            Builtin::Tr => "tr",
-            Builtin::Det => "det",
-            Builtin::Logdet => "logdet",
-            Builtin::Inv => "inv",
-            Builtin::Diag => "diag",
-            Builtin::Vec => "vec",
-            Builtin::Sum => "sum",
-            Builtin::Norm2 => "norm2",
-            Builtin::Kron => "kron",
-            Builtin::Elem(f) => f.name(),
-        }
-    }
-}
+/// The names of the built-in functions, for suggestions and completion
+/// (read off the table of builtins).
+pub(crate) use crate::builtins::NAMES as FUNCTION_NAMES;
 
 /// One declaration of a `where` clause: `S: symmetric`, `X: n x m`.
 #[derive(Clone, Debug, PartialEq)]

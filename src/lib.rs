@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod ast;
+pub mod builtins;
 mod calculus;
 mod expr;
 mod hash;
@@ -31,9 +32,10 @@ mod stack;
 
 pub mod numeric;
 
-pub use ast::{Ast, AstKind, BinOp, Builtin, Decl, Parsed, PostOp};
+pub use ast::{Ast, AstKind, BinOp, Decl, Parsed, PostOp};
+pub use builtins::{Builtin, ElemFn, Func};
 pub use calculus::differential;
-pub use expr::{ElemFn, Expr, Func, Kind, product_shape, rat};
+pub use expr::{Expr, Kind, product_shape, rat};
 pub use lower::{Context, Lowered, VarInfo, VarKind, lower};
 pub use parse::{parse, parse_decls};
 /// The two readers, exposed for the tests and the fuzzer that hold them

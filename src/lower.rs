@@ -7,8 +7,9 @@
 //! `Expr` through the smart constructors with the resolved shapes. Keeping
 //! the passes apart keeps `Expr` free of unresolved variables.
 
-use crate::ast::{Ast, AstKind, BinOp, Builtin, Decl, FUNCTION_NAMES, Parsed, PostOp};
-use crate::expr::{Expr, Func, rat};
+use crate::ast::{Ast, AstKind, BinOp, Builtin, Decl, Parsed, PostOp};
+use crate::builtins::{Meaning, NAMES as FUNCTION_NAMES, Signature};
+use crate::expr::{Expr, rat};
 use crate::shape::{Shape, TShape, Term, Unifier};
 use crate::span::{Diagnostic, Span};
 use num_rational::BigRational;
@@ -747,39 +748,42 @@ impl Lowerer<'_> {
             }
             let s = shapes[0].clone();
             let arg = &args[0];
-            match func {
-                Builtin::Tr | Builtin::Det | Builtin::Logdet => {
+            match func.row().signature {
+                Signature::SquareToScalar => {
                     self.square(&s, &format!("`{}`", func.name()), arg)?;
                     Ok(TShape::scalar())
                 }
-                Builtin::Inv => {
-                    self.square(&s, "`inv`", arg)?;
+                Signature::SquareToSquare => {
+                    self.square(&s, &format!("`{}`", func.name()), arg)?;
                     Ok(s)
                 }
-                Builtin::Sum | Builtin::Norm2 => Ok(TShape::scalar()),
-                Builtin::Elem(_) => Ok(s),
-                Builtin::Vec => {
+                Signature::AnyToScalar => Ok(TShape::scalar()),
+                Signature::Elementwise => Ok(s),
+                Signature::Flatten => {
                     let rows = s
                         .rows
                         .times(&s.cols)
                         .ok_or_else(|| self.err("dimension too large").label(call.span, "here"))?;
                     Ok(TShape::new(rows, Term::one()))
                 }
-                Builtin::Diag => {
+                Signature::Diag => {
+                    let name = func.name();
                     let resolved =
                         TShape::new(self.unifier.resolve(&s.rows), self.unifier.resolve(&s.cols));
                     if resolved.is_scalar() {
                         return Err(self
-                            .err("`diag` needs a vector or a square matrix, not a scalar")
+                            .err(format!(
+                                "`{name}` needs a vector or a square matrix, not a scalar"
+                            ))
                             .label(arg.span, "1×1"));
                     }
                     if resolved.cols.is_one() {
                         return Ok(TShape::new(s.rows.clone(), s.rows));
                     }
-                    self.square(&s, "`diag` of a matrix", arg)?;
+                    self.square(&s, &format!("`{name}` of a matrix"), arg)?;
                     Ok(TShape::new(s.rows, Term::one()))
                 }
-                Builtin::Kron => {
+                Signature::Kron => {
                     let t = shapes[1].clone();
                     if s.is_scalar() {
                         return Ok(t);
@@ -957,17 +961,10 @@ impl Lowerer<'_> {
                 AstKind::Neg(x) => Expr::neg(&self.build(x)),
                 AstKind::Call { func, args, .. } => {
                     let a = self.build(&args[0]);
-                    match func {
-                        Builtin::Tr => Expr::apply(Func::Tr, &a),
-                        Builtin::Det => Expr::apply(Func::Det, &a),
-                        Builtin::Logdet => Expr::apply(Func::Logdet, &a),
-                        Builtin::Inv => Expr::inverse(&a),
-                        Builtin::Diag => Expr::apply(Func::Diag, &a),
-                        Builtin::Vec => Expr::apply(Func::Vec, &a),
-                        Builtin::Sum => Expr::apply(Func::Sum, &a),
-                        Builtin::Norm2 => Expr::apply(Func::Norm2, &a),
-                        Builtin::Elem(f) => Expr::apply(Func::Elem(*f), &a),
-                        Builtin::Kron => {
+                    match func.row().meaning {
+                        Meaning::Apply(f) => Expr::apply(f, &a),
+                        Meaning::Inverse => Expr::inverse(&a),
+                        Meaning::Kron => {
                             let b = self.build(&args[1]);
                             Expr::kron(&a, &b)
                         }

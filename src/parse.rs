@@ -9,6 +9,12 @@
 //! product level (juxtaposition, `*`, `/`, `.*`, `./`, `⊗`), left to right;
 //! unary minus; then postfix operators (powers, transposes, inverses),
 //! applied left to right.
+//!
+//! The grammar reads every `name(…)` as a call; the names of functions are
+//! the table of builtins' (`src/builtins.rs`). A call of any other name is
+//! built as that name times a group, the tree the language has always
+//! given `A(B + C)`, and where the grammar cannot know that a comma was
+//! out of place (`A(B, C)`), this file says so in pest's words.
 
 use crate::ast::{Ast, AstKind, BinOp, Builtin, Decl, Parsed, PostOp};
 use crate::span::{Diagnostic, Span};
@@ -90,6 +96,7 @@ pub fn parse_reference(src: &str) -> Result<Parsed, Diagnostic> {
     precheck(src)?;
     let mut pairs = Grammar::parse(Rule::main, src).map_err(|e| parse_error(e, src))?;
     let main = pairs.next().expect("main matched");
+    unknown_call_comma(&main, src)?;
     let mut expr = None;
     let mut decls = Vec::new();
     for p in main.into_inner() {
@@ -197,14 +204,20 @@ fn build_expr(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
             let op = match p.as_rule() {
                 Rule::operand => {
                     let start = p.as_span().start();
-                    let operand = build_operand(p, src)?;
-                    if !operands.is_empty() {
-                        let op = pending
-                            .take()
-                            .unwrap_or((BinOp::Mul, Span::new(start, start)));
-                        ops.push(op);
+                    let (factor, operand) = build_operand(p, src)?;
+                    // a name before a group is one more operand, juxtaposed
+                    // with the group where the group starts
+                    let group_start = factor.as_ref().map(|_| operand.span.start);
+                    let starts = [start].into_iter().chain(group_start);
+                    for (node, start) in factor.into_iter().chain([operand]).zip(starts) {
+                        if !operands.is_empty() {
+                            let op = pending
+                                .take()
+                                .unwrap_or((BinOp::Mul, Span::new(start, start)));
+                            ops.push(op);
+                        }
+                        operands.push(node);
                     }
-                    operands.push(operand);
                     continue;
                 }
                 Rule::add => BinOp::Add,
@@ -260,9 +273,15 @@ fn binary(op: BinOp, op_span: Span, lhs: Ast, rhs: Ast) -> Ast {
     }
 }
 
-fn build_operand(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
+/// An operand, and before it the name of a call that is not a function
+/// (with the operand's minus signs): `-A(B)^T` is read as `(-A) (B)^T`, as
+/// a name before a group always was.
+type Operand = (Option<Ast>, Ast);
+
+fn build_operand(pair: Pair<Rule>, src: &str) -> Result<Operand, Diagnostic> {
     let mut negs = Vec::new();
     let mut node: Option<Ast> = None;
+    let mut factor: Option<Ast> = None;
     let mut postfixes = 0usize;
     for p in pair.into_inner() {
         let span = span_of(&p);
@@ -293,7 +312,13 @@ fn build_operand(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
                 })
             }
             Rule::group => node = Some(build_group(p, src)?),
-            Rule::call => node = Some(build_call(p, src)?),
+            Rule::call => match build_call(p, src)? {
+                Call::Builtin(call) => node = Some(call),
+                Call::Product(name, group) => {
+                    factor = Some(name);
+                    node = Some(group);
+                }
+            },
             Rule::transpose | Rule::inverse | Rule::inv_transpose | Rule::power | Rule::epower => {
                 let arg = node.take().expect("postfix follows a primary");
                 let op = match p.as_rule() {
@@ -327,17 +352,24 @@ fn build_operand(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
             r => unreachable!("unexpected {r:?} in operand"),
         }
     }
-    let mut node = node.expect("an operand has a primary");
+    let node = node.expect("an operand has a primary");
     // --A is A: keep one minus for an odd count, so that a long run of
     // minus signs does not build a deep tree.
-    if negs.len() % 2 == 1 {
-        let span = negs[0].join(node.span);
-        node = Ast {
-            kind: AstKind::Neg(Box::new(node)),
-            span,
-        };
-    }
-    Ok(node)
+    let negate = |node: Ast| {
+        if negs.len() % 2 == 1 {
+            let span = negs[0].join(node.span);
+            Ast {
+                kind: AstKind::Neg(Box::new(node)),
+                span,
+            }
+        } else {
+            node
+        }
+    };
+    Ok(match factor {
+        Some(name) => (Some(negate(name)), node),
+        None => (None, negate(node)),
+    })
 }
 
 fn build_group(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
@@ -352,22 +384,45 @@ fn build_group(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
     })
 }
 
-fn build_call(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
+/// A call as read: of a built-in function, or of another name, which is
+/// that name times the parenthesised argument.
+enum Call {
+    /// A call of a built-in function.
+    Builtin(Ast),
+    /// A name that is no function, and the group after it.
+    Product(Ast, Ast),
+}
+
+fn build_call(pair: Pair<Rule>, src: &str) -> Result<Call, Diagnostic> {
     let span = span_of(&pair);
-    let mut func = None;
+    let mut name = "";
     let mut name_span = span;
+    let mut lparen = span.start;
     let mut args = Vec::new();
     for p in pair.into_inner() {
         match p.as_rule() {
-            Rule::func_name => {
+            Rule::call_name => {
                 name_span = span_of(&p);
-                func = Builtin::from_name(p.as_str());
+                name = p.as_str();
             }
+            Rule::lparen => lparen = p.as_span().start(),
             Rule::expr => args.push(build_expr(p, src)?),
             _ => {}
         }
     }
-    let func = func.expect("the grammar only admits known names");
+    let Some(func) = Builtin::from_name(name) else {
+        // `unknown_call_comma` refused any other number of arguments
+        let inner = args.pop().expect("a call has an argument");
+        let ident = Ast {
+            kind: AstKind::Ident(normalize_ident(name)),
+            span: name_span,
+        };
+        let group = Ast {
+            kind: AstKind::Group(Box::new(inner)),
+            span: Span::new(lparen, span.end),
+        };
+        return Ok(Call::Product(ident, group));
+    };
     if args.len() != func.arity() {
         let want = func.arity();
         return Err(Diagnostic::new(
@@ -389,14 +444,45 @@ fn build_call(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
             ),
         ));
     }
-    Ok(Ast {
+    Ok(Call::Builtin(Ast {
         kind: AstKind::Call {
             func,
             name_span,
             args,
         },
         span,
-    })
+    }))
+}
+
+/// The first comma among the arguments of a call whose name is not a
+/// function: `A(B, C)` is a name times a group, and a group holds no comma.
+/// The grammar reads every call alike, so the refusal is made here, in the
+/// words pest would use had it known the name (the comma is unexpected
+/// where a `)`, an operand or an operator could be).
+fn unknown_call_comma(main: &Pair<Rule>, src: &str) -> Result<(), Diagnostic> {
+    let mut first: Option<usize> = None;
+    for call in main.clone().into_inner().flatten() {
+        if call.as_rule() != Rule::call {
+            continue;
+        }
+        let mut inner = call.into_inner();
+        let name = inner.next().expect("a call has a name");
+        if Builtin::from_name(name.as_str()).is_some() {
+            continue;
+        }
+        if let Some(comma) = inner.find(|p| p.as_rule() == Rule::comma) {
+            let at = comma.as_span().start();
+            first = Some(first.map_or(at, |f| f.min(at)));
+        }
+    }
+    match first {
+        None => Ok(()),
+        Some(at) => Err(error_at(
+            at,
+            describe(&[Rule::rparen, Rule::operand, Rule::add]),
+            src,
+        )),
+    }
 }
 
 fn build_exponent(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
@@ -438,7 +524,7 @@ fn build_decls(pair: Pair<Rule>) -> Vec<Decl> {
         };
         for p in d.into_inner() {
             match p.as_rule() {
-                Rule::ident => decl.names.push((normalize_ident(p.as_str()), span_of(&p))),
+                Rule::decl_name => decl.names.push((normalize_ident(p.as_str()), span_of(&p))),
                 Rule::decl_type => {
                     for q in p.into_inner() {
                         match q.as_rule() {
@@ -485,10 +571,101 @@ fn parse_error(err: pest::error::Error<Rule>, src: &str) -> Diagnostic {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
+    let (comma, in_other) = other_calls(src, pos);
+    // Had the grammar known which names are functions, it would have
+    // stopped at the first comma in another name's parentheses.
+    if let Some(at) = comma {
+        return error_at(at, describe(&[Rule::rparen, Rule::operand, Rule::add]), src);
+    }
     let expected = match &err.variant {
-        ErrorVariant::ParsingError { positives, .. } => describe(positives),
+        ErrorVariant::ParsingError { positives, .. } => {
+            // A comma continues the arguments of a function's call only:
+            // after the argument of another name's "call" (a name times a
+            // group) it is not expected.
+            let mut positives = positives.clone();
+            if in_other {
+                positives.retain(|r| *r != Rule::comma);
+            }
+            describe(&positives)
+        }
         ErrorVariant::CustomError { message } => message.clone(),
     };
+    error_at(pos, expected, src)
+}
+
+/// Reads the parentheses before `pos`, each open one marked by whether it
+/// follows a name that is not a built-in function (`A(`, `foo (`) rather
+/// than a function's (`tr(`) or nothing (a group). Returns the first comma
+/// directly inside such another name's parentheses, and whether the
+/// innermost parenthesis open at `pos` is one. A name is read back from its
+/// `(` as the grammar reads it forward.
+fn other_calls(src: &str, pos: usize) -> (Option<usize>, bool) {
+    let mut open: Vec<bool> = Vec::new();
+    for (i, b) in src.as_bytes()[..pos].iter().enumerate() {
+        match b {
+            b'(' => {
+                let before = src[..i].trim_end_matches([' ', '\t', '\r', '\n']);
+                let run_start = before
+                    .char_indices()
+                    .rev()
+                    .take_while(|&(_, c)| is_name_char(c) || matches!(c, '_' | '{' | '}'))
+                    .last()
+                    .map_or(before.len(), |(i, _)| i);
+                let name = last_name(&before[run_start..]);
+                open.push(name.is_some_and(|n| Builtin::from_name(n).is_none()));
+            }
+            b')' => {
+                open.pop();
+            }
+            b',' if open.last() == Some(&true) => return (Some(i), true),
+            _ => {}
+        }
+    }
+    (None, open.last() == Some(&true))
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || ('α'..='ω').contains(&c) || ('Α'..='Ω').contains(&c)
+}
+
+/// The name that ends `run` (letters, digits, `_`, braces), read forward
+/// as the grammar reads numbers and names, if the run ends with one.
+fn last_name(run: &str) -> Option<&str> {
+    let mut last = None;
+    let mut rest = run;
+    while let Some(c) = rest.chars().next() {
+        let start = run.len() - rest.len();
+        if c.is_ascii_digit() {
+            rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+            last = None;
+        } else if is_name_char(c) {
+            rest = rest.trim_start_matches(is_name_char);
+            // an optional subscript: `_ij` or `_{ij}`
+            if let Some(sub) = rest.strip_prefix('_') {
+                let alnum = |c: char| c.is_ascii_alphanumeric();
+                if let Some(braced) = sub.strip_prefix('{') {
+                    let inner = braced.trim_start_matches(alnum);
+                    if inner.len() < braced.len()
+                        && let Some(after) = inner.strip_prefix('}')
+                    {
+                        rest = after;
+                    }
+                } else if sub.starts_with(alnum) {
+                    rest = sub.trim_start_matches(alnum);
+                }
+            }
+            last = Some(&run[start..run.len() - rest.len()]);
+        } else {
+            rest = &rest[c.len_utf8()..];
+            last = None;
+        }
+    }
+    last
+}
+
+/// A parse error at byte `pos`: what was expected, with a caret on what was
+/// found.
+fn error_at(pos: usize, expected: String, src: &str) -> Diagnostic {
     let found = match src[pos..].chars().next() {
         None => "the input ends here".to_string(),
         Some(c) if c.is_ascii() => format!("unexpected `{c}`"),
@@ -516,7 +693,8 @@ fn describe(rules: &[Rule]) -> String {
             Rule::number
                 | Rule::ident
                 | Rule::call
-                | Rule::func_name
+                | Rule::call_name
+                | Rule::decl_name
                 | Rule::group
                 | Rule::neg
                 | Rule::operand
@@ -553,7 +731,7 @@ fn describe(rules: &[Rule]) -> String {
             }
             Rule::times => "`x`",
             Rule::decl | Rule::decl_list => "a declaration such as `S: symmetric`",
-            Rule::ident if !operand_start => "a name",
+            Rule::ident | Rule::decl_name if !operand_start => "a name",
             _ if operand_start => "an operand (a name, a number, a function or `(`)",
             _ => "something else",
         };

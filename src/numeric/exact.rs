@@ -568,7 +568,7 @@ pub fn is_rational(e: &Expr) -> bool {
     let mut stack = vec![e];
     while let Some(x) = stack.pop() {
         match x.kind() {
-            Kind::Apply(Func::Logdet | Func::Norm2 | Func::Elem(_), _) => return false,
+            Kind::Apply(f, _) if !f.row().rational => return false,
             Kind::Power(_, k) | Kind::HadamardPow(_, k) if !k.is_integer() => return false,
             _ => {}
         }

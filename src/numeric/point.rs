@@ -13,7 +13,7 @@
 //! older SPD drawing: they only decide which terms to compare, never a
 //! verdict.)
 
-use crate::expr::{ElemFn, Expr, Func, Kind};
+use crate::expr::{Expr, Kind};
 use crate::lower::Context;
 use crate::numeric::exact::{ExactValues, small_int};
 use crate::numeric::float::{Bindings, EvalError, Matrix};
@@ -70,9 +70,7 @@ pub(crate) fn distinct_nodes<'a>(exprs: &[&'a Expr]) -> Vec<&'a Expr> {
 /// Whether a node needs positive values (a log, a root, a log-det).
 fn needs_positive(x: &Expr) -> bool {
     match x.kind() {
-        Kind::Apply(Func::Elem(ElemFn::Log | ElemFn::Sqrt), _) | Kind::Apply(Func::Logdet, _) => {
-            true
-        }
+        Kind::Apply(f, _) => f.row().domain == crate::builtins::Domain::Positive,
         Kind::Power(_, k) | Kind::HadamardPow(_, k) => !k.is_integer(),
         _ => false,
     }

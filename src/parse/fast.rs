@@ -3,6 +3,11 @@
 //! giving the same trees and spans, without pest's per-rule bookkeeping
 //! (about half the time of a small gradient went to it).
 //!
+//! A call of a name that is not a function (`A(B + C)`) is read as the
+//! grammar's tree has it, the name and then a group; the names of the
+//! functions come from the table of builtins (`src/builtins.rs`), as they
+//! do for the grammar's tree builder.
+//!
 //! It only ever reads well-formed input. At the first thing it cannot read,
 //! and at anything the tree builder would refuse (a long literal, too many
 //! postfix operators, a call with the wrong number of arguments), it gives
@@ -26,13 +31,6 @@ enum Stop {
 }
 
 type Read<T> = Result<T, Stop>;
-
-/// The built-in function names, in the grammar's order (a name before any
-/// other that it is a prefix of).
-const FUNC_NAMES: [&str; 21] = [
-    "softplus", "sigmoid", "logdet", "norm2", "kron", "tanh", "sqrt", "sign", "relu", "diag",
-    "exp", "log", "sin", "cos", "tan", "abs", "det", "inv", "vec", "sum", "tr",
-];
 
 /// The kind words, in the grammar's order.
 const KIND_WORDS: [&str; 5] = ["symmetric", "spd", "scalar", "vector", "matrix"];
@@ -363,11 +361,9 @@ impl Reader<'_> {
         Ok(items)
     }
 
-    /// `func_name`: the first of the names that the input starts with,
-    /// not followed by a letter or digit. No name is a prefix of another
-    /// listed after it, so that is the word of letters and digits here
-    /// when it is one of the names.
-    fn func_name(&mut self) -> Option<&'static str> {
+    /// A name that the table of builtins knows as a function: the word of
+    /// letters and digits here (with no subscript: no function has one).
+    fn func_name(&mut self) -> Option<Builtin> {
         let rest = self.rest();
         if !rest.as_bytes().first().is_some_and(u8::is_ascii_lowercase) {
             return None;
@@ -376,15 +372,20 @@ impl Reader<'_> {
             .char_indices()
             .find(|&(_, c)| !is_ident_char(c))
             .map_or(rest.len(), |(i, _)| i);
-        let name = FUNC_NAMES.into_iter().find(|n| *n == &rest[..len])?;
+        if rest[len..].starts_with('_') {
+            return None;
+        }
+        let func = crate::builtins::lookup(&rest[..len])?;
         self.pos += len;
-        Some(name)
+        Some(func)
     }
 
-    /// `call = { func_name ~ lparen ~ expr ~ (comma ~ expr)* ~ rparen }`.
+    /// `call = { call_name ~ lparen ~ expr ~ (comma ~ expr)* ~ rparen }` for
+    /// a function's name; a call of another name is read as the grammar's
+    /// tree has it, a name (`ident`) and then a group.
     fn call(&mut self) -> Read<Ast> {
         let start = self.pos;
-        let name = self.func_name().ok_or(Stop::Fail)?;
+        let func = self.func_name().ok_or(Stop::Fail)?;
         let name_span = Span::new(start, self.pos);
         self.skip();
         self.expect("(")?;
@@ -392,7 +393,6 @@ impl Reader<'_> {
         let args = self.comma_list(Self::expr)?;
         self.skip();
         self.expect(")")?;
-        let func = Builtin::from_name(name).ok_or(Stop::Abort)?;
         if args.len() != func.arity() {
             return Err(Stop::Abort);
         }
@@ -406,7 +406,7 @@ impl Reader<'_> {
         })
     }
 
-    /// `ident`: not the keyword, not a function name before `(`; a letter,
+    /// `ident`: not the keyword, not a function's name before `(`; a letter,
     /// letters and digits, and an optional subscript. Returns the name with
     /// `E_{ij}` written `E_ij`.
     fn ident(&mut self) -> Option<String> {

@@ -10,7 +10,7 @@
 //! so KaTeX's strict mode accepts every result (a tested property).
 
 use crate::calculus::derivative::{Answer, Derivative, Wrt};
-use crate::expr::{ElemFn, Expr, Func, Kind};
+use crate::expr::{Expr, Func, Kind};
 use crate::lower::{Context, VarKind};
 use crate::print::text::{Notation, Printer};
 use num_bigint::BigInt;
@@ -105,25 +105,7 @@ impl Notation for Latex<'_> {
         }
     }
     fn apply(&self, f: Func, arg: &str) -> String {
-        let name = match f {
-            Func::Tr => "\\operatorname{tr}",
-            Func::Det => "\\det",
-            Func::Logdet => "\\log\\det",
-            Func::Diag => "\\operatorname{diag}",
-            Func::Vec => "\\operatorname{vec}",
-            Func::Sum => "\\operatorname{sum}",
-            Func::Norm2 => return format!("\\left\\lVert {arg} \\right\\rVert"),
-            Func::Elem(ElemFn::Sqrt) => return format!("\\sqrt{{{arg}}}"),
-            Func::Elem(ElemFn::Abs) => return format!("\\left\\lvert {arg} \\right\\rvert"),
-            Func::Elem(ElemFn::Exp) => "\\exp",
-            Func::Elem(ElemFn::Log) => "\\log",
-            Func::Elem(ElemFn::Sin) => "\\sin",
-            Func::Elem(ElemFn::Cos) => "\\cos",
-            Func::Elem(ElemFn::Tan) => "\\tan",
-            Func::Elem(ElemFn::Tanh) => "\\tanh",
-            Func::Elem(g) => return format!("\\operatorname{{{}}}\\left({arg}\\right)", g.name()),
-        };
-        format!("{name}\\left({arg}\\right)")
+        f.row().latex_of(arg)
     }
     fn paren(&self, s: &str) -> String {
         format!("\\left({s}\\right)")

@@ -17,7 +17,7 @@
 //! waits behind an outer product.
 
 use crate::calculus::derivative::{Answer, Derivative, Wrt};
-use crate::expr::{ElemFn, Expr, Func, Kind};
+use crate::expr::{Expr, Func, Kind};
 use crate::lower::Context;
 use crate::shape::{Dim, Shape};
 use crate::span::Diagnostic;
@@ -507,6 +507,7 @@ impl Gen {
     }
 
     fn apply(&mut self, f: Func, a: &Expr) -> Node {
+        use crate::builtins::Code;
         let scalar = a.is_scalar();
         let id = self.expr(a);
         let call = |name: &str| Gen::call(name, id);
@@ -516,33 +517,17 @@ impl Gen {
         match f {
             Func::Tr | Func::Diag | Func::Vec | Func::Sum if scalar => same,
             Func::Vec if vector => same,
-            Func::Tr => call("np.trace"),
-            Func::Det => call("np.linalg.det"),
-            Func::Logdet => Gen::wrap("np.linalg.slogdet(", id, ")[1]"),
-            Func::Diag => call("np.diag"),
-            Func::Vec => Gen::wrap("np.ravel(", id, ", order=\"F\")"),
-            Func::Sum => call("np.sum"),
-            Func::Norm2 => call("np.linalg.norm"),
-            Func::Elem(g) => match g {
-                ElemFn::Exp => call("np.exp"),
-                ElemFn::Log => call("np.log"),
-                ElemFn::Sin => call("np.sin"),
-                ElemFn::Cos => call("np.cos"),
-                ElemFn::Tan => call("np.tan"),
-                ElemFn::Tanh => call("np.tanh"),
-                ElemFn::Sqrt => call("np.sqrt"),
-                ElemFn::Abs => call("np.abs"),
-                ElemFn::Sign => call("np.sign"),
-                ElemFn::Sigmoid => Gen::lit(
+            _ => match f.row().numpy {
+                Code::Call(name) => call(name),
+                Code::Wrap(before, after) => Gen::wrap(before, id, after),
+                Code::Arith(before, after) => Gen::lit(
                     MUL,
                     vec![
-                        Piece::Lit("1.0 / (1.0 + np.exp(-".into()),
+                        Piece::Lit(before.into()),
                         Piece::Ref(id, POW),
-                        Piece::Lit("))".into()),
+                        Piece::Lit(after.into()),
                     ],
                 ),
-                ElemFn::Relu => Gen::wrap("np.maximum(", id, ", 0.0)"),
-                ElemFn::Softplus => Gen::wrap("np.logaddexp(0.0, ", id, ")"),
             },
         }
     }

@@ -1,6 +1,7 @@
 //! The one integration-test binary: it links the library once, which keeps
 //! test builds fast on a two-core machine.
 
+mod builtins;
 mod cli;
 mod common;
 mod coverage;
