@@ -1,6 +1,8 @@
 """Thread safety: several threads calling grad (and a shared Session) at
 once give the same answers as one thread."""
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import matcalc
@@ -48,3 +50,26 @@ def test_results_are_shareable_between_threads():
     with ThreadPoolExecutor(max_workers=4) as pool:
         texts = list(pool.map(lambda _: (g.text, g.latex, g.numpy_source), range(16)))
     assert len(set(texts)) == 1
+
+
+def test_long_work_releases_the_gil():
+    """While one thread differentiates a long product, this thread keeps
+    running: no pause as long as the work (as there would be if the GIL
+    were held)."""
+    expr = " ".join(["A"] * 10_000)
+    done = threading.Event()
+
+    def work():
+        matcalc.diff(expr, wrt="A")
+        done.set()
+
+    worker = threading.Thread(target=work)
+    stamps = [time.perf_counter()]
+    worker.start()
+    while not done.is_set():
+        stamps.append(time.perf_counter())
+    worker.join()
+    total = time.perf_counter() - stamps[0]
+    longest_pause = max(b - a for a, b in zip(stamps, stamps[1:]))
+    assert total > 0.05, "the work is too short to tell"
+    assert longest_pause < total / 2, (longest_pause, total)
