@@ -626,8 +626,12 @@ fn at_text(
         let is_index = variables
             .as_ref()
             .is_some_and(|vs| !vs.contains(name) && name.chars().count() == 1);
-        if is_index && let Ok(k) = value.extract::<i64>() {
-            text = (k + 1).to_string();
+        // A whole number, as an int or a float such as `np.float64(2.0)`.
+        if is_index
+            && let Ok(k) = value.extract::<f64>()
+            && k.fract() == 0.0
+        {
+            text = number_text(k + 1.0);
         }
         parts.push(format!("{name}={text}"));
     }

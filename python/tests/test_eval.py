@@ -29,6 +29,7 @@ def test_indices_are_zero_based_like_numpy():
     X = np.arange(6.0).reshape(2, 3)
     assert matcalc.eval("tr(E_ij^T X)", X=X, i=1, j=2) == X[1, 2]
     assert matcalc.eval("tr(E_ij^T X)", X=X, i=0, j=0) == X[0, 0]
+    assert matcalc.eval("tr(E_ij^T X)", X=X, i=np.int64(1), j=1.0) == X[1, 1]
 
 
 def test_at_text_as_the_cli_takes_it():
