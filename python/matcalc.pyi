@@ -40,6 +40,9 @@ class Error(ValueError):
     or the value of `wrt=`, `direction=` or the values of `eval`)."""
     origin: str
     """Which text `source` is: `input`, `--wrt`, `--at`, ..."""
+    phase: str
+    """The phase the error comes from: `usage`, `parse`, `shape`,
+    `derivative`, `evaluation` or `limit`."""
 
 class Result:
     """A derivative or a simplified expression, rendered in every format.

@@ -48,8 +48,8 @@ pub use print::{
 };
 pub use session::{
     Action, Answer, Body, CHECK_POINTS, CHECK_TOLERANCE, Claim, Command, Derivation, Derivative,
-    Format, Mode, Output, Repl, Reply, Session, Verdict, Wrt, is_incomplete, render, render_error,
-    resolve_wrt,
+    Format, Mode, NumericVerdict, Output, Repl, Reply, Session, Verdict, Wrt, is_incomplete,
+    render, render_error, resolve_wrt,
 };
 pub use shape::{Dim, Shape};
 pub use simplify::{Form, Limits, Simplified, simplify};

@@ -58,7 +58,8 @@ fn to_error(py: Python<'_>, d: &Diagnostic) -> PyErr {
         value.setattr("span", span)?;
         value.setattr("help", d.help.as_deref())?;
         value.setattr("source", &d.source)?;
-        value.setattr("origin", &d.origin)?;
+        value.setattr("origin", d.origin.name())?;
+        value.setattr("phase", d.phase.name())?;
         Ok(())
     };
     match set() {
@@ -431,14 +432,19 @@ fn execute(session: &matcalc::Session, cmd: &Command) -> Result<Done, Diagnostic
             verdicts: vs
                 .iter()
                 .map(|v| {
-                    let report = v.outcome.as_ref().ok();
+                    use matcalc::NumericVerdict as V;
+                    let (points, error) = match &v.outcome {
+                        V::Exact { points } => (Some(*points), Some(0.0)),
+                        V::Numeric(a) => (Some(a.points), Some(a.error)),
+                        V::Fail(_) | V::Inconclusive { .. } => (None, None),
+                    };
                     VerdictData {
                         kind: v.kind.to_string(),
                         text: v.text.clone(),
                         passed: v.passed(),
-                        exact: report.is_some_and(|r| r.exact),
-                        points: report.map(|r| r.points),
-                        max_rel_error: report.map(|r| r.measured_rel_error),
+                        exact: matches!(v.outcome, V::Exact { .. }) && v.not_written.is_none(),
+                        points,
+                        max_rel_error: error,
                         summary: v.summary(),
                         not_written: v.not_written.clone(),
                         reference: v.reference.clone(),
