@@ -27,15 +27,16 @@
 
 mod canon;
 pub mod cost;
+pub mod fingerprint;
 pub mod lang;
 pub mod rules;
 
 use crate::expr::{Expr, Kind};
 use crate::hash::FxHashMap;
 use crate::lower::Context;
-use crate::numeric::check::Fingerprints;
 use canon::Term;
 use egg::{BackoffScheduler, Extractor, Id, Rewrite, Runner, StopReason};
+use fingerprint::Fingerprints;
 use lang::{Facts, Graph, Mat};
 use num_rational::BigRational;
 use std::cell::RefCell;
