@@ -374,6 +374,7 @@ def measure(binary, cases, passes):
     """For each case: its samples per pass and mode, SymPy's and matcalc's
     answers, and whether each is right."""
     rows = [dict(case=c, samples=[]) for c in cases]
+    loads = []
     for p in range(passes):
         repl = Repl(binary)
         # One untimed pass first, as SymPy is imported and warm before it is
@@ -397,7 +398,8 @@ def measure(binary, cases, passes):
                 row["sympy_right"] = sympy_right(timer.f, result, case, references)
                 row["matcalc_right"] = matcalc_right(binary, case, references)
         repl.close()
-    return rows
+        loads.append(os.getloadavg()[0])
+    return rows, loads
 
 
 def pooled(row, mode):
@@ -474,23 +476,30 @@ def print_tables(rows, show_answers):
           f"{max(len(pooled(r, 'cold')) for r in rows)} cold and as many warm.\n")
 
 
-def summary(rows, passes):
+def summary(rows, passes, loads):
     print("Median over the cases of each case's ratio (SymPy's time over matcalc's):\n")
-    print("| | medians, warm SymPy | medians, cold SymPy | bests, warm SymPy | bests, cold SymPy |")
-    print("|---|---:|---:|---:|---:|")
+    print("| | medians, warm SymPy | medians, cold SymPy | bests, warm SymPy | bests, cold SymPy "
+          "| load average (1 min) at the pass's end |")
+    print("|---|---:|---:|---:|---:|---:|")
     stats = [("warm", statistics.median), ("cold", statistics.median), ("warm", min), ("cold", min)]
     for p in range(passes):
-        print(f"| pass {p + 1} | " + " | ".join(fmt_ratio(suite_ratio(rows, m, s, p)) for m, s in stats) + " |")
+        print(f"| pass {p + 1} | " + " | ".join(fmt_ratio(suite_ratio(rows, m, s, p)) for m, s in stats)
+              + f" | {loads[p]:.2f} |")
     print("| range over passes | " + " | ".join(
         f"{fmt_ratio(min(suite_ratio(rows, m, s, p) for p in range(passes)))}–"
-        f"{fmt_ratio(max(suite_ratio(rows, m, s, p) for p in range(passes)))}" for m, s in stats) + " |")
-    print("| all passes pooled | " + " | ".join(fmt_ratio(suite_ratio(rows, m, s)) for m, s in stats) + " |")
+        f"{fmt_ratio(max(suite_ratio(rows, m, s, p) for p in range(passes)))}" for m, s in stats) + " | |")
+    print("| all passes pooled | " + " | ".join(fmt_ratio(suite_ratio(rows, m, s)) for m, s in stats) + " | |")
     print()
     per_pass = [suite_ratio(rows, "warm", statistics.median, p) for p in range(passes)]
     met = sum(x >= 1000 for x in per_pass)
     print(f"Headline: the median-of-medians ratio against warm SymPy is "
           f"{fmt_ratio(suite_ratio(rows, 'warm', statistics.median))} over all passes, "
           f"{fmt_ratio(min(per_pass))}–{fmt_ratio(max(per_pass))} from pass to pass.\n")
+    print("A caveat on medians: matcalc's runs take microseconds and SymPy's milliseconds, so when "
+          "other work competes for the two cores a SymPy run is far more likely to be preempted, and "
+          "SymPy's median can grow more than matcalc's: under load the ratio of medians leans "
+          "matcalc's way. The pass with the lowest load is the fairest; the bests are the least "
+          "affected by load.\n")
     print(f"Target: that ratio at least 1000×: met in {met} of {passes} passes"
           f"{'' if met == passes else ' (so NOT met)'}.\n")
 
@@ -531,13 +540,13 @@ def main():
         f"REPL; {args.passes} passes over the suite, the trace chain once. SymPy's time is `.diff` alone; "
         f"matcalc's is the whole statement, parsing to printing\n"
     )
-    rows = measure(args.binary, read_suite(), args.passes)
+    rows, loads = measure(args.binary, read_suite(), args.passes)
     print("### The shared suite (gradients)\n")
     print_tables(rows, True)
-    summary(rows, args.passes)
+    summary(rows, args.passes, loads)
     ks = [k for k in (1, 2, 4, 8, 16, 32) if k <= args.chain_max]
     if ks:
-        chain = measure(args.binary, [trace_chain_case(k) for k in ks], 1)
+        chain, _ = measure(args.binary, [trace_chain_case(k) for k in ks], 1)
         print("### grad tr(A1 X A2 X … Ak X) wrt X (one pass)\n")
         print_tables(chain, False)
     load = os.getloadavg()
