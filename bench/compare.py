@@ -184,11 +184,12 @@ class SympyTimer:
         self.warmed = False
 
     def cold(self):
+        """Wall time, this thread's CPU time, the answer."""
         f, v = self.f, self.v
         clear_cache()
-        t = time.perf_counter()
+        c, t = time.thread_time(), time.perf_counter()
         result = f.diff(v)
-        return time.perf_counter() - t, result
+        return time.perf_counter() - t, time.thread_time() - c, result
 
     def warm(self):
         if not self.warmed:  # one untimed call, so the cache is warm
@@ -196,9 +197,9 @@ class SympyTimer:
             self.warm()
         self.fresh += 1
         f, v = sympy_function(self.case, f"_{self.fresh}")
-        t = time.perf_counter()
+        c, t = time.thread_time(), time.perf_counter()
         f.diff(v)
-        return time.perf_counter() - t
+        return time.perf_counter() - t, time.thread_time() - c, None
 
 
 def outer(*args):
@@ -328,13 +329,15 @@ def statement(case):
 def side_by_side(repl, timer, case):
     """Cold SymPy's, warm SymPy's and matcalc's times for one case, in
     alternating blocks whose order rotates from round to round."""
-    times = dict(cold=[], warm=[], matcalc=[])
+    times = dict(cold=[], warm=[], matcalc=[], cold_cpu=[], warm_cpu=[])
     answer = None
 
     def sympy_block(mode):
         block, start = [], time.perf_counter()
         while not block or (time.perf_counter() - start < SYMPY_BLOCK and len(block) < SYMPY_RUNS):
-            block.append(timer.cold()[0] if mode == "cold" else timer.warm())
+            wall, cpu, _ = timer.cold() if mode == "cold" else timer.warm()
+            block.append(wall)
+            times[mode + "_cpu"].append(cpu)
         times[mode] += block
 
     def matcalc_block():
@@ -389,7 +392,7 @@ def measure(binary, cases, passes):
             row["matcalc_answer"] = answer
             if p == 0:
                 case = row["case"]
-                result = timer.cold()[1]
+                result = timer.cold()[2]
                 references = []
                 for seed in SEEDS:
                     point = random_point(case["dims"], seed)
@@ -479,9 +482,10 @@ def print_tables(rows, show_answers):
 def summary(rows, passes, loads):
     print("Median over the cases of each case's ratio (SymPy's time over matcalc's):\n")
     print("| | medians, warm SymPy | medians, cold SymPy | bests, warm SymPy | bests, cold SymPy "
-          "| load average (1 min) at the pass's end |")
-    print("|---|---:|---:|---:|---:|---:|")
-    stats = [("warm", statistics.median), ("cold", statistics.median), ("warm", min), ("cold", min)]
+          "| medians, warm SymPy's CPU time | load average (1 min) at the pass's end |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    stats = [("warm", statistics.median), ("cold", statistics.median), ("warm", min), ("cold", min),
+             ("warm_cpu", statistics.median)]
     for p in range(passes):
         print(f"| pass {p + 1} | " + " | ".join(fmt_ratio(suite_ratio(rows, m, s, p)) for m, s in stats)
               + f" | {loads[p]:.2f} |")
@@ -499,7 +503,9 @@ def summary(rows, passes, loads):
           "other work competes for the two cores a SymPy run is far more likely to be preempted, and "
           "SymPy's median can grow more than matcalc's: under load the ratio of medians leans "
           "matcalc's way. The pass with the lowest load is the fairest; the bests are the least "
-          "affected by load.\n")
+          "affected by load. As a check, the last column but one puts SymPy's CPU time (its thread's, "
+          "which does not count time spent preempted) over matcalc's wall time (matcalc reports only "
+          "wall time; its runs are rarely preempted): it should move less with the load.\n")
     print(f"Target: that ratio at least 1000×: met in {met} of {passes} passes"
           f"{'' if met == passes else ' (so NOT met)'}.\n")
 
