@@ -373,12 +373,27 @@ def matcalc_right(binary, case, references):
 # ----- measuring -----
 
 
+QUIET_LOAD = 2.5  # a pass waits for the 1-minute load average to fall below this
+QUIET_WAIT = 120  # seconds, at most, before each pass
+
+
+def wait_for_quiet():
+    """Waits (at most QUIET_WAIT seconds) until the machine's 1-minute load
+    average is below QUIET_LOAD: other work on a 2-core machine inflates
+    SymPy's longer runs far more than matcalc's."""
+    start = time.monotonic()
+    while os.getloadavg()[0] >= QUIET_LOAD and time.monotonic() - start < QUIET_WAIT:
+        time.sleep(5)
+
+
 def measure(binary, cases, passes):
     """For each case: its samples per pass and mode, SymPy's and matcalc's
-    answers, and whether each is right."""
+    answers, and whether each is right; and the load average at the end
+    of each pass."""
     rows = [dict(case=c, samples=[]) for c in cases]
     loads = []
     for p in range(passes):
+        wait_for_quiet()
         repl = Repl(binary)
         # One untimed pass first, as SymPy is imported and warm before it is
         # timed: a process's first statements pay for page faults and set-up.
@@ -498,7 +513,11 @@ def summary(rows, passes, loads):
     met = sum(x >= 1000 for x in per_pass)
     print(f"Headline: the median-of-medians ratio against warm SymPy is "
           f"{fmt_ratio(suite_ratio(rows, 'warm', statistics.median))} over all passes, "
-          f"{fmt_ratio(min(per_pass))}–{fmt_ratio(max(per_pass))} from pass to pass.\n")
+          f"{fmt_ratio(min(per_pass))}–{fmt_ratio(max(per_pass))} from pass to pass; with SymPy's CPU "
+          f"time instead of its wall time, {fmt_ratio(suite_ratio(rows, 'warm_cpu', statistics.median))} "
+          f"over all passes, {fmt_ratio(min(suite_ratio(rows, 'warm_cpu', statistics.median, p) for p in range(passes)))}–"
+          f"{fmt_ratio(max(suite_ratio(rows, 'warm_cpu', statistics.median, p) for p in range(passes)))} "
+          f"from pass to pass.\n")
     print("A caveat on medians: matcalc's runs take microseconds and SymPy's milliseconds, so when "
           "other work competes for the two cores a SymPy run is far more likely to be preempted, and "
           "SymPy's median can grow more than matcalc's: under load the ratio of medians leans "
@@ -518,14 +537,17 @@ def version(cmd):
 
 
 def main():
-    global ROUNDS
+    global ROUNDS, QUIET_WAIT
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("binary", nargs="?", default=os.path.join(HERE, "..", "target", "release", "matcalc"))
     ap.add_argument("--passes", type=int, default=PASSES, help="passes over the suite")
     ap.add_argument("--rounds", type=int, default=ROUNDS, help="alternating rounds per case and pass")
     ap.add_argument("--chain-max", type=int, default=32, help="largest k of the trace chain (0: none)")
+    ap.add_argument("--quiet-wait", type=float, default=QUIET_WAIT,
+                    help=f"seconds to wait before each pass for the load average to fall below {QUIET_LOAD}")
     args = ap.parse_args()
     ROUNDS = args.rounds
+    QUIET_WAIT = args.quiet_wait
     cpu = "unknown"
     try:
         with open("/proc/cpuinfo") as f:
@@ -543,7 +565,7 @@ def main():
         f"- times: per case and pass, {ROUNDS} rounds of three alternating blocks (their order rotating): "
         f"up to {SYMPY_RUNS} cold SymPy runs within {SYMPY_BLOCK} s (cache cleared before each), as many warm "
         f"ones (cache kept, fresh symbols for each), and {MATCALC_REPEATS} matcalc runs back to back in one open "
-        f"REPL; {args.passes} passes over the suite, the trace chain once. SymPy's time is `.diff` alone; "
+        f"REPL; {args.passes} passes over the suite (each after waiting up to {QUIET_WAIT:.0f} s for the load average to fall below {QUIET_LOAD}), the trace chain once. SymPy's time is `.diff` alone; "
         f"matcalc's is the whole statement, parsing to printing\n"
     )
     rows, loads = measure(args.binary, read_suite(), args.passes)
