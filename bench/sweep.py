@@ -112,9 +112,12 @@ def main():
           f"{'met' if k128[2] < 0.1 else 'NOT met'}")
     print(f"- peak memory at k = 256: {k256 / 1024:.1f} MB (target < 200 MB): "
           f"{'met' if k256 < 200 * 1024 else 'NOT met'}")
-    worst = max(grad_growth, diff_growth)
+    # The mark is exactly the printed target: both exponents, as printed
+    # (two decimals), at most 1.00. No allowance for noise is added here;
+    # the table above shows how noisy the times are.
+    worst = max(round(grad_growth, 2), round(diff_growth, 2))
     print(f"- time against output size: exponent {grad_growth:.2f} (gradient), {diff_growth:.2f} (differential) "
-          f"(target ≤ 1, within measurement noise): {'met' if worst <= 1.15 else 'NOT met'}\n")
+          f"(target ≤ 1.00 for both): {'met' if worst <= 1.0 else 'NOT met'}\n")
 
 
 if __name__ == "__main__":
