@@ -5,9 +5,7 @@
 //! and verified by the same machinery. matcalc's own answer comes along,
 //! so a refuted claim can be compared with it.
 
-use super::{Answer, Derivative, Session, Verdict, Wrt, resolve_wrt, symmetric, verify};
-use crate::calculus::extract::{inner, vec_of};
-use crate::expr::Expr;
+use super::{Derivative, Session, Verdict, Wrt, resolve_wrt};
 use crate::lower::{Context, VarKind};
 use crate::shape::{Dim, Shape};
 use crate::simplify::Form;
@@ -84,16 +82,13 @@ impl Session {
         };
         // matcalc's own answer: the reference, and the direction's name
         let form = Some(Form::Expanded);
-        let (own, gradient) = match claim.kind {
+        let own = match claim.kind {
             Derivative::Differential | Derivative::Entrywise => {
-                (self.diff_with(expr, &var, None, where_, form)?, None)
+                self.diff_with(expr, &var, None, where_, form)?
             }
-            Derivative::Gradient => (self.grad(expr, &var, where_, form)?, None),
-            Derivative::Hessian => {
-                let (h, g) = self.hessian_with_gradient(expr, &var, where_, form)?;
-                (h, Some(g))
-            }
-            Derivative::Jacobian => (self.jacobian(expr, &var, where_, form)?, None),
+            Derivative::Gradient => self.grad(expr, &var, where_, form)?,
+            Derivative::Hessian => self.hessian(expr, &var, where_, form)?,
+            Derivative::Jacobian => self.jacobian(expr, &var, where_, form)?,
         };
         let dir = own.direction.clone().unwrap_or_else(|| format!("d{var}"));
         let decls = declarations_of(&lowered.context);
@@ -160,26 +155,21 @@ impl Session {
                 "write the differential in the direction `{dir}`, e.g. `{dir}^T x + x^T {dir}`"
             )));
         }
-        let g = claimed.expr.clone();
-        let dx = Expr::var(&dir, x_shape);
-        let (lhs, rhs) = match claim.kind {
-            Derivative::Differential | Derivative::Entrywise => (f.clone(), g.clone()),
-            Derivative::Gradient => (f.clone(), inner(&g, &dx)),
-            Derivative::Hessian => (
-                vec_of(gradient.as_ref().expect("a Hessian's gradient")),
-                Expr::mul(&g, &vec_of(&dx)),
-            ),
-            Derivative::Jacobian => (vec_of(f), Expr::mul(&g, &vec_of(&dx))),
+        // The one path that verifies a claim, for the CLI, the REPL, the
+        // library and the mutation suite alike.
+        use crate::numeric::verify::{Claim as Claimed, verify_claim};
+        let value = claimed.expr.clone();
+        let claimed = match claim.kind {
+            Derivative::Differential => Claimed::Differential {
+                direction: dir.clone(),
+                value,
+            },
+            Derivative::Entrywise => Claimed::Entrywise(value),
+            Derivative::Gradient => Claimed::Gradient(value),
+            Derivative::Hessian => Claimed::Hessian(value),
+            Derivative::Jacobian => Claimed::Jacobian(value),
         };
-        let probe = Answer {
-            result: g.clone(),
-            text: crate::print::to_text(&g),
-            ..own.clone()
-        };
-        let mut outcome = verify(&probe, &lhs, &rhs);
-        if claim.kind == Derivative::Gradient && lowered.context.vars[&var].symmetric {
-            outcome = symmetric(&probe, outcome);
-        }
+        let outcome = verify_claim(f, &claimed, &lowered.context, &var);
         let reference = (!outcome.passed()).then(|| own.text.clone());
         Ok(Verdict {
             kind: claim.kind.name(),
