@@ -40,11 +40,16 @@ pub struct Note {
 }
 
 /// The notes about guessed readings of a lowered input, in the order of
-/// the input. This is the seam for such checks: each reads the tree and
-/// what inference found (kinds, shapes, declarations) and pushes a
-/// [`Note`]; none exists yet, so this returns no notes (and allocates
-/// nothing).
-pub(super) fn notes(_parsed: &Parsed, _inferred: &Inferred<'_>) -> Vec<Note> {
+/// the input. This is the seam for such checks: each reads the tree, what
+/// the `where` clause declared (a declared name's reading is no guess)
+/// and what inference found (add accessors to `Inferred` as a check needs
+/// them), and pushes a [`Note`]. None exists yet, so this returns no
+/// notes (and allocates nothing).
+pub(super) fn notes(
+    _parsed: &Parsed,
+    _declared: &Declarations,
+    _inferred: &Inferred<'_>,
+) -> Vec<Note> {
     Vec::new()
 }
 

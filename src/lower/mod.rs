@@ -1,7 +1,7 @@
 //! `Ast` → `Expr`: kinds from names and declarations, shapes by
 //! unification, the `Expr` itself, and checks on readings that are guesses.
 //!
-//! Lowering is split by job, one file each, run in this order by [`lower`]:
+//! Lowering is split by job, one file each, which [`lower`] runs in turn:
 //!
 //! - `declare`: the `where` clause, read and checked on its own;
 //! - `infer`: every name and every `I`, `ones`, `E_ij` gets a shape with
@@ -11,7 +11,9 @@
 //!   resolved;
 //! - `lint`: refusals of likely misreadings (`AX` for `A X`, an unknown
 //!   function) and of what folding constants reveals, and the [`Note`]s
-//!   about guessed readings.
+//!   about guessed readings; each check runs once its data is ready
+//!   (glued names before `infer`, number sizes after it, folding after
+//!   `build`, notes last).
 //!
 //! `infer` hands `build` an `Inferred`: the resolved unifier, the symbols,
 //! and the shapes of the nodes whose `Expr` cannot be built from their
@@ -168,7 +170,7 @@ pub fn lower(parsed: &Parsed, src: &str) -> Result<Lowered, Diagnostic> {
     lint::check_number_sizes(&parsed.expr, src)?;
     let expr = build::build(&parsed.expr, &inferred);
     lint::check_folded(&expr, src)?;
-    let notes = lint::notes(parsed, &inferred);
+    let notes = lint::notes(parsed, &declared, &inferred);
     Ok(Lowered {
         expr,
         context: inferred.into_context(),
