@@ -10,7 +10,7 @@
 use crate::expr::{ElemFn, Expr, Func, Kind, rat};
 use num_rational::BigRational;
 use num_traits::{One, Signed};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 /// Most factor slots the product rule may create before giving up: the
 /// differential of a product of k factors has k terms of k factors, so a
@@ -41,37 +41,89 @@ pub fn differential(f: &Expr, wrt: &str, dir: &Expr) -> Result<Expr, TooLarge> {
     Ok(out)
 }
 
-/// One application of a rule, for a derivation: the differential of
-/// `f` with the differentials of its operands left pending, as variables
-/// named `d(…)` (listed in `pending` with the operand each stands for).
+/// The differentials a derivation has left pending: each stands in the
+/// derivation's expressions as a variable with an opaque name (`d#0`,
+/// `d#1`, …, which no input can spell), listed here with the operand
+/// whose differential it is. Calculus prints nothing: a printer that
+/// shows a derivation spells each one from its operand (`d(A X)`).
+///
+/// One `Pending` serves a whole derivation, so an operand met again in a
+/// later step keeps its name, and names are handed out in order of first
+/// sight.
+#[derive(Clone, Debug, Default)]
+pub struct Pending {
+    entries: Vec<(String, Expr)>,
+}
+
+impl Pending {
+    /// None pending yet.
+    pub fn new() -> Pending {
+        Pending::default()
+    }
+
+    /// How many differentials are pending.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The `i`-th pending differential, in order of first sight: its
+    /// variable's name and its operand.
+    pub fn get(&self, i: usize) -> Option<(&str, &Expr)> {
+        self.entries.get(i).map(|(n, e)| (n.as_str(), e))
+    }
+
+    /// Every pending differential: its variable's name and its operand.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Expr)> {
+        self.entries.iter().map(|(n, e)| (n.as_str(), e))
+    }
+
+    /// The variable standing for `d operand`, named on first sight.
+    fn stand_in(&mut self, operand: &Expr) -> Expr {
+        let name = match self.entries.iter().find(|(_, e)| e == operand) {
+            Some((n, _)) => n.clone(),
+            None => {
+                let n = format!("d#{}", self.entries.len());
+                self.entries.push((n.clone(), operand.clone()));
+                n
+            }
+        };
+        Expr::var(&name, operand.shape().clone())
+    }
+}
+
+/// One application of a rule, for a derivation: the differential of an
+/// expression with the differentials of its operands left pending.
 #[derive(Clone, Debug)]
 pub struct RuleStep {
     /// The rule, in words (`product rule`).
     pub law: &'static str,
-    /// `d f` with the operands' differentials pending.
+    /// `d f` with the operands' differentials pending, as the variables
+    /// of the [`Pending`] passed to [`rule_step`].
     pub result: Expr,
-    /// The pending differentials: (variable name, operand).
-    pub pending: Vec<(String, Expr)>,
 }
 
 /// The differential of `f` one rule deep: the rule for `f`'s outermost
 /// operator, with the differential of each operand that is not `wrt`
-/// itself (nor constant) left pending. Repeating this on the pending
-/// operands is the derivation `--steps` prints; substituting every
-/// pending differential gives [`differential`]'s result.
-pub fn rule_step(f: &Expr, wrt: &str, dir: &Expr) -> RuleStep {
+/// itself (nor constant) left pending, recorded in `pending`. Repeating
+/// this on the pending operands is the derivation `--steps` prints;
+/// substituting every pending differential gives [`differential`]'s
+/// result.
+pub fn rule_step(f: &Expr, wrt: &str, dir: &Expr, pending: &mut Pending) -> RuleStep {
     let d = Diff {
         wrt,
         dir,
         work: Cell::new(0),
-        shallow: Some(std::cell::RefCell::new(Vec::new())),
+        shallow: Some(RefCell::new(pending)),
         entered: Cell::new(false),
     };
-    let result = d.d(f);
     RuleStep {
         law: law(f),
-        result,
-        pending: d.shallow.map(|p| p.into_inner()).unwrap_or_default(),
+        result: d.d(f),
     }
 }
 
@@ -109,7 +161,7 @@ struct Diff<'a> {
     /// quickly and the caller reports `TooLarge`.
     work: Cell<usize>,
     /// In a rule step: the operands whose differentials are left pending.
-    shallow: Option<std::cell::RefCell<Vec<(String, Expr)>>>,
+    shallow: Option<RefCell<&'a mut Pending>>,
     /// Whether the rule step's outermost operator has been entered.
     entered: Cell<bool>,
 }
@@ -129,12 +181,7 @@ impl Diff<'_> {
             if let Some(pending) = &self.shallow {
                 let is_wrt = matches!(f.kind(), Kind::Var(v) if &**v == self.wrt);
                 if self.entered.get() && !is_wrt {
-                    let name = format!("d({})", crate::print::to_text(f));
-                    let mut p = pending.borrow_mut();
-                    if !p.iter().any(|(n, _)| *n == name) {
-                        p.push((name.clone(), f.clone()));
-                    }
-                    return Expr::var(&name, f.shape().clone());
+                    return pending.borrow_mut().stand_in(f);
                 }
                 self.entered.set(true);
             }
@@ -336,5 +383,36 @@ impl Diff<'_> {
             // softplus' = sigmoid
             ElemFn::Softplus => Expr::hadamard(&ap(ElemFn::Sigmoid), dz),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::{Dim, Shape};
+
+    #[test]
+    fn a_derivation_names_each_pending_operand_once() {
+        let m = |name| Expr::var(name, Shape::square(Dim::named("n")));
+        let (a, b, x) = (m("A"), m("B"), m("X"));
+        let xt = Expr::transpose(&x);
+        let ax = Expr::product(vec![a, xt.clone()]);
+        let bx = Expr::product(vec![b, xt.clone()]);
+        let f = Expr::sum(vec![ax.clone(), bx.clone()]);
+        let dx = m("dX");
+        let mut pending = Pending::new();
+        // d(A X^T + B X^T) = d(A X^T) + d(B X^T)
+        let first = rule_step(&f, "X", &dx, &mut pending);
+        assert_eq!(first.law, "sum rule");
+        let names: Vec<(&str, &Expr)> = pending.iter().collect();
+        assert_eq!(names, [("d#0", &ax), ("d#1", &bx)]);
+        // both products leave d(X^T) pending, under one name
+        for i in 0..2 {
+            let operand = pending.get(i).expect("pending").1.clone();
+            let step = rule_step(&operand, "X", &dx, &mut pending);
+            assert!(step.result.mentions("d#2"), "{:?}", step.result);
+        }
+        assert_eq!(pending.len(), 3);
+        assert_eq!(pending.get(2), Some(("d#2", &xt)));
     }
 }

@@ -15,27 +15,22 @@ use crate::lower::{Context, VarKind};
 use crate::print::text::{Notation, Printer};
 use num_bigint::BigInt;
 use num_rational::BigRational;
-use std::collections::HashMap;
 
 const ATOM: u8 = 6;
 const POSTFIX: u8 = 5;
 
-/// LaTeX, with the variables' roles from a context and optional names
-/// spelled in advance (the derivation's pending differentials).
+/// LaTeX, with the variables' roles from a context (names spelled in
+/// advance, such as a derivation's pending differentials, are the
+/// business of [`crate::print::text::Spelled`]).
 pub(crate) struct Latex<'a> {
     /// Which names are differentials of which variables.
     pub(crate) ctx: &'a Context,
-    /// Names printed as given instead of escaped.
-    pub(crate) spelled: HashMap<String, String>,
 }
 
 impl<'a> Latex<'a> {
     /// The notation for expressions over `ctx`'s variables.
     pub(crate) fn new(ctx: &'a Context) -> Latex<'a> {
-        Latex {
-            ctx,
-            spelled: HashMap::new(),
-        }
+        Latex { ctx }
     }
 
     /// The expression in LaTeX.
@@ -46,9 +41,6 @@ impl<'a> Latex<'a> {
 
 impl Notation for Latex<'_> {
     fn var(&self, name: &str) -> String {
-        if let Some(s) = self.spelled.get(name) {
-            return s.clone();
-        }
         let base = self
             .ctx
             .vars

@@ -18,6 +18,7 @@ use crate::expr::{Expr, Func, Kind};
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{One, Signed};
+use std::collections::HashMap;
 
 const SUM: u8 = 1;
 const PRODUCT: u8 = 2;
@@ -119,6 +120,68 @@ impl Notation for Text {
             body.push_str(d);
         }
         (body, PRODUCT)
+    }
+}
+
+/// A notation with some variable names spelled in advance (a
+/// derivation's pending differentials, `d(A X)`, whose variables have
+/// opaque names), every other piece as `inner` spells it.
+pub(crate) struct Spelled<'a> {
+    /// The notation for everything else.
+    pub(crate) inner: &'a dyn Notation,
+    /// Variable names, and how each is printed instead.
+    pub(crate) names: &'a HashMap<String, String>,
+}
+
+impl Spelled<'_> {
+    /// The expression in this notation.
+    pub(crate) fn show(&self, e: &Expr) -> String {
+        Printer { n: self }.show(e)
+    }
+}
+
+impl Notation for Spelled<'_> {
+    fn var(&self, name: &str) -> String {
+        match self.names.get(name) {
+            Some(s) => s.clone(),
+            None => self.inner.var(name),
+        }
+    }
+    fn leaf(&self, kind: &Kind) -> String {
+        self.inner.leaf(kind)
+    }
+    fn unit(&self, indices: &str, vector: bool) -> String {
+        self.inner.unit(indices, vector)
+    }
+    fn fraction(&self, numer: &BigInt, denom: &BigInt) -> (String, u8) {
+        self.inner.fraction(numer, denom)
+    }
+    fn exponent(&self, k: &BigRational) -> String {
+        self.inner.exponent(k)
+    }
+    fn postfix(&self, base: &str, transpose: bool, inverse: bool) -> String {
+        self.inner.postfix(base, transpose, inverse)
+    }
+    fn hadamard_power(&self, base: &str, k: &BigRational) -> String {
+        self.inner.hadamard_power(base, k)
+    }
+    fn operator(&self, kind: &Kind) -> &'static str {
+        self.inner.operator(kind)
+    }
+    fn apply(&self, f: Func, arg: &str) -> String {
+        self.inner.apply(f, arg)
+    }
+    fn paren(&self, s: &str) -> String {
+        self.inner.paren(s)
+    }
+    fn divide(&self, numerator: &str, denominators: &[String]) -> (String, u8) {
+        self.inner.divide(numerator, denominators)
+    }
+    fn denominator_level(&self) -> u8 {
+        self.inner.denominator_level()
+    }
+    fn join(&self, parts: &[String]) -> String {
+        self.inner.join(parts)
     }
 }
 

@@ -6,18 +6,23 @@
 //! fired (`simplify::simplify_traced`, from the canonicaliser's own record
 //! and egg's explanations), and the result.
 //!
-//! Printed as aligned text lines, or as a LaTeX `align*` block.
+//! Printed as aligned text lines, or as a LaTeX `align*` block. The
+//! rule steps leave differentials pending as variables with opaque names
+//! (`calculus::diff::Pending`: data, not text); this printer spells each
+//! as `d(operand)` in the notation at hand.
 
 use super::{Answer, Derivative, Session, Wrt};
-use crate::calculus::diff::rule_step;
+use crate::calculus::diff::{Pending, rule_step};
 use crate::calculus::differential;
 use crate::expr::{Expr, Kind};
 use crate::lower::Context;
 use crate::print::index::function_name;
 use crate::print::latex::{Latex, ident};
+use crate::print::text::{Spelled, Text};
 use crate::print::to_text;
 use crate::simplify::{Form, simplify_traced};
 use crate::span::Diagnostic;
+use std::collections::HashMap;
 
 /// Most rule applications a derivation shows before it goes straight to
 /// the whole differential.
@@ -46,8 +51,9 @@ pub struct Derivation {
     lines: Vec<Line>,
     /// The variables, the direction and the pending differentials.
     ctx: Context,
-    /// Pending differentials `d(…)` and the operand each stands for.
-    pending: Vec<(String, Expr)>,
+    /// The pending differentials: the variables standing for `d(…)` in
+    /// the lines, with their operands; printed as `d(operand)`.
+    pending: Pending,
     /// The answer the derivation arrives at.
     pub answer: Answer,
 }
@@ -162,23 +168,21 @@ fn derivation(answer: Answer, gradient: Option<Expr>, form: Form) -> Derivation 
     });
 
     // the rules, operator by operator
-    let first = rule_step(f, &var, &dir);
+    let mut pending = Pending::new();
+    let first = rule_step(f, &var, &dir, &mut pending);
     lines.push(Line {
         label: first.law.into(),
         lhs: d_f.clone(),
         rhs: Side::Expr(first.result.clone()),
         why: None,
     });
-    let mut pending = first.pending.clone();
     let mut next = 0;
     while next < pending.len() && next < MAX_RULE_STEPS {
-        let (name, operand) = pending[next].clone();
-        let step = rule_step(&operand, &var, &dir);
-        for p in step.pending {
-            if !pending.iter().any(|(n, _)| *n == p.0) {
-                pending.push(p);
-            }
-        }
+        let (name, operand) = match pending.get(next) {
+            Some((n, e)) => (n.to_string(), e.clone()),
+            None => break,
+        };
+        let step = rule_step(&operand, &var, &dir, &mut pending);
         lines.push(Line {
             label: step.law.into(),
             lhs: Side::Expr(Expr::var(&name, operand.shape().clone())),
@@ -287,20 +291,18 @@ fn derivation(answer: Answer, gradient: Option<Expr>, form: Form) -> Derivation 
 }
 
 impl Derivation {
-    fn latex_notation(&self) -> Latex<'_> {
-        let mut n = Latex::new(&self.ctx);
-        let spelled: Vec<(String, String)> = self
-            .pending
+    /// Each pending differential's variable, spelled `d(operand)` by
+    /// `show` (the operand as the notation writes it).
+    fn spell_pending(&self, show: impl Fn(&Expr) -> String) -> HashMap<String, String> {
+        self.pending
             .iter()
-            .map(|(name, operand)| {
-                (
-                    name.clone(),
-                    format!("\\mathrm{{d}}\\left({}\\right)", n.show(operand)),
-                )
-            })
-            .collect();
-        n.spelled.extend(spelled);
-        n
+            .map(|(name, operand)| (name.to_string(), show(operand)))
+            .collect()
+    }
+
+    /// The pending differentials spelled in text: `d(A X)`.
+    fn text_names(&self) -> HashMap<String, String> {
+        self.spell_pending(|e| format!("d({})", to_text(e)))
     }
 
     /// The right-hand sides of the closing run of lines, those that state
@@ -308,8 +310,13 @@ impl Derivation {
     /// simplification, the result), and the context they are over: each
     /// must equal the next, which the tests check numerically.
     pub fn closing_chain(&self) -> (Vec<Expr>, &Context) {
+        let names = self.text_names();
+        let text = Spelled {
+            inner: &Text,
+            names: &names,
+        };
         let key = |s: &Side| match s {
-            Side::Expr(e) => to_text(e),
+            Side::Expr(e) => text.show(e),
             Side::Words { text, .. } => text.clone(),
         };
         let last = self.lines.last().map(|l| key(&l.lhs)).unwrap_or_default();
@@ -326,8 +333,13 @@ impl Derivation {
 
     /// One line per step: `label: lhs = rhs`, labels aligned.
     pub fn to_text(&self) -> String {
+        let names = self.text_names();
+        let text = Spelled {
+            inner: &Text,
+            names: &names,
+        };
         let side = |s: &Side| match s {
-            Side::Expr(e) => to_text(e),
+            Side::Expr(e) => text.show(e),
             Side::Words { text, .. } => text.clone(),
         };
         let width = self
@@ -357,7 +369,13 @@ impl Derivation {
     /// The derivation as a LaTeX `align*` block: the left-hand side is
     /// written once per run of lines that share it.
     pub fn to_latex(&self) -> String {
-        let n = self.latex_notation();
+        let latex = Latex::new(&self.ctx);
+        let names =
+            self.spell_pending(|e| format!("\\mathrm{{d}}\\left({}\\right)", latex.show(e)));
+        let n = Spelled {
+            inner: &latex,
+            names: &names,
+        };
         let side = |s: &Side| match s {
             Side::Expr(e) => n.show(e),
             Side::Words { latex, .. } => latex.clone(),

@@ -245,25 +245,39 @@ fn check_verifies_a_claimed_derivative() {
     assert!(out.contains("matcalc's answer: A X + A^T X"), "{out}");
 }
 
-#[test]
-fn lower_layers_never_import_the_session() {
+/// The files under `src/<dir>` (for each of `dirs`) whose text mentions
+/// `needle`.
+fn sources_mentioning(dirs: &[&str], needle: &str) -> Vec<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut offenders = Vec::new();
-    for dir in ["print", "calculus", "simplify", "numeric"] {
+    for dir in dirs {
         let mut stack = vec![root.join(dir)];
         while let Some(d) = stack.pop() {
             for entry in std::fs::read_dir(&d).expect("reads src") {
                 let p = entry.expect("entry").path();
                 if p.is_dir() {
                     stack.push(p);
-                } else if std::fs::read_to_string(&p)
-                    .expect("reads")
-                    .contains("crate::session")
-                {
+                } else if std::fs::read_to_string(&p).expect("reads").contains(needle) {
                     offenders.push(p.display().to_string());
                 }
             }
         }
     }
+    offenders
+}
+
+#[test]
+fn lower_layers_never_import_the_session() {
+    let offenders = sources_mentioning(
+        &["print", "calculus", "simplify", "numeric"],
+        "crate::session",
+    );
     assert!(offenders.is_empty(), "import the session: {offenders:?}");
+}
+
+#[test]
+fn calculus_prints_nothing() {
+    // pending differentials are data; the derivation's printer spells them
+    let offenders = sources_mentioning(&["calculus"], "crate::print");
+    assert!(offenders.is_empty(), "import the printers: {offenders:?}");
 }

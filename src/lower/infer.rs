@@ -1,0 +1,621 @@
+//! Shapes by unification: every name and every `I`, `ones`, `E_ij`, `e_i`
+//! gets a shape with size variables, and each operator unifies its
+//! operands' shapes or reports the clash with both operands labelled.
+//!
+//! The result, [`Inferred`], is all `build` needs: the unifier (to resolve
+//! size variables), the symbols, and the shapes of the nodes whose `Expr`
+//! cannot be built from their operands alone. Those shapes are recorded
+//! per node, keyed by the node's address ([`NodeShapes`]), rather than
+//! replayed in walk order: the address is unique for as long as the tree
+//! is borrowed (which the record's lifetime enforces), costs nothing to
+//! compute, needs no id in `Ast` (which both readers build) and, unlike a
+//! span, cannot collide (`I` and `I^T` start at the same byte). Only those
+//! few nodes are recorded, so the record costs nothing on inputs without
+//! them; every other node's shape follows from its operands in `build`'s
+//! smart constructors.
+
+use super::declare::Declarations;
+use super::{
+    Context, MAX_EXPONENT, MAX_MATRIX_POWER, VarInfo, VarKind, const_value, conventional_kind,
+    is_greek_name, lint, spine, unit_indices,
+};
+use crate::ast::{Ast, AstKind, BinOp, Builtin, Parsed, PostOp};
+use crate::builtins::Signature;
+use crate::expr::rat;
+use crate::hash::FxHashMap;
+use crate::shape::{Shape, TShape, Term, Unifier};
+use crate::span::{Diagnostic, Span};
+use num_rational::BigRational;
+use num_traits::{Signed, Zero};
+use std::collections::{BTreeMap, BTreeSet};
+use std::marker::PhantomData;
+
+/// A name's symbol: its shape with size variables, and what it is.
+struct Symbol {
+    shape: TShape,
+    kind: VarKind,
+    symmetric: bool,
+    spd: bool,
+    differential_of: Option<String>,
+}
+
+/// Shapes recorded per node of the tree borrowed for `'a`, keyed by the
+/// node's address (never dereferenced: the pointer is only an identity).
+pub(super) struct NodeShapes<'a> {
+    shapes: FxHashMap<*const Ast, TShape>,
+    tree: PhantomData<&'a Ast>,
+}
+
+impl<'a> NodeShapes<'a> {
+    fn new() -> Self {
+        NodeShapes {
+            shapes: FxHashMap::default(),
+            tree: PhantomData,
+        }
+    }
+
+    /// Records the shape of `node`.
+    fn record(&mut self, node: &'a Ast, shape: TShape) {
+        self.shapes.insert(node as *const Ast, shape);
+    }
+
+    /// The shape recorded for `node`, if any.
+    fn get(&self, node: &'a Ast) -> Option<&TShape> {
+        self.shapes.get(&(node as *const Ast))
+    }
+}
+
+/// What inference found, for `build` and for the context.
+pub(super) struct Inferred<'a> {
+    unifier: Unifier,
+    symbols: BTreeMap<String, Symbol>,
+    order: Vec<String>,
+    nodes: NodeShapes<'a>,
+}
+
+impl<'a> Inferred<'a> {
+    /// The resolved shape of the variable `name`.
+    pub(super) fn var_shape(&self, name: &str) -> Shape {
+        self.unifier.shape(&self.symbols[name].shape)
+    }
+
+    /// The resolved shape of a node whose shape does not follow from its
+    /// operands (`I`, `ones`, `E_ij`, `e_i`).
+    pub(super) fn node_shape(&self, node: &'a Ast) -> Shape {
+        let s = self
+            .nodes
+            .get(node)
+            .expect("infer records the shape of every I, ones, E_ij and e_i");
+        self.unifier.shape(s)
+    }
+
+    /// The variables, in order of first appearance, with resolved shapes.
+    pub(super) fn into_context(self) -> Context {
+        let mut vars = BTreeMap::new();
+        for name in &self.order {
+            let s = &self.symbols[name];
+            vars.insert(
+                name.clone(),
+                VarInfo {
+                    kind: s.kind,
+                    shape: self.unifier.shape(&s.shape),
+                    symmetric: s.symmetric,
+                    spd: s.spd,
+                    differential_of: s.differential_of.clone(),
+                },
+            );
+        }
+        Context {
+            vars,
+            order: self.order,
+        }
+    }
+}
+
+/// Inference in progress over a tree borrowed for `'a`.
+struct Infer<'a, 'd> {
+    src: &'d str,
+    unifier: Unifier,
+    declared: &'d Declarations,
+    /// Every name used in the expression (`dX` is a differential only if
+    /// `X` is used or declared).
+    used: &'d BTreeSet<String>,
+    dim_vars: BTreeMap<String, Term>,
+    symbols: BTreeMap<String, Symbol>,
+    order: Vec<String>,
+    nodes: NodeShapes<'a>,
+}
+
+/// Infers the shapes of the expression of `parsed`.
+pub(super) fn infer<'a>(
+    parsed: &'a Parsed,
+    src: &str,
+    declared: &Declarations,
+    used: &BTreeSet<String>,
+) -> Result<Inferred<'a>, Diagnostic> {
+    // The user's size names are not handed out to inferred sizes.
+    let reserved: Vec<String> = parsed
+        .decls
+        .iter()
+        .flat_map(|d| d.dims.iter().map(|(n, _)| n.clone()))
+        .collect();
+    let mut cx = Infer {
+        src,
+        unifier: Unifier::new(reserved),
+        declared,
+        used,
+        dim_vars: BTreeMap::new(),
+        symbols: BTreeMap::new(),
+        order: Vec::new(),
+        nodes: NodeShapes::new(),
+    };
+    cx.infer(&parsed.expr)?;
+    Ok(Inferred {
+        unifier: cx.unifier,
+        symbols: cx.symbols,
+        order: cx.order,
+        nodes: cx.nodes,
+    })
+}
+
+impl<'a> Infer<'a, '_> {
+    fn err(&self, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(message, self.src)
+    }
+
+    fn text(&self, span: Span) -> String {
+        let t = self.src.get(span.start..span.end).unwrap_or("").trim();
+        if t.chars().count() > 40 {
+            let cut: String = t.chars().take(37).collect();
+            format!("{cut}…")
+        } else {
+            t.to_string()
+        }
+    }
+
+    fn shape_text(&self, s: &TShape) -> String {
+        self.unifier.shape(s).to_string()
+    }
+
+    fn dim_term(&mut self, text: &str, span: Span) -> Result<Term, Diagnostic> {
+        if text.chars().all(|c| c.is_ascii_digit()) {
+            let n: u64 = text
+                .parse()
+                .ok()
+                .filter(|&n| n > 0 && n <= 1 << 24)
+                .ok_or_else(|| {
+                    self.err("a dimension must be a whole number from 1 to 16777216")
+                        .label(span, "this size")
+                })?;
+            return Ok(Term::lit(n));
+        }
+        if let Some(t) = self.dim_vars.get(text) {
+            return Ok(t.clone());
+        }
+        let t = self.unifier.fresh(Some(text));
+        self.dim_vars.insert(text.to_string(), t.clone());
+        Ok(t)
+    }
+
+    /// The symbol for a name, created on first sight.
+    fn symbol(&mut self, name: &str) -> Result<TShape, Diagnostic> {
+        if let Some(s) = self.symbols.get(name) {
+            return Ok(s.shape.clone());
+        }
+        // `dX` is the differential of X when X is used or declared too.
+        if let Some(base) = name.strip_prefix('d')
+            && !base.is_empty()
+            && !is_greek_name(name)
+            && !self.declared.contains_key(name)
+            && (self.used.contains(base) || self.declared.contains_key(base))
+        {
+            let shape = self.symbol(base)?;
+            let b = &self.symbols[base];
+            let sym = Symbol {
+                shape: shape.clone(),
+                kind: b.kind,
+                symmetric: b.symmetric,
+                spd: false,
+                differential_of: Some(base.to_string()),
+            };
+            self.symbols.insert(name.to_string(), sym);
+            self.order.push(name.to_string());
+            return Ok(shape);
+        }
+        let (kind, symmetric, spd, dims) = match self.declared.get(name) {
+            Some(d) => (
+                d.kind.unwrap_or_else(|| conventional_kind(name)),
+                d.symmetric,
+                d.spd,
+                d.dims.clone(),
+            ),
+            None => (conventional_kind(name), false, false, Vec::new()),
+        };
+        let shape = match (kind, dims.as_slice()) {
+            (VarKind::Scalar, _) => TShape::scalar(),
+            (VarKind::Vector, [(n, s)]) => TShape::new(self.dim_term(n, *s)?, Term::one()),
+            (VarKind::Vector, _) => TShape::new(self.unifier.fresh(None), Term::one()),
+            (VarKind::Matrix, [(r, rs), (c, cs)]) => {
+                let shape = TShape::new(self.dim_term(r, *rs)?, self.dim_term(c, *cs)?);
+                if symmetric && !self.unifier.unify(&shape.rows, &shape.cols) {
+                    let span = self.declared[name].span;
+                    return Err(self
+                        .err(format!("`{name}` is declared symmetric but not square"))
+                        .label(span, "a symmetric matrix must be n x n"));
+                }
+                shape
+            }
+            (VarKind::Matrix, _) => {
+                let r = self.unifier.fresh(None);
+                let c = if symmetric {
+                    r.clone()
+                } else {
+                    self.unifier.fresh(None)
+                };
+                TShape::new(r, c)
+            }
+        };
+        self.symbols.insert(
+            name.to_string(),
+            Symbol {
+                shape: shape.clone(),
+                kind,
+                symmetric,
+                spd,
+                differential_of: None,
+            },
+        );
+        self.order.push(name.to_string());
+        Ok(shape)
+    }
+
+    fn square(&mut self, s: &TShape, what: &str, arg: &Ast) -> Result<(), Diagnostic> {
+        if s.is_scalar() || self.unifier.unify(&s.rows, &s.cols) {
+            return Ok(());
+        }
+        let shape = self.shape_text(s);
+        Err(self
+            .err(format!(
+                "{what} needs a square matrix, but `{}` is {shape}",
+                self.text(arg.span)
+            ))
+            .label(arg.span, shape))
+    }
+
+    /// Evaluates a constant exponent.
+    fn exponent(&self, ast: &Ast) -> Result<BigRational, Diagnostic> {
+        let k = const_value(ast).ok_or_else(|| {
+            self.err("an exponent must be a constant number such as `2`, `-1` or `(1/2)`")
+                .label(ast.span, "not a constant")
+        })?;
+        let limit = num_bigint::BigInt::from(MAX_EXPONENT);
+        if k.numer().abs() > limit || *k.denom() > limit {
+            return Err(self
+                .err(format!(
+                    "exponents are limited to ±{MAX_EXPONENT}, with denominators up to {MAX_EXPONENT}"
+                ))
+                .label(ast.span, "too large"));
+        }
+        Ok(k)
+    }
+
+    fn infer(&mut self, ast: &'a Ast) -> Result<TShape, Diagnostic> {
+        crate::stack::grow(|| {
+            match &ast.kind {
+                AstKind::Number(_) => Ok(TShape::scalar()),
+                AstKind::Ident(name) => {
+                    if name == "I" {
+                        let n = self.unifier.fresh(None);
+                        let s = TShape::new(n.clone(), n);
+                        self.nodes.record(ast, s.clone());
+                        return Ok(s);
+                    }
+                    if name == "ones" {
+                        let s = TShape::new(self.unifier.fresh(None), self.unifier.fresh(None));
+                        self.nodes.record(ast, s.clone());
+                        return Ok(s);
+                    }
+                    if let Some((_, matrix)) = unit_indices(name) {
+                        let r = self.unifier.fresh(None);
+                        let c = if matrix {
+                            self.unifier.fresh(None)
+                        } else {
+                            Term::one()
+                        };
+                        let s = TShape::new(r, c);
+                        self.nodes.record(ast, s.clone());
+                        return Ok(s);
+                    }
+                    if Builtin::from_name(name).is_some() {
+                        return Err(self
+                            .err(format!("`{name}` is a function and needs parentheses"))
+                            .label(ast.span, "a function name")
+                            .help(format!("write `{name}(…)`")));
+                    }
+                    self.symbol(name)
+                }
+                AstKind::Group(x) => self.infer(x),
+                AstKind::Neg(x) => self.infer(x),
+                AstKind::Call { func, args, .. } => self.infer_call(*func, args, ast),
+                AstKind::Binary { .. } => {
+                    // Walk long chains iteratively: `A + A + ⋯` may have
+                    // thousands of terms.
+                    let (first, nodes) = spine(ast);
+                    let mut acc = self.infer(first)?;
+                    for node in nodes {
+                        let AstKind::Binary {
+                            op,
+                            op_span,
+                            lhs,
+                            rhs,
+                        } = &node.kind
+                        else {
+                            unreachable!("the spine holds binary nodes")
+                        };
+                        let b = self.infer(rhs)?;
+                        acc = self.infer_binary(*op, *op_span, lhs, rhs, acc, b)?;
+                    }
+                    Ok(acc)
+                }
+                AstKind::Postfix { op, arg, .. } => {
+                    let s = self.infer(arg)?;
+                    let inverts = match op {
+                        PostOp::Inverse | PostOp::InverseTranspose => true,
+                        PostOp::Power(e) | PostOp::ElemPower(e) => {
+                            const_value(e).is_some_and(|k| k.is_negative())
+                        }
+                        PostOp::Transpose => false,
+                    };
+                    if inverts && const_value(arg).is_some_and(|c| c.is_zero()) {
+                        return Err(self
+                            .err("division by zero: 0 to a negative power")
+                            .label(arg.span, "this is 0"));
+                    }
+                    match op {
+                        PostOp::Transpose => Ok(s.transpose()),
+                        PostOp::Inverse | PostOp::InverseTranspose => {
+                            self.square(&s, "the inverse", arg)?;
+                            Ok(if matches!(op, PostOp::Inverse) {
+                                s
+                            } else {
+                                s.transpose()
+                            })
+                        }
+                        PostOp::Power(e) => {
+                            let k = self.exponent(e)?;
+                            if s.is_scalar() {
+                                return Ok(s);
+                            }
+                            if !k.is_integer() {
+                                return Err(self
+                                    .err("a matrix can only be raised to an integer power")
+                                    .label(e.span, "not an integer")
+                                    .help("for an elementwise power write `.^`"));
+                            }
+                            if k.abs() > rat(MAX_MATRIX_POWER as i64) {
+                                return Err(self
+                                    .err(format!(
+                                        "matrix powers are limited to ±{MAX_MATRIX_POWER}"
+                                    ))
+                                    .label(e.span, "too large"));
+                            }
+                            self.square(&s, "a matrix power", arg)?;
+                            Ok(s)
+                        }
+                        PostOp::ElemPower(e) => {
+                            self.exponent(e)?;
+                            Ok(s)
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    fn infer_call(
+        &mut self,
+        func: Builtin,
+        args: &'a [Ast],
+        call: &Ast,
+    ) -> Result<TShape, Diagnostic> {
+        crate::stack::grow(|| {
+            let mut shapes = Vec::new();
+            for a in args {
+                shapes.push(self.infer(a)?);
+            }
+            let s = shapes[0].clone();
+            let arg = &args[0];
+            match func.row().signature {
+                Signature::SquareToScalar => {
+                    self.square(&s, &format!("`{}`", func.name()), arg)?;
+                    Ok(TShape::scalar())
+                }
+                Signature::SquareToSquare => {
+                    self.square(&s, &format!("`{}`", func.name()), arg)?;
+                    Ok(s)
+                }
+                Signature::AnyToScalar => Ok(TShape::scalar()),
+                Signature::Elementwise => Ok(s),
+                Signature::Flatten => {
+                    let rows = s
+                        .rows
+                        .times(&s.cols)
+                        .ok_or_else(|| self.err("dimension too large").label(call.span, "here"))?;
+                    Ok(TShape::new(rows, Term::one()))
+                }
+                Signature::Diag => {
+                    let name = func.name();
+                    let resolved =
+                        TShape::new(self.unifier.resolve(&s.rows), self.unifier.resolve(&s.cols));
+                    if resolved.is_scalar() {
+                        return Err(self
+                            .err(format!(
+                                "`{name}` needs a vector or a square matrix, not a scalar"
+                            ))
+                            .label(arg.span, "1×1"));
+                    }
+                    if resolved.cols.is_one() {
+                        return Ok(TShape::new(s.rows.clone(), s.rows));
+                    }
+                    self.square(&s, &format!("`{name}` of a matrix"), arg)?;
+                    Ok(TShape::new(s.rows, Term::one()))
+                }
+                Signature::Kron => {
+                    let t = shapes[1].clone();
+                    if s.is_scalar() {
+                        return Ok(t);
+                    }
+                    if t.is_scalar() {
+                        return Ok(s);
+                    }
+                    let big = || self.err("dimension too large").label(call.span, "here");
+                    let rows = s.rows.times(&t.rows).ok_or_else(big)?;
+                    let cols = s.cols.times(&t.cols).ok_or_else(big)?;
+                    Ok(TShape::new(rows, cols))
+                }
+            }
+        })
+    }
+
+    fn infer_binary(
+        &mut self,
+        op: BinOp,
+        op_span: Span,
+        lhs: &Ast,
+        rhs: &Ast,
+        a: TShape,
+        b: TShape,
+    ) -> Result<TShape, Diagnostic> {
+        crate::stack::grow(|| {
+            let clash = |me: &Self, verb: &str, why: &str| {
+                let (sa, sb) = (me.shape_text(&a), me.shape_text(&b));
+                let operand = |ast: &Ast, shape: &str| crate::span::Operand {
+                    span: ast.span,
+                    text: me.text(ast.span),
+                    shape: shape.to_string(),
+                };
+                let detail = crate::span::Detail::ShapeClash {
+                    verb: verb.to_string(),
+                    left: operand(lhs, &sa),
+                    right: operand(rhs, &sb),
+                };
+                me.err(format!(
+                    "cannot {verb} `{}` ({sa}) and `{}` ({sb}){why}",
+                    me.text(lhs.span),
+                    me.text(rhs.span)
+                ))
+                .label(lhs.span, sa)
+                .label(rhs.span, sb)
+                .detail(detail)
+            };
+            if matches!(op, BinOp::Div | BinOp::HadamardDiv)
+                && const_value(rhs).is_some_and(|c| c.is_zero())
+            {
+                return Err(self.err("division by zero").label(rhs.span, "this is 0"));
+            }
+            match op {
+                BinOp::Add | BinOp::Sub | BinOp::Hadamard | BinOp::HadamardDiv => {
+                    if a.is_scalar() {
+                        return Ok(b);
+                    }
+                    if b.is_scalar() {
+                        return Ok(a);
+                    }
+                    if self.unifier.unify_shapes(&a, &b) {
+                        return Ok(a);
+                    }
+                    let verb = match op {
+                        BinOp::Add => "add",
+                        BinOp::Sub => "subtract",
+                        _ => "combine elementwise",
+                    };
+                    Err(clash(self, verb, ": their shapes differ"))
+                }
+                BinOp::Mul => {
+                    if a.is_scalar() {
+                        return Ok(b);
+                    }
+                    if b.is_scalar() {
+                        return Ok(a);
+                    }
+                    if self.unifier.unify(&a.cols, &b.rows) {
+                        return Ok(TShape::new(a.rows, b.cols));
+                    }
+                    if let AstKind::Ident(name) = &lhs.kind
+                        && self.src[lhs.span.end.min(self.src.len())..].starts_with('(')
+                    {
+                        return Err(lint::unknown_function(
+                            self.err(format!("unknown function `{name}`")),
+                            name,
+                            lhs.span,
+                        ));
+                    }
+                    let (ca, rb) = (self.unifier.dim(&a.cols), self.unifier.dim(&b.rows));
+                    let mut d = clash(
+                        self,
+                        "multiply",
+                        &format!(
+                            ": the left has {ca} column{}, the right {rb} row{}",
+                            plural(&ca),
+                            plural(&rb)
+                        ),
+                    );
+                    if self.unifier.resolve(&a.cols).is_one()
+                        && self.unifier.resolve(&b.rows) != Term::one()
+                    {
+                        d = d.help("an outer product is written `x y^T`; an inner product `x^T y`");
+                    } else if self.unifier.resolve(&a.rows) == self.unifier.resolve(&b.rows)
+                        && self.unifier.resolve(&a.cols).is_one()
+                    {
+                        d = d.help("did you mean to transpose one side?");
+                    }
+                    Err(d)
+                }
+                BinOp::Div => {
+                    if b.is_scalar() {
+                        return Ok(a);
+                    }
+                    let sb = self.shape_text(&b);
+                    Err(self
+                    .err(format!(
+                        "division by a matrix is undefined: `{}` is {sb}",
+                        self.text(rhs.span)
+                    ))
+                    .label(rhs.span, sb)
+                    .help(format!(
+                        "multiply by the inverse: write `{} {}^-1`, or divide elementwise with `./`",
+                        self.text(lhs.span),
+                        atom_text(&self.text(rhs.span))
+                    )))
+                }
+                BinOp::Kron => {
+                    if a.is_scalar() {
+                        return Ok(b);
+                    }
+                    if b.is_scalar() {
+                        return Ok(a);
+                    }
+                    let rows = a.rows.times(&b.rows);
+                    let cols = a.cols.times(&b.cols);
+                    match (rows, cols) {
+                        (Some(r), Some(c)) => Ok(TShape::new(r, c)),
+                        _ => Err(self.err("dimension too large").label(op_span, "here")),
+                    }
+                }
+            }
+        })
+    }
+}
+
+fn plural(d: &crate::shape::Dim) -> &'static str {
+    if d.is_one() { "" } else { "s" }
+}
+
+/// The text, parenthesised unless it is a plain name.
+fn atom_text(t: &str) -> String {
+    if t.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        t.to_string()
+    } else {
+        format!("({t})")
+    }
+}

@@ -1,0 +1,270 @@
+//! Readings of the input that are guesses, and what folding constants
+//! reveals: the checks of lowering that are not about shapes.
+//!
+//! Some inputs parse and may even have shapes, yet almost surely say
+//! something other than what was meant: `AX` where `A` and `X` are used
+//! too (a product with the space forgotten), a name glued to `(` that is
+//! no function (`trace(X)`). These are refused with the likely reading as
+//! a suggestion. Folding may also make visible what the text hides (a
+//! division by zero, an exponent past its limit once nested powers
+//! multiply, numbers too large to hold), which is refused too.
+//!
+//! Readings that are likely right but still guesses get a [`Note`]
+//! instead of an error: [`notes`] is where such checks go (none yet). A
+//! note never changes the `Expr`; shells may show it beside the answer.
+
+use super::declare::Declarations;
+use super::infer::Inferred;
+use super::{MAX_EXPONENT, MAX_MATRIX_POWER, MAX_NUMBER_BITS, const_value, push_operands};
+use crate::ast::{Ast, AstKind, BinOp, Parsed, PostOp};
+use crate::builtins::NAMES as FUNCTION_NAMES;
+use crate::expr::Expr;
+use crate::span::{Diagnostic, Span};
+use num_rational::BigRational;
+use num_traits::{One, Signed};
+use std::collections::BTreeSet;
+
+/// A remark about a reading of the input that is a guess (a Greek name
+/// read as a scalar but used as a vector, say): where, what was guessed,
+/// and how to say otherwise. Unlike a [`Diagnostic`], a note does not stop
+/// the command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// What was guessed, in the user's words.
+    pub message: String,
+    /// Where in the input.
+    pub span: Span,
+    /// How to make the reading explicit (a declaration, say), if there is
+    /// an obvious way.
+    pub help: Option<String>,
+}
+
+/// The notes about guessed readings of a lowered input, in the order of
+/// the input. This is the seam for such checks: each reads the tree, what
+/// the `where` clause declared (a declared name's reading is no guess)
+/// and what inference found (add accessors to `Inferred` as a check needs
+/// them), and pushes a [`Note`]. None exists yet, so this returns no
+/// notes (and allocates nothing).
+pub(super) fn notes(
+    _parsed: &Parsed,
+    _declared: &Declarations,
+    _inferred: &Inferred<'_>,
+) -> Vec<Note> {
+    Vec::new()
+}
+
+/// `AX` where `A` and `X` are used too is almost surely the product
+/// `A X` with the space forgotten: an undeclared name that splits into
+/// other names of the input is refused with that suggestion.
+pub(super) fn check_glued(
+    ast: &Ast,
+    src: &str,
+    used: &BTreeSet<String>,
+    declared: &Declarations,
+) -> Result<(), Diagnostic> {
+    let mut stack = vec![ast];
+    while let Some(a) = stack.pop() {
+        match &a.kind {
+            AstKind::Ident(n) if !declared.contains_key(n) && n.chars().count() > 1 => {
+                let known: Vec<&str> = used
+                    .iter()
+                    .chain(declared.keys())
+                    .map(String::as_str)
+                    .filter(|m| m != n)
+                    .collect();
+                if let Some(parts) = split_into(n, &known) {
+                    let product = parts.join(" ");
+                    return Err(Diagnostic::new(format!("unknown name `{n}`"), src)
+                        .label(a.span, format!("did you mean `{product}`?"))
+                        .help(format!(
+                            "a product needs a space: `{product}`; to use `{n}` as a name of its own, declare it: `where {n}: matrix`"
+                        )));
+                }
+            }
+            _ => {}
+        }
+        push_operands(a, &mut stack);
+    }
+    Ok(())
+}
+
+/// `name` as two or more of `known`, glued (the fewest pieces).
+fn split_into(name: &str, known: &[&str]) -> Option<Vec<String>> {
+    // best[i]: the fewest pieces covering name[..i], and the last piece.
+    let mut best: Vec<Option<(usize, usize)>> = vec![None; name.len() + 1];
+    best[0] = Some((0, 0));
+    for i in 0..name.len() {
+        let Some((count, _)) = best[i] else { continue };
+        for k in known {
+            let j = i + k.len();
+            if name[i..].starts_with(k) && best[j].is_none_or(|(c, _)| count + 1 < c) {
+                best[j] = Some((count + 1, i));
+            }
+        }
+    }
+    let (count, _) = best[name.len()]?;
+    if count < 2 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let mut end = name.len();
+    while end > 0 {
+        let (_, start) = best[end]?;
+        parts.push(name[start..end].to_string());
+        end = start;
+    }
+    parts.reverse();
+    Some(parts)
+}
+
+/// Refuses what folding made visible: a division by zero (the inverse of
+/// a zero, a zero to a negative power, an elementwise division by zero),
+/// and an exponent past its limit once nested powers multiply.
+pub(super) fn check_folded(e: &Expr, src: &str) -> Result<(), Diagnostic> {
+    use crate::expr::Kind;
+    let mut stack = vec![e];
+    while let Some(x) = stack.pop() {
+        let bad = match x.kind() {
+            Kind::Inverse(a) => a.is_zero(),
+            Kind::Power(a, k) => a.is_zero() && k.is_negative(),
+            Kind::HadamardDiv(_, b) => b.is_zero(),
+            _ => false,
+        };
+        if bad {
+            return Err(Diagnostic::new("division by zero", src).label(
+                Span::new(0, src.len()),
+                "a divisor here is identically zero",
+            ));
+        }
+        // Nested powers multiply their exponents: `((X^2)^2)^2` is X^8, and
+        // so is `((X^2)^T)^4` transposed.
+        if let Kind::Power(a, k) = x.kind() {
+            let limit = if a.is_scalar() {
+                MAX_EXPONENT
+            } else {
+                MAX_MATRIX_POWER as i64
+            };
+            let k = &(k * inner_exponent(a));
+            let limit = num_bigint::BigInt::from(limit);
+            if k.numer().abs() > limit || *k.denom() > limit {
+                return Err(Diagnostic::new(
+                    format!("nested powers make an exponent too large ({k}; at most ±{limit})"),
+                    src,
+                )
+                .label(Span::new(0, src.len()), "the powers multiply"));
+            }
+        }
+        stack.extend(x.children());
+    }
+    Ok(())
+}
+
+/// The product of the exponents of the matrix powers nested under
+/// transposes and inverses: 2 for `(X^2)^T`, 6 for `((X^3)^-1)^2`
+/// (1 when there is none).
+fn inner_exponent(a: &Expr) -> BigRational {
+    use crate::expr::Kind;
+    let mut k = BigRational::one();
+    let mut x = a;
+    loop {
+        match x.kind() {
+            Kind::Transpose(b) | Kind::Inverse(b) => x = b,
+            Kind::Power(b, j) if !x.is_scalar() => {
+                k *= j.abs();
+                x = b;
+            }
+            _ => return k,
+        }
+    }
+}
+
+/// A name glued to `(` whose product makes no sense: most likely a
+/// function matcalc does not have.
+pub(super) fn unknown_function(d: Diagnostic, name: &str, span: Span) -> Diagnostic {
+    let aliases = [
+        ("trace", "tr"),
+        ("transpose", "^T"),
+        ("inverse", "inv"),
+        ("ln", "log"),
+        ("logm", "logdet"),
+        ("expm", "exp"),
+    ];
+    let suggestion = aliases
+        .iter()
+        .find(|(a, _)| *a == name)
+        .map(|(_, f)| *f)
+        .or_else(|| crate::span::nearest(name, &FUNCTION_NAMES));
+    let d = match suggestion {
+        Some("^T") => d.label(span, "write `X^T` for the transpose"),
+        Some(f) => d.label(span, format!("did you mean `{f}`?")),
+        None => d.label(span, "not a function"),
+    };
+    d.help(format!(
+        "the functions are {}; `exp`, `log` and the like apply elementwise (`exp(A)` is not the matrix exponential)",
+        FUNCTION_NAMES.join(", ")
+    ))
+}
+
+/// Refuses an input whose constants, folded, would grow past
+/// [`MAX_NUMBER_BITS`] (a power tower of small literals such as
+/// `33^33^4^44^42`).
+pub(super) fn check_number_sizes(ast: &Ast, src: &str) -> Result<(), Diagnostic> {
+    number_bits(ast).map_err(|span| {
+        Diagnostic::new(
+            format!(
+                "the numbers here grow too large: folded, they could take more than {} decimal digits",
+                MAX_NUMBER_BITS * 3 / 10
+            ),
+            src,
+        )
+        .label(span, "too large a number")
+        .help("powers of constants multiply their sizes; write a smaller exponent or keep the constant symbolic (a scalar name)")
+    })?;
+    Ok(())
+}
+
+/// An upper bound on the size in bits of the exact numbers the expression
+/// can produce when its constants are folded and its products expanded:
+/// literals count their bits, products and powers multiply (add and scale
+/// sizes), sums add one bit. `Err` is the span of the smallest part whose
+/// bound passes [`MAX_NUMBER_BITS`].
+fn number_bits(ast: &Ast) -> Result<u64, Span> {
+    crate::stack::grow(|| {
+        let bits = match &ast.kind {
+            AstKind::Number(c) => c.numer().bits() + c.denom().bits(),
+            AstKind::Ident(_) => 0,
+            AstKind::Call { args, .. } => {
+                let mut total = 0u64;
+                for a in args {
+                    total = total.saturating_add(number_bits(a)?);
+                }
+                total
+            }
+            AstKind::Neg(x) | AstKind::Group(x) => number_bits(x)?,
+            AstKind::Binary { op, lhs, rhs, .. } => {
+                let (a, b) = (number_bits(lhs)?, number_bits(rhs)?);
+                match op {
+                    BinOp::Add | BinOp::Sub => a.max(b).saturating_add(1),
+                    _ => a.saturating_add(b),
+                }
+            }
+            AstKind::Postfix { op, arg, .. } => {
+                let a = number_bits(arg)?;
+                match op {
+                    PostOp::Power(k) | PostOp::ElemPower(k) => {
+                        let n = const_value(k).map_or(1, |k| {
+                            u64::try_from(k.numer().abs()).unwrap_or(u64::MAX).max(1)
+                        });
+                        a.saturating_mul(n)
+                    }
+                    _ => a,
+                }
+            }
+        };
+        if bits > MAX_NUMBER_BITS {
+            Err(ast.span)
+        } else {
+            Ok(bits)
+        }
+    })
+}

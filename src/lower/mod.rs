@@ -1,0 +1,246 @@
+//! `Ast` → `Expr`: kinds from names and declarations, shapes by
+//! unification, the `Expr` itself, and checks on readings that are guesses.
+//!
+//! Lowering is split by job, one file each, which [`lower`] runs in turn:
+//!
+//! - `declare`: the `where` clause, read and checked on its own;
+//! - `infer`: every name and every `I`, `ones`, `E_ij` gets a shape with
+//!   size variables, unified operator by operator; clashes are reported
+//!   with both operands labelled;
+//! - `build`: the `Expr`, through the smart constructors, with the shapes
+//!   resolved;
+//! - `lint`: refusals of likely misreadings (`AX` for `A X`, an unknown
+//!   function) and of what folding constants reveals, and the [`Note`]s
+//!   about guessed readings; each check runs once its data is ready
+//!   (glued names before `infer`, number sizes after it, folding after
+//!   `build`, notes last).
+//!
+//! `infer` hands `build` an `Inferred`: the resolved unifier, the symbols,
+//! and the shapes of the nodes whose `Expr` cannot be built from their
+//! operands alone (`I`, `ones`, `E_ij`, `e_i`), recorded per node, keyed
+//! by the node's identity. `build` therefore reads what it needs and may
+//! visit the tree in any order; it cannot change what was inferred (it
+//! holds `Inferred` shared). Keeping the passes apart keeps `Expr` free of
+//! unresolved variables.
+
+mod build;
+mod declare;
+mod infer;
+mod lint;
+
+pub use lint::Note;
+
+use crate::ast::{Ast, AstKind, BinOp, Parsed};
+use crate::expr::Expr;
+use crate::shape::Shape;
+use crate::span::Diagnostic;
+use num_rational::BigRational;
+use num_traits::Zero;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Largest matrix power accepted (the differential of `X^k` has k terms).
+pub const MAX_MATRIX_POWER: u32 = 64;
+
+/// Largest numerator and denominator of a scalar or elementwise exponent
+/// (exact evaluation raises rationals to it).
+pub const MAX_EXPONENT: i64 = 1000;
+
+/// Largest size, in bits, that the exact numbers of an expression may grow
+/// to (about 30,000 decimal digits): constants multiply as they are folded,
+/// and a power tower of small literals such as `33^33^4^44^42` has hundreds
+/// of thousands of digits.
+pub const MAX_NUMBER_BITS: u64 = 100_000;
+
+/// What kind of thing a name denotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarKind {
+    /// 1×1
+    Scalar,
+    /// n×1
+    Vector,
+    /// p×q
+    Matrix,
+}
+
+/// What is known about one variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VarInfo {
+    /// Its kind.
+    pub kind: VarKind,
+    /// Its shape.
+    pub shape: Shape,
+    /// Declared symmetric.
+    pub symmetric: bool,
+    /// Declared symmetric positive definite.
+    pub spd: bool,
+    /// For `dX`: the variable it is the differential of.
+    pub differential_of: Option<String>,
+}
+
+/// The variables of an expression.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Context {
+    /// Every variable, by name.
+    pub vars: BTreeMap<String, VarInfo>,
+    /// Variable names in order of first appearance.
+    pub order: Vec<String>,
+}
+
+impl Context {
+    /// The variable called `name`.
+    pub fn get(&self, name: &str) -> Option<&VarInfo> {
+        self.vars.get(name)
+    }
+
+    /// The context with the direction `dir` of the variable `var` declared
+    /// (unless it already is): it has the variable's shape and symmetry,
+    /// so a direction of a symmetric variable is symmetric too.
+    pub fn with_direction(&self, var: &str, dir: &str) -> Context {
+        let mut ctx = self.clone();
+        let info = self.vars[var].clone();
+        ctx.vars.entry(dir.to_string()).or_insert(VarInfo {
+            differential_of: Some(var.to_string()),
+            spd: false,
+            ..info
+        });
+        ctx
+    }
+}
+
+/// An expression with its variables.
+#[derive(Clone, Debug)]
+pub struct Lowered {
+    /// The expression.
+    pub expr: Expr,
+    /// Its variables.
+    pub context: Context,
+    /// Remarks about readings of the input that are guesses (see
+    /// [`Note`]), in the order of the input; empty when nothing was
+    /// guessed.
+    pub notes: Vec<Note>,
+}
+
+const GREEK: [&str; 24] = [
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+    "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi",
+    "psi", "omega",
+];
+
+/// Whether a name denotes a scalar by convention: a Greek name or letter,
+/// optionally followed by digits or a subscript (`alpha2`, `σ_1`).
+pub fn is_greek_name(name: &str) -> bool {
+    let base = name.split('_').next().unwrap_or(name);
+    let base = base.trim_end_matches(|c: char| c.is_ascii_digit());
+    if GREEK.contains(&base) {
+        return true;
+    }
+    let mut chars = base.chars();
+    matches!((chars.next(), chars.next()), (Some(c), None) if ('α'..='ω').contains(&c))
+}
+
+/// The indices of a unit matrix name `E_ij`, or of a unit vector `e_i`.
+pub fn unit_indices(name: &str) -> Option<(&str, bool)> {
+    let (head, idx) = name.split_once('_')?;
+    let letters = idx.chars().all(|c| c.is_ascii_lowercase());
+    match head {
+        "E" if letters && idx.chars().count() == 2 => Some((idx, true)),
+        "e" if letters && idx.chars().count() == 1 => Some((idx, false)),
+        _ => None,
+    }
+}
+
+/// The kind a name has by the naming convention of SPEC §2.
+pub fn conventional_kind(name: &str) -> VarKind {
+    if is_greek_name(name) {
+        VarKind::Scalar
+    } else if name.chars().next().is_some_and(|c| c.is_uppercase()) {
+        VarKind::Matrix
+    } else {
+        VarKind::Vector
+    }
+}
+
+/// Lowers a parsed input to an `Expr` with its variables.
+pub fn lower(parsed: &Parsed, src: &str) -> Result<Lowered, Diagnostic> {
+    let declared = declare::declare(&parsed.decls, src)?;
+    let mut used = BTreeSet::new();
+    collect_names(&parsed.expr, &mut used);
+    lint::check_glued(&parsed.expr, src, &used, &declared)?;
+    let inferred = infer::infer(parsed, src, &declared, &used)?;
+    lint::check_number_sizes(&parsed.expr, src)?;
+    let expr = build::build(&parsed.expr, &inferred);
+    lint::check_folded(&expr, src)?;
+    let notes = lint::notes(parsed, &declared, &inferred);
+    Ok(Lowered {
+        expr,
+        context: inferred.into_context(),
+        notes,
+    })
+}
+
+/// Every name used in the expression.
+fn collect_names(ast: &Ast, out: &mut BTreeSet<String>) {
+    let mut stack = vec![ast];
+    while let Some(a) = stack.pop() {
+        if let AstKind::Ident(n) = &a.kind {
+            out.insert(n.clone());
+        }
+        push_operands(a, &mut stack);
+    }
+}
+
+/// Pushes a node's operands (not a power's exponent) for an iterative walk.
+fn push_operands<'a>(a: &'a Ast, stack: &mut Vec<&'a Ast>) {
+    match &a.kind {
+        AstKind::Ident(_) | AstKind::Number(_) => {}
+        AstKind::Call { args, .. } => stack.extend(args.iter()),
+        AstKind::Neg(x) | AstKind::Group(x) => stack.push(x),
+        AstKind::Binary { lhs, rhs, .. } => {
+            stack.push(lhs);
+            stack.push(rhs);
+        }
+        AstKind::Postfix { arg, .. } => stack.push(arg),
+    }
+}
+
+/// The left spine of a chain of operators of one precedence level
+/// (additive, or the product level): the innermost left operand, and the
+/// binary nodes from the innermost out.
+fn spine(ast: &Ast) -> (&Ast, Vec<&Ast>) {
+    let additive = |op: &BinOp| matches!(op, BinOp::Add | BinOp::Sub);
+    let AstKind::Binary { op, .. } = &ast.kind else {
+        return (ast, Vec::new());
+    };
+    let class = additive(op);
+    let mut nodes = Vec::new();
+    let mut cur = ast;
+    while let AstKind::Binary { op, lhs, .. } = &cur.kind {
+        if additive(op) != class {
+            break;
+        }
+        nodes.push(cur);
+        cur = lhs;
+    }
+    nodes.reverse();
+    (cur, nodes)
+}
+
+/// The value of a constant AST (numbers, `+ - * /`, unary minus, groups).
+fn const_value(ast: &Ast) -> Option<BigRational> {
+    crate::stack::grow(|| match &ast.kind {
+        AstKind::Number(c) => Some(c.clone()),
+        AstKind::Group(x) => const_value(x),
+        AstKind::Neg(x) => Some(-const_value(x)?),
+        AstKind::Binary { op, lhs, rhs, .. } => {
+            let (a, b) = (const_value(lhs)?, const_value(rhs)?);
+            match op {
+                BinOp::Add => Some(a + b),
+                BinOp::Sub => Some(a - b),
+                BinOp::Mul => Some(a * b),
+                BinOp::Div if !b.is_zero() => Some(a / b),
+                _ => None,
+            }
+        }
+        _ => None,
+    })
+}
