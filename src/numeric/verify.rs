@@ -636,6 +636,32 @@ pub fn numeric_verdict(
     inconclusive("could not find a point where the expression can be evaluated".into())
 }
 
+/// Per entry, the sum of the absolute values of `e`'s terms at `b` (of
+/// `e` itself when it is not a sum): the size of the numbers whose
+/// rounding the value of `e` carries. Empty when a term cannot be
+/// evaluated (then no allowance is made).
+fn term_magnitude(e: &Expr, b: &Bindings, n: usize) -> Vec<f64> {
+    let terms: Vec<&Expr> = match e.kind() {
+        Kind::Sum(ts) => ts.iter().collect(),
+        _ => vec![e],
+    };
+    let mut out = vec![0.0; n];
+    for t in terms {
+        let Ok(v) = eval(t, b) else {
+            return Vec::new();
+        };
+        for (k, o) in out.iter_mut().enumerate() {
+            let x = if v.is_scalar() {
+                v.data[0]
+            } else {
+                v.data.get(k).copied().unwrap_or(0.0)
+            };
+            *o += x.abs();
+        }
+    }
+    out
+}
+
 /// Central differences of `f` along `h` at the point `b`, compared with
 /// `df` there entry by entry. `start` scales the ladder's first step.
 fn compare_at(
@@ -671,6 +697,15 @@ fn compare_at(
         return At::Undefined;
     };
     let n = f0.data.len();
+    // The claimed value's own rounding: a sum whose terms cancel to zero
+    // leaves noise of the size of its terms times the rounding unit, which
+    // no tolerance relative to the (zero) result can absorb.
+    let claimed_expr = match &gap {
+        Some((s, _)) => &s.d_t,
+        None => df,
+    };
+    let magnitude = term_magnitude(claimed_expr, b, n);
+    let rounding = |k: usize| 64.0 * EVAL_ROUNDING * magnitude.get(k).copied().unwrap_or(0.0);
     if !sym.is_scalar() && (sym.rows, sym.cols) != (f0.rows, f0.cols) {
         return At::Fail(Box::new(Failure {
             exact: false,
@@ -771,7 +806,7 @@ fn compare_at(
             continue;
         }
         let sc = scale(e, value);
-        let tol = TOLERANCE * sc;
+        let tol = TOLERANCE * sc + rounding(e);
         let err = (claimed(e) - value).abs();
         if err > tol + est {
             let excess = (err - tol - est) / sc;

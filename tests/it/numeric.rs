@@ -243,12 +243,18 @@ fn regressions_hold() {
 fn random_expressions_differentiate_and_simplify_correctly() {
     use proptest::test_runner::{Config, TestRunner};
     let tally = std::cell::RefCell::new(Skipped::default());
-    let mut runner = TestRunner::new(Config {
+    let mut config = Config {
         cases: 1000,
         failure_persistence: None,
         max_shrink_iters: 0,
         ..Config::default()
-    });
+    };
+    // A fixed seed, so that CI judges the same 1000 expressions every run;
+    // `PROPTEST_RNG_SEED=<u64>` explores others.
+    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x6d61_7463);
+    }
+    let mut runner = TestRunner::new(config);
     let result = runner.run(&any::<u64>(), |seed| {
         derivative_and_simplification_hold(seed, &mut tally.borrow_mut());
         Ok(())
