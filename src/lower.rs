@@ -16,6 +16,8 @@ use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 use std::collections::{BTreeMap, BTreeSet};
 
+mod guess;
+
 /// Largest matrix power accepted (the differential of `X^k` has k terms).
 pub const MAX_MATRIX_POWER: u32 = 64;
 
@@ -62,6 +64,10 @@ pub struct Context {
     pub vars: BTreeMap<String, VarInfo>,
     /// Variable names in order of first appearance.
     pub order: Vec<String>,
+    /// What the reading assumed where the naming convention did not fit
+    /// (SPEC §2, "Reading what the user means"): one line each, for the
+    /// error stream and JSON's `notes`.
+    pub notes: Vec<String>,
 }
 
 impl Context {
@@ -123,6 +129,12 @@ pub fn unit_indices(name: &str) -> Option<(&str, bool)> {
     }
 }
 
+/// Whether a name is the identity matrix: `I`, or `eye` as
+/// matrixcalculus.org (and MATLAB) write it.
+pub fn is_identity(name: &str) -> bool {
+    name == "I" || name == "eye"
+}
+
 /// The kind a name has by the naming convention of SPEC §2.
 pub fn conventional_kind(name: &str) -> VarKind {
     if is_greek_name(name) {
@@ -161,17 +173,49 @@ struct Lowerer<'a> {
     /// Shapes of `I`, `E_ij` occurrences, in traversal order.
     anonymous: Vec<TShape>,
     next_anonymous: usize,
+    /// Kinds for undeclared names instead of the conventional ones.
+    overrides: &'a Overrides,
+    /// Undeclared conventional scalars broadcast over a vector or matrix,
+    /// with the kind of what they were broadcast over.
+    broadcasts: Vec<(String, VarKind)>,
 }
 
 /// Lowers a parsed input to an `Expr` with its variables.
+///
+/// A name the input does not declare takes its conventional kind (SPEC
+/// §2) unless that makes no sense in its context: then it takes the kind
+/// the context needs, and the context's `notes` say so (see [`guess`]).
 pub fn lower(parsed: &Parsed, src: &str) -> Result<Lowered, Diagnostic> {
+    guess::lower_guessing(parsed, src, &Overrides::new())
+}
+
+/// Lowers as [`lower`] does, for a command that needs a scalar (`grad`,
+/// `hessian`): when the expression is not 1×1 but reading one undeclared
+/// name in another kind makes it so (`c` in `x^T A x + c sin(y)^T x` a
+/// scalar), that reading is taken, with a note. The variable `wrt` keeps its kind.
+pub fn lower_scalar(parsed: &Parsed, src: &str, wrt: &str) -> Result<Lowered, Diagnostic> {
+    guess::lower_scalar(parsed, src, wrt)
+}
+
+/// Kinds given to undeclared names instead of their conventional ones.
+pub(crate) type Overrides = BTreeMap<String, VarKind>;
+
+/// Lowers with the kinds in `overrides` for undeclared names; also returns
+/// the undeclared conventional scalars that were broadcast over a vector
+/// or a matrix, with the kind of what they were broadcast over.
+pub(crate) fn lower_with(
+    parsed: &Parsed,
+    src: &str,
+    overrides: &Overrides,
+) -> Result<(Lowered, Vec<(String, VarKind)>), Diagnostic> {
     let mut used = BTreeSet::new();
     collect_names(&parsed.expr, &mut used);
-    let reserved: Vec<String> = parsed
+    let mut reserved: Vec<String> = parsed
         .decls
         .iter()
         .flat_map(|d| d.dims.iter().map(|(n, _)| n.clone()))
         .collect();
+    size_names(&parsed.expr, &mut reserved);
     let mut l = Lowerer {
         src,
         unifier: Unifier::new(reserved),
@@ -182,10 +226,14 @@ pub fn lower(parsed: &Parsed, src: &str) -> Result<Lowered, Diagnostic> {
         used,
         anonymous: Vec::new(),
         next_anonymous: 0,
+        overrides,
+        broadcasts: Vec::new(),
     };
     l.declare(&parsed.decls)?;
     check_glued(&parsed.expr, src, &l.used, &l.declared)?;
     l.infer(&parsed.expr)?;
+    // A size of `ones` (or `vector(c)`, `matrix(c)`) that nothing fixed is 1.
+    l.unifier.settle();
     number_bits(&parsed.expr).map_err(|span| {
         Diagnostic::new(
             format!(
@@ -214,7 +262,7 @@ pub fn lower(parsed: &Parsed, src: &str) -> Result<Lowered, Diagnostic> {
         );
     }
     context.order = l.order.clone();
-    Ok(Lowered { expr, context })
+    Ok((Lowered { expr, context }, l.broadcasts))
 }
 
 /// `AX` where `A` and `X` are used too is almost surely the product
@@ -383,6 +431,8 @@ fn collect_names(ast: &Ast, out: &mut BTreeSet<String>) {
 fn push_operands<'a>(a: &'a Ast, stack: &mut Vec<&'a Ast>) {
     match &a.kind {
         AstKind::Ident(_) | AstKind::Number(_) => {}
+        // The arguments of `commutation(p, q)` are sizes, not names.
+        AstKind::Call { func, .. } if func.row().signature == Signature::Sizes => {}
         AstKind::Call { args, .. } => stack.extend(args.iter()),
         AstKind::Neg(x) | AstKind::Group(x) => stack.push(x),
         AstKind::Binary { lhs, rhs, .. } => {
@@ -390,6 +440,31 @@ fn push_operands<'a>(a: &'a Ast, stack: &mut Vec<&'a Ast>) {
             stack.push(rhs);
         }
         AstKind::Postfix { arg, .. } => stack.push(arg),
+    }
+}
+
+/// The names of sizes in calls such as `commutation(n, m)`, added to `out`
+/// (so that inferred sizes take other names).
+fn size_names(ast: &Ast, out: &mut Vec<String>) {
+    let mut stack = vec![ast];
+    while let Some(a) = stack.pop() {
+        if let AstKind::Call { func, args, .. } = &a.kind
+            && func.row().signature == Signature::Sizes
+        {
+            let mut inner: Vec<&Ast> = args.iter().collect();
+            while let Some(x) = inner.pop() {
+                match &x.kind {
+                    AstKind::Ident(n) => out.push(n.clone()),
+                    AstKind::Group(y) => inner.push(y),
+                    AstKind::Binary { lhs, rhs, .. } => {
+                        inner.push(lhs);
+                        inner.push(rhs);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        push_operands(a, &mut stack);
     }
 }
 
@@ -480,7 +555,7 @@ impl Lowerer<'_> {
                         .err(format!("`{name}` is declared twice"))
                         .label(*span, "second declaration"));
                 }
-                if unit_indices(name).is_some() || name == "I" || name == "ones" {
+                if unit_indices(name).is_some() || is_identity(name) || name == "ones" {
                     return Err(self
                         .err(format!("`{name}` is built in and cannot be declared"))
                         .label(*span, "built-in name"));
@@ -520,6 +595,32 @@ impl Lowerer<'_> {
         Ok(t)
     }
 
+    /// A size written as an argument of `commutation(p, q)`: a name (`n`),
+    /// a whole number, or their product (`n m`, `2 n`).
+    fn size_term(&mut self, ast: &Ast) -> Result<Term, Diagnostic> {
+        let t = match &ast.kind {
+            AstKind::Ident(n) => self.dim_term(n, ast.span)?,
+            AstKind::Number(c) if c.is_integer() => self.dim_term(&c.to_string(), ast.span)?,
+            AstKind::Group(x) => self.size_term(x)?,
+            AstKind::Binary {
+                op: BinOp::Mul,
+                lhs,
+                rhs,
+                ..
+            } => {
+                let (a, b) = (self.size_term(lhs)?, self.size_term(rhs)?);
+                a.times(&b)
+                    .ok_or_else(|| self.err("dimension too large").label(ast.span, "here"))?
+            }
+            _ => {
+                return Err(self
+                    .err("a size is a name such as `n`, a whole number, or their product")
+                    .label(ast.span, "not a size"));
+            }
+        };
+        Ok(t)
+    }
+
     /// The symbol for a name, created on first sight.
     fn symbol(&mut self, name: &str) -> Result<TShape, Diagnostic> {
         if let Some(s) = self.symbols.get(name) {
@@ -552,7 +653,15 @@ impl Lowerer<'_> {
                 d.spd,
                 d.dims.clone(),
             ),
-            None => (conventional_kind(name), false, false, Vec::new()),
+            None => (
+                self.overrides
+                    .get(name)
+                    .copied()
+                    .unwrap_or_else(|| conventional_kind(name)),
+                false,
+                false,
+                Vec::new(),
+            ),
         };
         let shape = match (kind, dims.as_slice()) {
             (VarKind::Scalar, _) => TShape::scalar(),
@@ -627,14 +736,17 @@ impl Lowerer<'_> {
             match &ast.kind {
                 AstKind::Number(_) => Ok(TShape::scalar()),
                 AstKind::Ident(name) => {
-                    if name == "I" {
+                    if is_identity(name) {
                         let n = self.unifier.fresh(None);
                         let s = TShape::new(n.clone(), n);
                         self.anonymous.push(s.clone());
                         return Ok(s);
                     }
                     if name == "ones" {
-                        let s = TShape::new(self.unifier.fresh(None), self.unifier.fresh(None));
+                        let s = TShape::new(
+                            self.unifier.fresh_flexible(),
+                            self.unifier.fresh_flexible(),
+                        );
                         self.anonymous.push(s.clone());
                         return Ok(s);
                     }
@@ -742,6 +854,15 @@ impl Lowerer<'_> {
         call: &Ast,
     ) -> Result<TShape, Diagnostic> {
         crate::stack::grow(|| {
+            if func.row().signature == Signature::Sizes {
+                let p = self.size_term(&args[0])?;
+                let q = self.size_term(&args[1])?;
+                let n = p
+                    .times(&q)
+                    .ok_or_else(|| self.err("dimension too large").label(call.span, "here"))?;
+                self.anonymous.push(TShape::new(p, q));
+                return Ok(TShape::new(n.clone(), n));
+            }
             let mut shapes = Vec::new();
             for a in args {
                 shapes.push(self.infer(a)?);
@@ -783,6 +904,46 @@ impl Lowerer<'_> {
                     self.square(&s, &format!("`{name}` of a matrix"), arg)?;
                     Ok(TShape::new(s.rows, Term::one()))
                 }
+                Signature::VectorToVector | Signature::VectorToScalar => {
+                    if !self.unifier.unify(&s.cols, &Term::one()) {
+                        let shape = self.shape_text(&s);
+                        return Err(self
+                            .err(format!(
+                                "`{}` takes a vector, but `{}` is {shape}",
+                                func.name(),
+                                self.text(arg.span)
+                            ))
+                            .label(arg.span, shape)
+                            .help("for a matrix, apply it to each column: `softmax(X e_j)`"));
+                    }
+                    Ok(if func.row().signature == Signature::VectorToVector {
+                        s
+                    } else {
+                        TShape::scalar()
+                    })
+                }
+                Signature::ScalarToVector | Signature::ScalarToMatrix => {
+                    if !(self.unifier.settle_one(&s.rows) && self.unifier.settle_one(&s.cols)) {
+                        let shape = self.shape_text(&s);
+                        return Err(self
+                            .err(format!(
+                                "`{}(c)` takes a scalar, the value of every entry, but `{}` is {shape}",
+                                func.name(),
+                                self.text(arg.span)
+                            ))
+                            .label(arg.span, shape));
+                    }
+                    let rows = self.unifier.fresh_flexible();
+                    let cols = if func.row().signature == Signature::ScalarToVector {
+                        Term::one()
+                    } else {
+                        self.unifier.fresh_flexible()
+                    };
+                    let out = TShape::new(rows, cols);
+                    self.anonymous.push(out.clone());
+                    Ok(out)
+                }
+                Signature::Sizes => unreachable!("handled above"),
                 Signature::Kron => {
                     let t = shapes[1].clone();
                     if s.is_scalar() {
@@ -838,10 +999,31 @@ impl Lowerer<'_> {
             }
             match op {
                 BinOp::Add | BinOp::Sub | BinOp::Hadamard | BinOp::HadamardDiv => {
-                    if a.is_scalar() {
-                        return Ok(b);
+                    if a.is_scalar() || b.is_scalar() {
+                        let (scalar, other) = if a.is_scalar() { (lhs, &b) } else { (rhs, &a) };
+                        if matches!(op, BinOp::Add | BinOp::Sub) && !other.is_scalar() {
+                            self.note_broadcast(scalar, other);
+                        }
+                        return Ok(if a.is_scalar() { b } else { a });
                     }
-                    if b.is_scalar() {
+                    // A size of `ones` that can be 1 makes it a broadcast
+                    // scalar when the shapes cannot otherwise agree.
+                    let flexible = |me: &Self, t: &TShape| {
+                        me.unifier.could_be_one(&t.rows) && me.unifier.could_be_one(&t.cols)
+                    };
+                    if flexible(self, &a) || flexible(self, &b) {
+                        let saved = self.unifier.clone();
+                        if self.unifier.unify_shapes(&a, &b) {
+                            return Ok(a);
+                        }
+                        self.unifier = saved;
+                        if flexible(self, &a) {
+                            self.unifier.settle_one(&a.rows);
+                            self.unifier.settle_one(&a.cols);
+                            return Ok(b);
+                        }
+                        self.unifier.settle_one(&b.rows);
+                        self.unifier.settle_one(&b.cols);
                         return Ok(a);
                     }
                     if self.unifier.unify_shapes(&a, &b) {
@@ -863,6 +1045,16 @@ impl Lowerer<'_> {
                     }
                     if self.unifier.unify(&a.cols, &b.rows) {
                         return Ok(TShape::new(a.rows, b.cols));
+                    }
+                    // `(ones^T x) A`: a side whose sizes can be 1 is a scalar
+                    for (side, other) in [(&a, &b), (&b, &a)] {
+                        if self.unifier.could_be_one(&side.rows)
+                            && self.unifier.could_be_one(&side.cols)
+                        {
+                            self.unifier.settle_one(&side.rows);
+                            self.unifier.settle_one(&side.cols);
+                            return Ok(other.clone());
+                        }
                     }
                     if let AstKind::Ident(name) = &lhs.kind
                         && self.src[lhs.span.end.min(self.src.len())..].starts_with('(')
@@ -929,6 +1121,34 @@ impl Lowerer<'_> {
         })
     }
 
+    /// Records `scalar` (an operand 1×1, added to something of shape
+    /// `other`) when it is a bare undeclared name that is a scalar only by
+    /// convention: a broadcast the user most likely did not mean.
+    fn note_broadcast(&mut self, scalar: &Ast, other: &TShape) {
+        let mut x = scalar;
+        while let AstKind::Group(y) | AstKind::Neg(y) = &x.kind {
+            x = y;
+        }
+        if let AstKind::Ident(name) = &x.kind
+            && !self.declared.contains_key(name)
+            && !self.overrides.contains_key(name)
+            && self
+                .symbols
+                .get(name)
+                .is_some_and(|s| s.differential_of.is_none())
+            && conventional_kind(name) == VarKind::Scalar
+        {
+            let kind = if self.unifier.resolve(&other.cols).is_one() {
+                VarKind::Vector
+            } else {
+                VarKind::Matrix
+            };
+            if !self.broadcasts.iter().any(|(n, _)| n == name) {
+                self.broadcasts.push((name.clone(), kind));
+            }
+        }
+    }
+
     fn next_anonymous(&mut self) -> Shape {
         let s = self.unifier.shape(&self.anonymous[self.next_anonymous]);
         self.next_anonymous += 1;
@@ -944,7 +1164,7 @@ impl Lowerer<'_> {
             match &ast.kind {
                 AstKind::Number(c) => Expr::constant(c.clone()),
                 AstKind::Ident(name) => {
-                    if name == "I" {
+                    if is_identity(name) {
                         let s = self.next_anonymous();
                         return Expr::identity(s.rows);
                     }
@@ -959,6 +1179,10 @@ impl Lowerer<'_> {
                 }
                 AstKind::Group(x) => self.build(x),
                 AstKind::Neg(x) => Expr::neg(&self.build(x)),
+                AstKind::Call { func, .. } if func.row().meaning == Meaning::Commutation => {
+                    let s = self.next_anonymous();
+                    Expr::commutation(s.rows, s.cols)
+                }
                 AstKind::Call { func, args, .. } => {
                     let a = self.build(&args[0]);
                     match func.row().meaning {
@@ -968,6 +1192,8 @@ impl Lowerer<'_> {
                             let b = self.build(&args[1]);
                             Expr::kron(&a, &b)
                         }
+                        Meaning::Fill => Expr::mul(&a, &Expr::ones(self.next_anonymous())),
+                        Meaning::Commutation => unreachable!("built above"),
                     }
                 }
                 AstKind::Binary { .. } => {
