@@ -36,7 +36,7 @@ pub use ast::{Ast, AstKind, BinOp, Decl, Parsed, PostOp};
 pub use builtins::{Builtin, ElemFn, Func};
 pub use calculus::differential;
 pub use expr::{Expr, Kind, product_shape, rat};
-pub use lower::{Context, Lowered, Note, VarInfo, VarKind, lower};
+pub use lower::{Context, Lowered, VarInfo, VarKind, lower};
 pub use parse::{parse, parse_decls};
 /// The two readers, exposed for the tests and the fuzzer that hold them
 /// equal; not part of the supported API.

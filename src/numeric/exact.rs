@@ -555,7 +555,12 @@ pub fn eval_dual(e: &Expr, p: &ExactPoint) -> Result<DualMatrix, ExactError> {
                             data: t.data,
                         }
                     }
-                    Func::Logdet | Func::Norm2 | Func::Elem(_) => return Err(ExactError::Inexact),
+                    Func::Logdet
+                    | Func::Norm2
+                    | Func::Norm1
+                    | Func::Softmax
+                    | Func::Logsumexp
+                    | Func::Elem(_) => return Err(ExactError::Inexact),
                 }
             }
         })

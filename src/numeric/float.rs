@@ -529,6 +529,19 @@ fn apply(f: Func, m: &Matrix) -> Result<Matrix, EvalError> {
         }
         Func::Sum => Matrix::scalar(m.data.iter().sum()),
         Func::Norm2 => Matrix::scalar(m.data.iter().map(|x| x * x).sum::<f64>().sqrt()),
+        Func::Norm1 => Matrix::scalar(m.data.iter().map(|x| x.abs()).sum()),
+        // Stable: shifted by the largest entry, so no exp overflows.
+        Func::Softmax => {
+            let top = m.data.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let e = m.map(|x| (x - top).exp());
+            let total: f64 = e.data.iter().sum();
+            e.map(|x| x / total)
+        }
+        Func::Logsumexp => {
+            let top = m.data.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let total: f64 = m.data.iter().map(|x| (x - top).exp()).sum();
+            Matrix::scalar(top + total.ln())
+        }
         Func::Elem(g) => {
             let needs_positive = matches!(g, ElemFn::Log | ElemFn::Sqrt);
             if needs_positive
@@ -538,6 +551,13 @@ fn apply(f: Func, m: &Matrix) -> Result<Matrix, EvalError> {
             {
                 return Err(EvalError::new(format!(
                     "{} of a non-positive number",
+                    g.name()
+                )));
+            }
+            if matches!(g, ElemFn::Arcsin | ElemFn::Arccos) && m.data.iter().any(|x| x.abs() > 1.0)
+            {
+                return Err(EvalError::new(format!(
+                    "{} of a number outside [-1, 1]",
                     g.name()
                 )));
             }
@@ -575,6 +595,9 @@ pub fn elem(g: ElemFn, x: f64) -> f64 {
                 x.exp().ln_1p()
             }
         }
+        ElemFn::Arcsin => x.asin(),
+        ElemFn::Arccos => x.acos(),
+        ElemFn::Arctan => x.atan(),
     }
 }
 

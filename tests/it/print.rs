@@ -216,7 +216,9 @@ fn close(a: &Matrix, b: &Matrix) -> bool {
 fn round_trip(seed: u64) {
     let e = Gen::random(seed, 4);
     let text = to_text(&e);
-    let lowered = match Session::new().lower(&text, None) {
+    // Declared scalars: an undeclared Greek name added to a matrix would
+    // be read as a matrix (SPEC §2), which is not what the generator built.
+    let lowered = match Session::new().lower(&text, Some("alpha: scalar, beta: scalar")) {
         Ok(l) => l,
         // The generator can divide by a constant sum such as `(2 - 2)`;
         // the input language refuses that, rightly.
