@@ -159,8 +159,23 @@ pub fn is_identity(name: &str) -> bool {
 }
 
 /// The kind a name has by the naming convention of SPEC §2.
+///
+/// A differential `dX` has its variable's kind even where the variable
+/// itself does not appear (a printed `tr(dX)` reads back with `dX` a
+/// matrix, `dalpha` a scalar).
 pub fn conventional_kind(name: &str) -> VarKind {
     if is_greek_name(name) {
+        VarKind::Scalar
+    } else if let Some(base) = name.strip_prefix('d')
+        && base
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_uppercase() || !c.is_ascii())
+    {
+        conventional_kind(base)
+    } else if let Some(base) = name.strip_prefix('d')
+        && is_greek_name(base)
+    {
         VarKind::Scalar
     } else if name.chars().next().is_some_and(|c| c.is_uppercase()) {
         VarKind::Matrix
