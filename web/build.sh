@@ -36,8 +36,9 @@ cargo build --quiet -p matcalc-web --lib --target wasm32-unknown-unknown --profi
 rm -rf "$dist"
 mkdir -p "$dist/katex/fonts"
 wasm-bindgen --target web --no-typescript --out-dir "$dist" --out-name matcalc_web \
-  "$root/target/wasm32-unknown-unknown/wasm/matcalc_web.wasm"
-# wasm-opt -Os takes off about a fifth of the size after LLVM's -Os.
+  "${CARGO_TARGET_DIR:-$root/target}/wasm32-unknown-unknown/wasm/matcalc_web.wasm"
+# wasm-opt -Os: 1.40 MB → 1.06 MB (gzipped 450 → 418 KB) after LLVM's -Os,
+# for about 20 s of CPU; -Oz gains nothing more.
 "$web/node_modules/.bin/wasm-opt" -Os --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$dist/matcalc_web_bg.wasm" -o "$dist/matcalc_web_bg.wasm"

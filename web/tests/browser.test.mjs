@@ -151,6 +151,34 @@ test('a panic in the engine shows an error and the page keeps working', async ()
   await page.close();
 });
 
+test('a slow input computes in the worker: the page never freezes', async () => {
+  // `check` of this expression takes seconds: the exact verification of
+  // every derivative kind of a degree-8 polynomial in X
+  const page = await context.newPage();
+  // the longest the page's own thread went without running a timer
+  await page.addInitScript(() => {
+    window.__maxLag = 0;
+    let last = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      window.__maxLag = Math.max(window.__maxLag, now - last);
+      last = now;
+    }, 20);
+  });
+  await page.goto(base + 'index.html#cmd=check&expr=tr((A%20X%20B%20X%5ET%20C)%5E4)&wrt=X');
+  await page.locator('#results[aria-busy="true"]').waitFor({ timeout: 5000 });
+  await page.waitForTimeout(300);
+  assert.equal(await page.locator('#results').getAttribute('aria-busy'), 'true', 'the slow job is still running');
+  await page.evaluate(() => { window.__maxLag = 0; });
+  await page.locator('#cmd').selectOption('grad');
+  await page.locator('#expr').fill('x^T x');
+  await text(page).filter({ hasText: /^2 x$/ }).waitFor({ timeout: 15000 });
+  const lag = await page.evaluate(() => window.__maxLag);
+  console.log(`# longest stall of the page's thread while the engine worked: ${Math.round(lag)} ms`);
+  assert.ok(lag < 500, `the page's thread stalled for ${lag} ms`);
+  await page.close();
+});
+
 test('the copy buttons put the text and the NumPy code on the clipboard', async () => {
   const { page } = await open(SEED);
   await text(page).filter({ hasText: SEED_TEXT }).waitFor();
