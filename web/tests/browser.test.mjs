@@ -76,9 +76,11 @@ const text = (page) => page.locator('#text');
 test('the seed link shows the rendered answer, text, NumPy code and an exact check', async () => {
   const { page, errors } = await open(SEED);
   await assert.doesNotReject(text(page).filter({ hasText: SEED_TEXT }).waitFor({ timeout: 10000 }));
-  const firstMs = await page.evaluate(() => window.__matcalcFirstAnswerMs);
-  console.log(`# first answer ${Math.round(firstMs)} ms after load`);
-  assert.ok(firstMs < 3000, `first answer after ${firstMs} ms`);
+  const [readyMs, firstMs] = await page.evaluate(() => [window.__matcalcReadyMs, window.__matcalcFirstAnswerMs]);
+  console.log(`# engine loaded ${Math.round(readyMs)} ms, first answer ${Math.round(firstMs)} ms after the navigation started`);
+  // the goal is 1 s (about 0.3 s measured here); the bound leaves room for
+  // a machine shared with other builds
+  assert.ok(firstMs < 2000, `first answer after ${firstMs} ms`);
   assert.equal(await text(page).textContent(), SEED_TEXT);
   // KaTeX rendered it: the MathML annotation holds the LaTeX it was given
   const tex = await page.locator('#math .katex annotation').textContent();

@@ -12,7 +12,6 @@ const DERIVATIVES = ['diff', 'entrywise', 'grad', 'hessian', 'jacobian'];
 const VERDICT_KIND = {
   diff: 'differential', entrywise: 'entrywise', grad: 'gradient', hessian: 'hessian', jacobian: 'jacobian',
 };
-const loadStart = performance.now();
 
 let worker = null;
 let nextId = 1;
@@ -77,9 +76,12 @@ function setWrtOptions(vars, chosen) {
 let loaded = false; // whether any worker has loaded the engine
 
 function startWorker() {
-  worker = new Worker('worker.js', { type: 'module' });
+  const boot = window.matcalcBoot;
+  window.matcalcBoot = null;
+  worker = boot ? boot.worker : new Worker('worker.js', { type: 'module' });
   worker.onmessage = (e) => onReply(e.data);
   worker.onerror = (e) => crashed(e.message || 'the engine failed to start');
+  if (boot) for (const m of boot.said) onReply(m);
 }
 
 function restartWorker(why) {
@@ -135,6 +137,7 @@ function send() {
 function onReply(m) {
   if (m.type === 'ready') {
     loaded = true;
+    window.__matcalcReadyMs ??= performance.now();
     $('version').textContent = m.version + (window.MATCALC_COMMIT ? ` (${window.MATCALC_COMMIT})` : '');
     $('functions').replaceChildren(...m.functions.flatMap((f, i) => {
       const c = document.createElement('code');
@@ -232,7 +235,8 @@ function showAnswer(a, wrtUsed, ms) {
   writeHash(wrtUsed);
   if (firstAnswer) {
     firstAnswer = false;
-    window.__matcalcFirstAnswerMs = performance.now() - loadStart;
+    // since the navigation started (performance's time origin)
+    window.__matcalcFirstAnswerMs = performance.now();
   }
   $('notes').replaceChildren();
   if (a.error) {
