@@ -107,6 +107,11 @@ function crashed(message) {
   restartWorker('');
 }
 
+/// `simplify` takes no variable.
+function syncFields() {
+  field.wrt.disabled = field.cmd.value === 'simplify';
+}
+
 function job(extra = {}) {
   return {
     op: 'answer',
@@ -123,6 +128,7 @@ function job(extra = {}) {
 
 /// Asks for an answer to the fields as they are now.
 function request(extra) {
+  syncFields();
   pending = { ...job(extra), id: nextId++ };
   if (!current) send();
 }
