@@ -52,6 +52,10 @@ cp "$katex"/fonts/*.woff2 "$katex"/fonts/*.woff "$dist/katex/fonts/"
 commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || true)"
 printf '// Written by web/build.sh: the commit this page was built from.\nwindow.MATCALC_COMMIT = "%s";\n' "$commit" >"$dist/build.js"
 
+# the files the service worker (sw.js) keeps for offline use
+(cd "$dist" && find . -type f ! -name sw.js ! -name files.json ! -name '*.woff' | sed 's|^\./||' | sort |
+  awk 'BEGIN { printf "[\"./\"" } { printf ", \"%s\"", $0 } END { print "]" }') >"$dist/files.json"
+
 size="$(gzip -9 -c "$dist/matcalc_web_bg.wasm" | wc -c)"
 echo "web/build.sh: built $dist (wasm $(wc -c <"$dist/matcalc_web_bg.wasm") bytes, $size gzipped)"
 if [ "$size" -ge 1500000 ]; then

@@ -229,3 +229,21 @@ test('on a phone the page fits the screen', async () => {
   await page.screenshot({ path: join(results, 'phone.png'), fullPage: true });
   await page.close();
 });
+
+test('once loaded, the page works offline', async () => {
+  const { page } = await open(SEED);
+  await text(page).filter({ hasText: SEED_TEXT }).waitFor();
+  // the service worker is installed (its cache filled) after the first answer
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await context.setOffline(true);
+  try {
+    await page.reload();
+    await text(page).filter({ hasText: SEED_TEXT }).waitFor({ timeout: 10000 });
+    await page.locator('#expr').fill('X^T X');
+    await text(page).filter({ hasText: /^E_ij\^T X \+ X\^T E_ij$/ }).waitFor({ timeout: 10000 });
+    assert.ok(await page.locator('#math .katex').isVisible());
+  } finally {
+    await context.setOffline(false);
+  }
+  await page.close();
+});

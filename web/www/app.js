@@ -243,6 +243,8 @@ function showAnswer(a, wrtUsed, ms) {
     firstAnswer = false;
     // since the navigation started (performance's time origin)
     window.__matcalcFirstAnswerMs = performance.now();
+    // offline use, once the first answer is in (sw.js)
+    if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => {});
   }
   $('notes').replaceChildren();
   if (a.error) {
