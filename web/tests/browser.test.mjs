@@ -94,7 +94,7 @@ test('the seed link shows the rendered answer, text, NumPy code and an exact che
   assert.equal(await page.locator('#cmd').inputValue(), 'entrywise');
   assert.equal(await page.locator('#wrt').inputValue(), 'X');
   // the derivation, folded until asked for
-  await page.locator('#steps summary').click();
+  await page.locator('#steps > summary').click();
   await page.locator('#steps-math .katex').first().waitFor({ timeout: 10000 });
   assert.match(await page.locator('#steps-text').textContent(), /product rule/i);
   await page.screenshot({ path: join(results, 'seed.png'), fullPage: true });
