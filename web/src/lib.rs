@@ -226,10 +226,12 @@ pub fn guarded(f: impl FnOnce() -> String) -> String {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(s) => s,
         Err(_) => {
-            let message = take_panic();
-            let d = Diagnostic::new(format!("internal error (a bug in matcalc): {message}"), "")
-                .origin("panic");
-            error_json(&d)
+            let d = Diagnostic::new(
+                format!("internal error (a bug in matcalc): {}", take_panic()),
+                "",
+            );
+            // not a text of the user's: the page shows no caret for it
+            error_json(&d).replacen("\"origin\": \"input\"", "\"origin\": \"panic\"", 1)
         }
     }
 }
@@ -253,7 +255,7 @@ pub fn error_json(d: &Diagnostic) -> String {
         ("message", json_string(&d.message)),
         ("help", help),
         ("source", json_string(&d.source)),
-        ("origin", json_string(&d.origin)),
+        ("origin", json_string(&d.origin.to_string())),
         ("spans", format!("[{}]", spans.join(", "))),
         ("rendered", json_string(&d.render())),
     ];
@@ -327,6 +329,7 @@ mod tests {
         let e = panic_for_test();
         assert!(e.contains("internal error"), "{e}");
         assert!(e.contains("on purpose"), "{e}");
+        assert!(e.contains(r#""origin": "panic""#), "{e}");
     }
 
     #[test]
