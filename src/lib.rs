@@ -55,6 +55,14 @@ pub use shape::{Dim, Shape};
 pub use simplify::{Form, Limits, Simplified, simplify};
 pub use span::{Detail, Diagnostic, Label, Operand, Origin, Phase, Span};
 
+/// The library's version (the page and other shells show it).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The names of the built-in functions, for a shell's hints and completion.
+pub fn function_names() -> &'static [&'static str] {
+    &ast::FUNCTION_NAMES
+}
+
 /// The error of every user-facing operation: a diagnostic with a caret.
 pub type Error = Diagnostic;
 
