@@ -224,22 +224,51 @@ fn main() -> ExitCode {
         .unwrap_or(ExitCode::from(101))
 }
 
+/// The text of stdin or a file as one expression: lines that are blank
+/// or start with `#` are comments, and an expression runs over several
+/// lines only inside an open bracket, as in the REPL. Several expressions
+/// are several questions, which is refused rather than read as one
+/// product.
+fn one_expression(text: String, from: &str) -> Result<String, String> {
+    let mut statements: Vec<String> = Vec::new();
+    let mut open = false;
+    for line in text.lines() {
+        if !open && (line.trim().is_empty() || line.trim_start().starts_with('#')) {
+            continue;
+        }
+        if open {
+            let last = statements.last_mut().expect("an open statement");
+            last.push('\n');
+            last.push_str(line);
+        } else {
+            statements.push(line.to_string());
+        }
+        open = matcalc::is_incomplete(statements.last().expect("a statement"));
+    }
+    if statements.len() > 1 {
+        return Err(format!(
+            "error: {from} holds {} expressions, one per line; give one (a line break may fall inside brackets), or run them as REPL statements with `matcalc repl`",
+            statements.len()
+        ));
+    }
+    Ok(statements.pop().unwrap_or_default())
+}
+
 /// The expression as given: `-` reads stdin, `@path` a file, anything
 /// else is the expression itself.
 fn read_expr(arg: &str) -> Result<String, String> {
-    let trimmed = |s: String| s.trim_end_matches(['\n', '\r']).to_string();
     if arg == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
             .map_err(|e| format!("error: cannot read the expression from stdin: {e}"))?;
-        return Ok(trimmed(s));
+        return one_expression(s, "stdin");
     }
     if let Some(path) = arg.strip_prefix('@')
         && !path.is_empty()
     {
-        return std::fs::read_to_string(path)
-            .map(trimmed)
-            .map_err(|e| format!("error: cannot read the expression from `{path}`: {e}"));
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("error: cannot read the expression from `{path}`: {e}"))?;
+        return one_expression(text, &format!("`{path}`"));
     }
     Ok(arg.to_string())
 }

@@ -47,6 +47,14 @@ pub const MAX_LITERAL_DIGITS: usize = 100;
 
 /// Refuses a number literal with more than `MAX_LITERAL_DIGITS` digits.
 fn check_digits(text: &str, span: Span, src: &str) -> Result<(), Diagnostic> {
+    if exponent_of(text).is_some_and(|e| e.abs() > MAX_TEN_POWER) {
+        return Err(Diagnostic::new(
+            format!("a number's power of ten is limited to ±{MAX_TEN_POWER}"),
+            src,
+        )
+        .label(span, "too large")
+        .help("name the constant instead, e.g. `alpha`"));
+    }
     let digits = text.chars().filter(char::is_ascii_digit).count();
     if digits > MAX_LITERAL_DIGITS {
         return Err(Diagnostic::new(
@@ -57,6 +65,23 @@ fn check_digits(text: &str, span: Span, src: &str) -> Result<(), Diagnostic> {
         .help("name the constant instead, e.g. `alpha`"));
     }
     Ok(())
+}
+
+/// Largest power of ten a number in scientific notation may carry
+/// (`1e300`): the number is exact, so `1e100000` would be 100,000 digits.
+pub const MAX_TEN_POWER: i64 = 300;
+
+/// The power of ten of a literal in scientific notation (`3` of `2e3`),
+/// `None` for a plain literal (and for a power too long to hold, which
+/// is past the limit anyway: `i64::MAX`).
+fn exponent_of(text: &str) -> Option<i64> {
+    let k = text.find(['e', 'E'])?;
+    let e = &text[k + 1..];
+    Some(e.parse::<i64>().unwrap_or(if e.starts_with('-') {
+        i64::MIN + 1
+    } else {
+        i64::MAX
+    }))
 }
 
 /// Longest input accepted, in bytes.
@@ -555,6 +580,16 @@ pub fn normalize_ident(text: &str) -> String {
 
 /// An exact rational from `12` or `0.25`.
 fn parse_number(text: &str) -> BigRational {
+    if let Some(k) = text.find(['e', 'E']) {
+        let mantissa = parse_number(&text[..k]);
+        let e = exponent_of(text).unwrap_or(0);
+        let ten = num_traits::pow(BigInt::from(10), e.unsigned_abs() as usize);
+        return if e < 0 {
+            mantissa / BigRational::from_integer(ten)
+        } else {
+            mantissa * BigRational::from_integer(ten)
+        };
+    }
     match text.split_once('.') {
         None => BigRational::from_integer(text.parse::<BigInt>().expect("digits")),
         Some((int, frac)) => {

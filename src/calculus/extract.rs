@@ -199,9 +199,12 @@ impl Extract<'_> {
                 Kind::HadamardDiv(a, b) if !self.mentions(b) => {
                     self.adjoint(a, &Expr::hadamard_div(w, b))
                 }
-                // tr(a ⊗ b) = tr(a) tr(b), sum(a ⊗ b) = sum(a) sum(b)
+                // tr(a ⊗ b) = tr(a) tr(b) for square a and b (a square
+                // a ⊗ b of rectangular factors has no such split);
+                // sum(a ⊗ b) = sum(a) sum(b) always
                 Kind::Apply(f @ (Func::Tr | Func::Sum), k)
-                    if matches!(k.kind(), Kind::Kron(..)) =>
+                    if matches!(k.kind(), Kind::Kron(a, b)
+                        if *f == Func::Sum || (a.shape().is_square() && b.shape().is_square())) =>
                 {
                     let Kind::Kron(a, b) = k.kind() else {
                         unreachable!("matched above")
@@ -235,7 +238,7 @@ impl Extract<'_> {
                     "the gradient through `vec(…)` of a matrix needs an un-vec, which matcalc does not write",
                 )),
                 Kind::Kron(..) => Err(unsupported(
-                    "the gradient through a Kronecker product (outside `tr` and `sum`) needs an un-vec, which matcalc does not write",
+                    "the gradient through a Kronecker product (other than `sum(A ⊗ B)`, or `tr(A ⊗ B)` of square factors) needs an un-vec, which matcalc does not write",
                 )),
                 _ => Err(self.not_linear()),
             }

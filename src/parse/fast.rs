@@ -17,7 +17,7 @@
 //! elements, a repetition skips blanks before every item after the first,
 //! and a failed alternative or item puts the position back.
 
-use super::{MAX_LITERAL_DIGITS, MAX_POSTFIX, climb, normalize_ident, parse_number};
+use super::{MAX_LITERAL_DIGITS, MAX_POSTFIX, MAX_TEN_POWER, climb, normalize_ident, parse_number};
 use crate::ast::{Ast, AstKind, BinOp, Builtin, Decl, Parsed, PostOp};
 use crate::span::Span;
 
@@ -310,6 +310,16 @@ impl Reader<'_> {
     fn primary(&mut self) -> Read<Ast> {
         let start = self.pos;
         if self.unsigned() {
+            // `("e" | "E") ~ ("+" | "-")? ~ ASCII_DIGIT+`, if it follows
+            let save = self.pos;
+            if self.eat("e") || self.eat("E") {
+                if !self.eat("+") {
+                    self.eat("-");
+                }
+                if !self.digits() {
+                    self.pos = save;
+                }
+            }
             let span = Span::new(start, self.pos);
             let text = &self.src[start..self.pos];
             return Ok(Ast {
@@ -659,10 +669,14 @@ impl Reader<'_> {
     }
 }
 
-/// The value of a number literal's digits, refused past the digit limit.
+/// The value of a number literal's digits, refused past the digit limit
+/// (and past the exponent limit of scientific notation: the grammar's
+/// reader writes both diagnostics).
 fn literal(text: &str) -> Read<num_rational::BigRational> {
     let digits = text.bytes().filter(u8::is_ascii_digit).count();
-    if digits > MAX_LITERAL_DIGITS {
+    if digits > MAX_LITERAL_DIGITS
+        || super::exponent_of(text).is_some_and(|e| e.abs() > MAX_TEN_POWER)
+    {
         return Err(Stop::Abort);
     }
     Ok(parse_number(text))

@@ -281,3 +281,52 @@ fn calculus_prints_nothing() {
     let offenders = sources_mentioning(&["calculus"], "crate::print");
     assert!(offenders.is_empty(), "import the printers: {offenders:?}");
 }
+
+#[test]
+fn scientific_notation_is_a_number() {
+    let (code, out, err) = run(&["grad", "1e-3 x^T x", "--wrt", "x"], None);
+    assert_eq!((code, out.as_str()), (Some(0), "(1/500) x\n"), "{err}");
+    assert!(err.is_empty(), "no guess is noted: {err}");
+    crate::common::checked("1e-3 x^T x", "x", None);
+    let (code, out, _) = run(&["simplify", "2.5E2 + 1e+1 - 3e0"], None);
+    assert_eq!((code, out.as_str()), (Some(0), "257\n"));
+    // `2 e_i` is still the unit vector times 2
+    let (code, out, _) = run(&["grad", "2e_i^T x", "--wrt", "x"], None);
+    assert_eq!((code, out.as_str()), (Some(0), "2 e_i\n"));
+    let (code, _, err) = run(&["simplify", "1e400"], None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("power of ten is limited"), "{err}");
+}
+
+#[test]
+fn several_expressions_on_stdin_are_refused() {
+    let (code, _, err) = run(&["grad", "-", "--wrt", "x"], Some("x^T x\nx^T A x\n"));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("holds 2 expressions"), "{err}");
+    // comments, blank lines, and a line break inside brackets are fine
+    let (code, out, err) = run(
+        &["grad", "-", "--wrt", "x"],
+        Some("# a quadratic form\n\nx^T (A\n  x)\n"),
+    );
+    assert_eq!((code, out.as_str()), (Some(0), "A x + A^T x\n"), "{err}");
+}
+
+#[test]
+fn trace_of_a_kronecker_product_of_rectangular_factors_is_not_split() {
+    // tr(A ⊗ X) = tr(A) tr(X) only for square factors: with A 2×3 and X
+    // 3×2 the product is square but the split is meaningless
+    let (code, out, err) = run(
+        &[
+            "grad",
+            "tr(kron(A, X)) where A: 2 x 3, X: 3 x 2",
+            "--wrt",
+            "X",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(err.contains("Kronecker product"), "{err}");
+    let (code, out, _) = run(&["grad", "tr(kron(A, X))", "--wrt", "X"], None);
+    assert_eq!((code, out.as_str()), (Some(0), "tr(A) I\n"));
+    crate::common::checked("tr(kron(A, X))", "X", None);
+}
