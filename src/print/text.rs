@@ -212,6 +212,11 @@ impl Printer<'_> {
             match e.kind() {
                 Kind::Const(c) => self.constant(c),
                 Kind::Var(v) => (n.var(v), ATOM),
+                // A row of ones is the transpose of a column: `ones^T` (a
+                // bare `ones` would read back as a column, or as 1).
+                Kind::Ones if e.shape().rows.is_one() && !e.shape().cols.is_one() => {
+                    (n.postfix(&n.leaf(e.kind()), true, false), POSTFIX)
+                }
                 Kind::Identity | Kind::Ones | Kind::Commutation(..) => (n.leaf(e.kind()), ATOM),
                 Kind::Unit(idx) => (n.unit(idx, e.shape().is_vector()), ATOM),
                 // A broadcast scalar whose matrix terms vanished: `s ones`.
