@@ -52,7 +52,7 @@ pub use session::{
     resolve_wrt,
 };
 pub use shape::{Dim, Shape};
-pub use simplify::{Form, Limits, Simplified, simplify};
+pub use simplify::{Form, Limits, Simplified, simplify, simplify_from};
 pub use span::{Detail, Diagnostic, Label, Operand, Origin, Phase, Span};
 
 /// The error of every user-facing operation: a diagnostic with a caret.
