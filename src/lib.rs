@@ -52,7 +52,7 @@ pub use session::{
     render, render_error, resolve_wrt,
 };
 pub use shape::{Dim, Shape};
-pub use simplify::{Form, Limits, Simplified, simplify};
+pub use simplify::{Form, Limits, Simplified, simplify, simplify_from};
 pub use span::{Detail, Diagnostic, Label, Operand, Origin, Phase, Span};
 
 /// The library's version (the page and other shells show it).

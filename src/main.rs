@@ -53,8 +53,9 @@ enum Command {
     /// An interactive session (also: `matcalc` with no arguments on a
     /// terminal). With stdin piped, one statement per line, no prompts.
     Repl,
-    /// The simplified form: the expanded sum of products with like terms
-    /// collected, or with `--factor` the smallest factored form.
+    /// The simplified form: the collected sum of products with the input's
+    /// groups kept, `--expand` fully expanded, or with `--factor` the
+    /// smallest factored form.
     Simplify {
         #[command(flatten)]
         input: Input,
@@ -141,7 +142,8 @@ struct FormArgs {
     /// The smallest factored form instead of the expanded sum of products.
     #[arg(long, conflicts_with_all = ["raw", "expand"])]
     factor: bool,
-    /// The expanded, collected sum of products.
+    /// The fully expanded, collected sum of products (the default keeps
+    /// the input's groups, such as `A x - b`, where nothing cancels).
     #[arg(long, conflicts_with = "raw")]
     expand: bool,
     /// The unsimplified result.
@@ -155,8 +157,10 @@ impl FormArgs {
             None
         } else if self.factor {
             Some(matcalc::Form::Factored)
-        } else {
+        } else if self.expand {
             Some(matcalc::Form::Expanded)
+        } else {
+            Some(matcalc::Form::Default)
         }
     }
 }

@@ -480,7 +480,8 @@ fn parse_form(form: &str) -> PyResult<Option<Form>> {
     match form {
         // `default` is the expanded form until the library's default
         // form gets its own name.
-        "default" | "expand" => Ok(Some(Form::Expanded)),
+        "default" => Ok(Some(Form::Default)),
+        "expand" => Ok(Some(Form::Expanded)),
         "factor" => Ok(Some(Form::Factored)),
         "raw" => Ok(None),
         other => Err(PyValueError::new_err(format!(

@@ -81,7 +81,7 @@ impl Session {
             }
         };
         // matcalc's own answer: the reference, and the direction's name
-        let form = Some(Form::Expanded);
+        let form = Some(Form::Default);
         let own = match claim.kind {
             Derivative::Differential | Derivative::Entrywise => {
                 self.diff_with(expr, &var, None, where_, form)?

@@ -133,7 +133,7 @@ impl Command {
             action,
             expr: expr.into(),
             where_: None,
-            form: Some(Form::Expanded),
+            form: Some(Form::Default),
             steps: false,
             format: Format::Text,
         }
@@ -244,7 +244,7 @@ impl Session {
         let expr = cmd.expr.as_str();
         let derivative = |kind: Derivative, wrt: &str, direction: Option<&str>| {
             if cmd.steps {
-                let form = cmd.form.unwrap_or(Form::Expanded);
+                let form = cmd.form.unwrap_or(Form::Default);
                 let d = self.derive(kind, expr, wrt, direction, where_, form)?;
                 let notes = stopped_notes(&d.answer.stopped);
                 return Ok((Body::Derivation(Box::new(d)), notes));

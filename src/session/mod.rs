@@ -7,7 +7,7 @@ use crate::expr::Expr;
 use crate::lower::{Context, Lowered, VarKind, lower};
 use crate::parse::parse;
 use crate::print::to_text;
-use crate::simplify::{Form, Simplified, simplify};
+use crate::simplify::{Form, Simplified, simplify, simplify_from};
 use crate::span::{Detail, Diagnostic, Origin, Phase, Span};
 
 pub use crate::calculus::derivative::{Answer, Derivative, Wrt};
@@ -270,7 +270,7 @@ impl Session {
         where_: Option<&str>,
     ) -> Result<Answer, Diagnostic> {
         let lowered = self.lower(expr, where_)?;
-        diff_lowered(lowered, wrt, direction, Some(Form::Expanded))
+        diff_lowered(lowered, wrt, direction, Some(Form::Default))
     }
 
     /// [`Session::diff`] with every option: `form` is `None` for the raw
@@ -410,7 +410,7 @@ fn diff_lowered(
     };
     let (simplified, stopped) = match form {
         Some(form) => {
-            let s = simplify(&result, &ctx, form);
+            let s = simplify_from(&result, &ctx, form, &lowered.expr);
             (s.expr, s.stopped)
         }
         None => (result.clone(), Vec::new()),
@@ -461,13 +461,13 @@ impl Session {
         }
         let mut verdicts = Vec::new();
         for w in wrts {
-            let answer = diff_lowered(lowered.clone(), &w, None, Some(Form::Expanded))?;
+            let answer = diff_lowered(lowered.clone(), &w, None, Some(Form::Default))?;
             let outcome = verify(&answer, &answer.function, &answer.result);
             verdicts.push(Verdict::of(answer, outcome));
         }
         let w = var.as_str();
         let scalar = lowered.expr.shape().is_scalar();
-        let form = Some(Form::Expanded);
+        let form = Some(Form::Default);
         // every kind from the one lowering
         let setup = |command: &str, scalar: bool| {
             whole::setup(command, lowered.clone(), self.read(expr, where_), w, scalar)

@@ -475,7 +475,7 @@ impl Repl {
             action: Action::Simplify,
             expr: args.expr.text.to_string(),
             where_: None,
-            form: form_of(&args).or(Some(Form::Expanded)),
+            form: form_of(&args).or(Some(Form::Default)),
             steps: false,
             format,
         };
@@ -743,8 +743,10 @@ fn form_of(args: &Args<'_>) -> Option<Form> {
         None
     } else if args.factor {
         Some(Form::Factored)
-    } else {
+    } else if args.expand {
         Some(Form::Expanded)
+    } else {
+        Some(Form::Default)
     }
 }
 

@@ -43,6 +43,8 @@ struct Line {
     rhs: Side,
     /// The laws or the identity the step used, in words.
     why: Option<String>,
+    /// The same in LaTeX math, when it is a formula (the `read off` line).
+    why_latex: Option<String>,
 }
 
 /// A derivation, ready to print.
@@ -140,6 +142,7 @@ fn derivation(answer: Answer, gradient: Option<Expr>, form: Form) -> Derivation 
         lhs: words(fname, fname),
         rhs: Side::Expr(f.clone()),
         why: None,
+        why_latex: None,
     }];
 
     // definition: the directional derivative
@@ -165,6 +168,7 @@ fn derivation(answer: Answer, gradient: Option<Expr>, form: Form) -> Derivation 
             ),
         ),
         why: None,
+        why_latex: None,
     });
 
     // the rules, operator by operator
@@ -175,6 +179,7 @@ fn derivation(answer: Answer, gradient: Option<Expr>, form: Form) -> Derivation 
         lhs: d_f.clone(),
         rhs: Side::Expr(first.result.clone()),
         why: None,
+        why_latex: None,
     });
     let mut next = 0;
     while next < pending.len() && next < MAX_RULE_STEPS {
@@ -188,6 +193,7 @@ fn derivation(answer: Answer, gradient: Option<Expr>, form: Form) -> Derivation 
             lhs: Side::Expr(Expr::var(&name, operand.shape().clone())),
             rhs: Side::Expr(step.result),
             why: None,
+            why_latex: None,
         });
         next += 1;
     }
@@ -198,6 +204,7 @@ fn derivation(answer: Answer, gradient: Option<Expr>, form: Form) -> Derivation 
             lhs: d_f.clone(),
             rhs: Side::Expr(df.clone()),
             why: None,
+            why_latex: None,
         });
     }
 
@@ -223,6 +230,7 @@ fn derivation(answer: Answer, gradient: Option<Expr>, form: Form) -> Derivation 
                         lhs: Side::Expr(dir.clone()),
                         rhs: Side::Expr(by.clone()),
                         why: None,
+                        why_latex: None,
                     });
                     let substituted = substitute(&df, &dname, &by);
                     lines.push(Line {
@@ -230,6 +238,7 @@ fn derivation(answer: Answer, gradient: Option<Expr>, form: Form) -> Derivation 
                         lhs: lhs.clone(),
                         rhs: Side::Expr(substituted.clone()),
                         why: None,
+                        why_latex: None,
                     });
                     (lhs, substituted)
                 }
@@ -248,40 +257,75 @@ fn derivation(answer: Answer, gradient: Option<Expr>, form: Form) -> Derivation 
                     lhs: df_dx.clone(),
                     rhs: Side::Expr(g.clone()),
                     why: Some("read off df = tr(G^T dX), simplified".into()),
+                    why_latex: None,
                 });
             }
-            let how = match answer.kind {
-                Derivative::Gradient if answer.context.vars[&var].symmetric => {
-                    "df = tr(G^T dX), then (G + G^T)/2 for a symmetric variable"
-                }
-                Derivative::Gradient => "df = tr(G^T dX): tr(L dX R) = tr(R L dX)",
-                Derivative::Hessian => "d vec(G) = H vec(dX)",
-                _ => "vec(dF) = J vec(dX): vec(L dX R) = (R^T kron L) vec(dX)",
+            // the identity that reads the derivative off, naming the
+            // actual differential (`dS`, `dx`), in text and in LaTeX
+            let d = dname.as_str();
+            let dl = format!("\\mathrm{{d}}{x_latex}");
+            let (how, how_latex) = match answer.kind {
+                Derivative::Gradient if answer.context.vars[&var].symmetric => (
+                    format!("df = tr(G^T {d}), then (G + G^T)/2 for a symmetric variable"),
+                    format!(
+                        "\\mathrm{{d}}f = \\operatorname{{tr}}(G^\\top {dl}),\\ \\text{{then }} \\tfrac{{1}}{{2}}(G + G^\\top) \\text{{ for a symmetric variable}}"
+                    ),
+                ),
+                Derivative::Gradient => (
+                    format!("df = tr(G^T {d}): tr(L {d} R) = tr(R L {d})"),
+                    format!(
+                        "\\mathrm{{d}}f = \\operatorname{{tr}}(G^\\top {dl}),\\ \\operatorname{{tr}}(L\\, {dl}\\, R) = \\operatorname{{tr}}(R L\\, {dl})"
+                    ),
+                ),
+                Derivative::Hessian => (
+                    format!("d vec(G) = H vec({d})"),
+                    format!(
+                        "\\mathrm{{d}}\\operatorname{{vec}}(G) = H \\operatorname{{vec}}({dl})"
+                    ),
+                ),
+                _ => (
+                    format!("vec(dF) = J vec({d}): vec(L {d} R) = (R^T kron L) vec({d})"),
+                    format!(
+                        "\\operatorname{{vec}}(\\mathrm{{d}}F) = J \\operatorname{{vec}}({dl}),\\ \\operatorname{{vec}}(L\\, {dl}\\, R) = (R^\\top \\otimes L) \\operatorname{{vec}}({dl})"
+                    ),
+                ),
             };
             lines.push(Line {
                 label: "read off".into(),
                 lhs: lhs.clone(),
                 rhs: Side::Expr(answer.raw.clone()),
-                why: Some(how.into()),
+                why: Some(how),
+                why_latex: Some(how_latex),
             });
             (lhs, answer.raw.clone())
         }
     };
-    let (_, trace) = simplify_traced(&start, &ctx, form);
+    let (_, trace) = simplify_traced(&start, &ctx, form, &answer.function);
     for step in trace {
         lines.push(Line {
             label: "simplify".into(),
             lhs: lhs.clone(),
             rhs: Side::Expr(step.expr),
             why: Some(step.laws.join("; ")).filter(|w| !w.is_empty()),
+            why_latex: None,
         });
     }
-    lines.push(Line {
-        label: "result".into(),
-        lhs,
-        rhs: Side::Expr(answer.result.clone()),
-        why: None,
-    });
+    // The last simplification is the result: say so once, not twice.
+    match lines.last_mut() {
+        Some(last)
+            if last.label == "simplify"
+                && matches!(&last.rhs, Side::Expr(e) if *e == answer.result) =>
+        {
+            last.label = "result".into();
+        }
+        _ => lines.push(Line {
+            label: "result".into(),
+            lhs,
+            rhs: Side::Expr(answer.result.clone()),
+            why: None,
+            why_latex: None,
+        }),
+    }
     Derivation {
         lines,
         ctx,
@@ -390,15 +434,14 @@ impl Derivation {
                 lhs.clone()
             };
             last_lhs = lhs;
-            let label = match &l.why {
-                Some(why) => format!("{}: {why}", l.label),
-                None => l.label.clone(),
+            let label = match (&l.why_latex, &l.why) {
+                (Some(math), _) => format!("\\text{{{}: }} {math}", latex_text(&l.label)),
+                (None, Some(why)) => {
+                    format!("\\text{{{}}}", latex_text(&format!("{}: {why}", l.label)))
+                }
+                (None, None) => format!("\\text{{{}}}", latex_text(&l.label)),
             };
-            rows.push(format!(
-                "{shown} &= {} && \\text{{{}}}",
-                side(&l.rhs),
-                latex_text(&label)
-            ));
+            rows.push(format!("{shown} &= {} && {label}", side(&l.rhs)));
         }
         format!(
             "\\begin{{align*}}\n{}\n\\end{{align*}}",

@@ -8,7 +8,7 @@ use crate::expr::Expr;
 use crate::lower::{Context, Lowered};
 use crate::print::to_text;
 use crate::rat;
-use crate::simplify::{Form, simplify};
+use crate::simplify::{Form, simplify, simplify_from};
 use crate::span::{Detail, Diagnostic, Phase, Span};
 
 /// What every whole-variable derivative starts from.
@@ -185,7 +185,7 @@ impl Setup {
     fn answer(self, kind: Derivative, raw: Expr, form: Option<Form>) -> Result<Answer, Diagnostic> {
         let (result, stopped) = match form {
             Some(form) => {
-                let out = simplify(&raw, &self.lowered.context, form);
+                let out = simplify_from(&raw, &self.lowered.context, form, &self.lowered.expr);
                 (out.expr, out.stopped)
             }
             None => (raw.clone(), Vec::new()),

@@ -144,7 +144,14 @@ impl Simplifier<'_> {
                 }
                 Kind::HadamardPow(a, k) => Expr::hadamard_pow(&self.transpose(a), k),
                 Kind::Kron(a, b) => Expr::kron(&self.transpose(a), &self.transpose(b)),
-                Kind::Apply(Func::Elem(f), a) => Expr::apply(Func::Elem(*f), &self.transpose(a)),
+                Kind::Apply(Func::Elem(f), a) => {
+                    let t = self.transpose(a);
+                    if transposes(&t) > transposes(a) {
+                        Expr::transpose(e)
+                    } else {
+                        Expr::apply(Func::Elem(*f), &t)
+                    }
+                }
                 Kind::Apply(Func::Diag, a) if a.shape().is_vector() => e.clone(),
                 Kind::Apply(..) => Expr::transpose(e),
             }
@@ -249,6 +256,17 @@ impl Simplifier<'_> {
             }
             let fch = parts.iter().filter(|p| !p.is_scalar() && !is_const(p));
             if f.is_scalar() && fch.clone().next().is_some() {
+                let mut pair = fch.clone();
+                if let (Some(a), Some(b), None) = (pair.next(), pair.next(), pair.next())
+                    && let Some(s) = self.dot_cancel(a, b)
+                {
+                    let (k, ss, _) = s.split_product();
+                    c *= k;
+                    for x in ss {
+                        note_scalar(x, BigRational::one(), &mut scalars);
+                    }
+                    continue;
+                }
                 note_scalar(
                     self.orient(&chain(fch.cloned().collect())),
                     BigRational::one(),
@@ -256,7 +274,22 @@ impl Simplifier<'_> {
                 );
                 continue;
             }
-            for g in fch.cloned() {
+            for mut g in fch.cloned() {
+                // diag(a) diag(b) = diag(a .* b), diag(a) x = a .* x
+                while let Some(m) = stack.last().and_then(|t| self.diag_product(t, &g)) {
+                    stack.pop();
+                    g = m;
+                }
+                // a^T (b ./ a) = sum(b): a scalar factor
+                if let Some(s) = stack.last().and_then(|t| self.dot_cancel(t, &g)) {
+                    stack.pop();
+                    let (k, ss, _) = s.split_product();
+                    c *= k;
+                    for x in ss {
+                        note_scalar(x, BigRational::one(), &mut scalars);
+                    }
+                    continue;
+                }
                 if rows.is_none() {
                     rows = Some(g.shape().rows.clone());
                 }
@@ -343,11 +376,18 @@ impl Simplifier<'_> {
 
     /// A product of canonical factors as terms, with scalars pulled out
     /// of a bilinear operation `op` on the matrix parts.
-    fn bilinear(&mut self, a: &Expr, b: &Expr, op: fn(&Expr, &Expr) -> Expr) -> Vec<Term> {
+    fn bilinear(&mut self, a: &Expr, b: &Expr, op: fn(&Self, &Expr, &Expr) -> Expr) -> Vec<Term> {
         let (ta, tb) = (self.expand(a), self.expand(b));
+        let hadamard = std::ptr::fn_addr_eq(op, Self::hadamard as fn(&Self, &Expr, &Expr) -> Expr);
+        let (ta, tb) = if hadamard && self.distribute {
+            (self.explode(ta), self.explode(tb))
+        } else {
+            (ta, tb)
+        };
         if ta.len().saturating_mul(tb.len()) > self.limits.max_terms {
             self.note("the expansion was cut short at the term limit");
-            return vec![(BigRational::one(), op(&self.normal(a), &self.normal(b)))];
+            let (na, nb) = (self.normal(a), self.normal(b));
+            return vec![(BigRational::one(), op(self, &na, &nb))];
         }
         // A scalar term of a matrix operand is broadcast: its matrix part is
         // the all-ones matrix (A ⊗ (s + 0 B) is s (A ⊗ ones), not s A).
@@ -365,11 +405,60 @@ impl Simplifier<'_> {
                 let (kb, sb, chb) = mb.split_product();
                 let mut fs: Vec<Expr> = sa.iter().chain(&sb).cloned().collect();
                 fs.push(op(
+                    self,
                     &matrix_part(a, cha.clone()),
                     &matrix_part(b, chb.clone()),
                 ));
                 out.push(self.make_product(ca * cb * &ka * kb, &fs));
             }
+        }
+        out
+    }
+
+    /// Terms with each broadcast sum (`1 - s`) split into its terms, for
+    /// the distributing pass.
+    fn explode(&mut self, ts: Vec<Term>) -> Vec<Term> {
+        let mut out = Vec::with_capacity(ts.len());
+        for (c, m) in ts {
+            match m.kind() {
+                Kind::Sum(parts) if !m.is_scalar() && parts.iter().any(Expr::is_scalar) => {
+                    for p in parts {
+                        for (k, t) in self.expand(p) {
+                            out.push((&c * k, t));
+                        }
+                    }
+                }
+                _ => out.push((c, m)),
+            }
+        }
+        out
+    }
+
+    /// `a ./ b`: each term of `a` over `b`, as Hadamard monomials.
+    fn expand_hadamard_div(&mut self, a: &Expr, b: &Expr) -> Vec<Term> {
+        if a.is_scalar() && b.is_scalar() {
+            return vec![(
+                BigRational::one(),
+                Expr::hadamard_div(&self.normal(a), &self.normal(b)),
+            )];
+        }
+        let den = self.normal(b);
+        let ta = self.expand(a);
+        let mut ta = self.merge_like_terms(collect(ta));
+        if self.distribute {
+            ta = self.explode(ta);
+        }
+        let mut out = Vec::with_capacity(ta.len());
+        for (c, m) in ta {
+            let (k, scalars, ch) = m.split_product();
+            let num = if ch.is_empty() {
+                Expr::ones(b.shape().clone())
+            } else {
+                chain(ch)
+            };
+            let mut fs = scalars;
+            fs.push(self.hadamard_div(&num, &den));
+            out.push(self.make_product(c * k, &fs));
         }
         out
     }
@@ -441,21 +530,42 @@ impl Simplifier<'_> {
                     .collect(),
                 Kind::Inverse(a) => self.expand_inverse(a),
                 Kind::Power(a, k) => self.expand_power(a, k),
-                Kind::Hadamard(a, b) => self.bilinear(a, b, Expr::hadamard),
-                Kind::Kron(a, b) => self.bilinear(a, b, kron_identities),
-                Kind::HadamardDiv(a, b) => {
-                    single(Expr::hadamard_div(&self.normal(a), &self.normal(b)))
+                Kind::Hadamard(a, b) => self.bilinear(a, b, Self::hadamard),
+                Kind::Kron(a, b) => self.bilinear(a, b, |_, a, b| kron_identities(a, b)),
+                Kind::HadamardDiv(a, b) => self.expand_hadamard_div(a, b),
+                Kind::HadamardPow(a, k) if k.is_integer() && !a.is_scalar() => {
+                    let n = self.normal(a);
+                    single(self.hadamard_power(&n, k))
                 }
                 Kind::HadamardPow(a, k) => single(Expr::hadamard_pow(&self.normal(a), k)),
                 Kind::Apply(f @ (Func::Tr | Func::Sum | Func::Vec | Func::Diag), a) => {
                     let f = *f;
                     self.linear(a, move |s, m| {
+                        if f == Func::Diag
+                            && let Some(d) = s.diag_outer(&m)
+                        {
+                            return vec![(BigRational::one(), d)];
+                        }
                         let m = if f == Func::Tr { s.rotate(&m) } else { m };
                         vec![(BigRational::one(), Expr::apply(f, &m))]
                     })
                 }
                 Kind::Apply(Func::Det, a) => self.expand_det(a),
                 Kind::Apply(Func::Logdet, a) => self.expand_logdet(a),
+                Kind::Apply(Func::Elem(f), a) => {
+                    let n = self.normal(a);
+                    if let Some(done) = self.elementwise_law(*f, &n) {
+                        return single(done);
+                    }
+                    // f(x^T W^T) = f(W x)^T: the way with fewer transposes
+                    let t = self.transpose(&n);
+                    if transposes(&t) < transposes(&n) {
+                        self.fire("elementwise-transpose");
+                        single(Expr::transpose(&Expr::apply(Func::Elem(*f), &t)))
+                    } else {
+                        single(Expr::apply(Func::Elem(*f), &n))
+                    }
+                }
                 Kind::Apply(f, a) => single(Expr::apply(*f, &self.normal(a))),
             }
         })

@@ -27,7 +27,9 @@
 
 mod canon;
 pub mod cost;
+mod elementwise;
 pub mod fingerprint;
+mod group;
 pub mod lang;
 pub mod rules;
 
@@ -73,8 +75,12 @@ impl Default for Limits {
 /// Which form to produce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Form {
-    /// The expanded, collected sum of products (the default).
+    /// The default form of SPEC §3: the collected sum of products, with
+    /// the groups of the input (residuals such as `A x - b`) kept grouped
+    /// where distributing them cancels or merges nothing.
     #[default]
+    Default,
+    /// The fully expanded, collected sum of products (`--expand`).
     Expanded,
     /// The smallest factored form (`--factor`).
     Factored,
@@ -117,6 +123,25 @@ pub(crate) struct Simplifier<'a> {
     merged: FxHashMap<Terms, Vec<Term>>,
     notes: Vec<String>,
     laws: &'static [Rewrite<Mat, Facts>],
+    /// The input whose groups the default form keeps.
+    source: Option<Expr>,
+    /// The canonical monomials of the input's pieces (built on demand).
+    pieces: Option<crate::hash::FxHashSet<Expr>>,
+    /// The input's sums, as order-free keys (built with `pieces`), to
+    /// write a group the way round the input wrote it.
+    groups: crate::hash::FxHashSet<Vec<(Expr, BigRational)>>,
+    /// Bases known nonzero because the input takes their log or root
+    /// (`log(X ./ (W H))` is defined only where `X` and `W H` are
+    /// nonzero).
+    domain: crate::hash::FxHashSet<Expr>,
+    /// The input's determinants of products, split and whole (built on
+    /// demand).
+    dets: Option<Vec<(Vec<Expr>, Expr)>>,
+    /// Whether broadcast sums distribute over Hadamard products (the
+    /// second pass of [`Simplifier::normal_distributed`]).
+    distribute: bool,
+    /// How deeply the default form's grouping is nested.
+    depth: usize,
 }
 
 /// Every law, the additive ones included (for `--factor`), compiled once
@@ -133,31 +158,36 @@ fn normal_laws() -> &'static [Rewrite<Mat, Facts>] {
     LAWS.get_or_init(|| rules::rewrites(rules::LAWS))
 }
 
-/// Simplifies `e`, whose variables are described by `ctx`, into `form`.
+/// Simplifies `e`, whose variables are described by `ctx`, into `form`;
+/// the default form keeps the groups `e` itself writes.
 pub fn simplify(e: &Expr, ctx: &Context, form: Form) -> Simplified {
     simplify_with(e, ctx, form, &Limits::default())
 }
 
+/// [`simplify`] of a result computed from `source` (a derivative of it):
+/// the default form keeps the groups `source` writes.
+pub fn simplify_from(e: &Expr, ctx: &Context, form: Form, source: &Expr) -> Simplified {
+    simplify_bounded(e, ctx, form, &Limits::default(), source)
+}
+
 /// [`simplify`] with explicit limits.
 pub fn simplify_with(e: &Expr, ctx: &Context, form: Form, limits: &Limits) -> Simplified {
-    let symmetric = ctx
-        .vars
-        .iter()
-        .filter(|(_, v)| v.symmetric)
-        .map(|(n, _)| n.clone())
-        .collect();
-    let mut s = Simplifier {
-        fired: None,
-        symmetric,
-        fingerprints: Fingerprints::new(ctx, e),
-        limits,
-        cache: FxHashMap::default(),
-        merged: FxHashMap::default(),
-        notes: Vec::new(),
-        laws: normal_laws(),
-    };
+    simplify_bounded(e, ctx, form, limits, e)
+}
+
+fn simplify_bounded(
+    e: &Expr,
+    ctx: &Context,
+    form: Form,
+    limits: &Limits,
+    source: &Expr,
+) -> Simplified {
+    let mut s = Simplifier::new(ctx, e, limits, false);
+    s.learn_domain(source);
     let normal = s.normal(e);
+    let normal = s.normal_distributed(&normal);
     let expr = match form {
+        Form::Default => s.regroup(&normal, source),
         Form::Expanded => normal,
         Form::Factored => s.factor(&normal),
     };
@@ -189,23 +219,14 @@ pub struct TraceStep {
 /// [`simplify`], and the steps it took: the expansion into canonical
 /// terms, the merging of terms the e-graph proves equal (the laws named
 /// from egg's explanations), and with `--factor` the factoring.
-pub fn simplify_traced(e: &Expr, ctx: &Context, form: Form) -> (Simplified, Vec<TraceStep>) {
+pub fn simplify_traced(
+    e: &Expr,
+    ctx: &Context,
+    form: Form,
+    source: &Expr,
+) -> (Simplified, Vec<TraceStep>) {
     let limits = Limits::default();
-    let mut s = Simplifier {
-        fired: Some(RefCell::new(Vec::new())),
-        fingerprints: Fingerprints::new(ctx, e),
-        symmetric: ctx
-            .vars
-            .iter()
-            .filter(|(_, v)| v.symmetric)
-            .map(|(n, _)| n.clone())
-            .collect(),
-        limits: &limits,
-        cache: FxHashMap::default(),
-        merged: FxHashMap::default(),
-        notes: Vec::new(),
-        laws: normal_laws(),
-    };
+    let mut s = Simplifier::new(ctx, e, &limits, true);
     let mut trace = Vec::new();
     let mut step = |s: &mut Simplifier, before: &Expr, after: &Expr| {
         let laws = s.take_fired();
@@ -216,6 +237,7 @@ pub fn simplify_traced(e: &Expr, ctx: &Context, form: Form) -> (Simplified, Vec<
             });
         }
     };
+    s.learn_domain(source);
     let expanded = s.expand(e);
     let n = expanded.len();
     let collected = canon::collect(expanded);
@@ -227,7 +249,15 @@ pub fn simplify_traced(e: &Expr, ctx: &Context, form: Form) -> (Simplified, Vec<
     let merged = s.merge_like_terms(collected);
     let normal = canon::rebuild(&merged, e.shape());
     step(&mut s, &canonical, &normal);
+    let distributed = s.normal_distributed(&normal);
+    step(&mut s, &normal, &distributed);
+    let normal = distributed;
     let out = match form {
+        Form::Default => {
+            let g = s.regroup(&normal, source);
+            step(&mut s, &normal, &g);
+            g
+        }
         Form::Expanded => normal,
         Form::Factored => {
             let f = s.factor(&normal);
@@ -242,6 +272,35 @@ pub fn simplify_traced(e: &Expr, ctx: &Context, form: Form) -> (Simplified, Vec<
         },
         trace,
     )
+}
+
+impl<'a> Simplifier<'a> {
+    /// A simplification of `e` over `ctx`, recording the laws that fire
+    /// when `traced`.
+    fn new(ctx: &'a Context, e: &Expr, limits: &'a Limits, traced: bool) -> Simplifier<'a> {
+        Simplifier {
+            fired: traced.then(|| RefCell::new(Vec::new())),
+            symmetric: ctx
+                .vars
+                .iter()
+                .filter(|(_, v)| v.symmetric)
+                .map(|(n, _)| n.clone())
+                .collect(),
+            fingerprints: Fingerprints::new(ctx, e),
+            limits,
+            cache: FxHashMap::default(),
+            merged: FxHashMap::default(),
+            notes: Vec::new(),
+            laws: normal_laws(),
+            source: None,
+            pieces: None,
+            groups: Default::default(),
+            domain: Default::default(),
+            dets: None,
+            distribute: false,
+            depth: 0,
+        }
+    }
 }
 
 impl Simplifier<'_> {

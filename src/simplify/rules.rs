@@ -200,3 +200,66 @@ pub fn rewrite(spec: &RuleSpec) -> Rewrite<Mat, Facts> {
 pub fn rewrites<'a>(specs: impl IntoIterator<Item = &'a RuleSpec>) -> Vec<Rewrite<Mat, Facts>> {
     specs.into_iter().map(rewrite).collect()
 }
+
+/// A law the canonicaliser applies itself, deterministically, as it
+/// builds a term (`elementwise.rs`, `canon.rs`, `group.rs`): the elementwise,
+/// diagonal and grouping algebra, whose operands (elementwise functions,
+/// `diag`, `./`) the e-graph sees only as opaque leaves. Its sides are
+/// written in the input language; its condition is read from an analysis
+/// of the expression (which entries are known positive, which sums the
+/// input wrote), never assumed.
+#[derive(Clone, Copy, Debug)]
+pub struct CanonLaw {
+    /// `theory-law`, unique; the name `--steps` shows when it fires.
+    pub name: &'static str,
+    /// The left-hand side, in the input language.
+    pub lhs: &'static str,
+    /// The right-hand side, which the default form prints for the left.
+    pub rhs: &'static str,
+    /// When it applies, in words.
+    pub cond: &'static str,
+    /// The declarations (`--where`) of the witness it is tested on.
+    pub witness: &'static str,
+}
+
+const fn canon(
+    name: &'static str,
+    lhs: &'static str,
+    rhs: &'static str,
+    cond: &'static str,
+    witness: &'static str,
+) -> CanonLaw {
+    CanonLaw {
+        name,
+        lhs,
+        rhs,
+        cond,
+        witness,
+    }
+}
+
+/// The canonicaliser's laws. The tests check each one numerically on its
+/// witness (both sides agree at random points, on rectangular shapes) and
+/// check that the default form of its left side is its right side.
+///
+/// Softmax is one row here when `softmax` is a builtin:
+/// `exp(z) / sum(exp(z)) = softmax(z)` (positive: softmax).
+#[rustfmt::skip]
+pub const CANON: &[CanonLaw] = &[
+    canon("elementwise-cancel",            "sigmoid(a) .* (b ./ sigmoid(a))", "b",               "the cancelled base is known positive (exp, sigmoid, softplus, 1 - sigmoid, sums and products of positives)", "a: 3 x 4, b: 3 x 4"),
+    canon("elementwise-cancel-complement", "(1 - sigmoid(a)) .* (b ./ (1 - sigmoid(a)))", "b",   "1 - sigmoid is positive",                "a: 3 x 4, b: 3 x 4"),
+    canon("elementwise-cancel-exp",        "b .* exp(a) ./ exp(a)",           "b",               "exp is positive",                        "a: 3 x 4, b: 3 x 4"),
+    canon("elementwise-sigmoid-of",        "1 ./ (1 + exp(-a))",              "sigmoid(a)",      "always",                                 "a: 3 x 4"),
+    canon("elementwise-exp-times-sigmoid", "exp(a) .* sigmoid(-a)",           "sigmoid(a)",      "always",                                 "a: 3 x 4"),
+    canon("elementwise-log-exp",           "log(exp(a))",                     "a",               "always",                                 "a: 3 x 4"),
+    canon("elementwise-exp-log",           "exp(log(sigmoid(a)))",            "sigmoid(a)",      "the argument of log is known positive",  "a: 3 x 4"),
+    canon("elementwise-softplus-of",       "log(1 + exp(a))",                 "softplus(a)",     "always",                                 "a: 3 x 4"),
+    canon("elementwise-transpose",         "exp(x^T W^T)",                    "exp(W x)^T",      "the argument has fewer transposes",      "x: 4, W: 3 x 4"),
+    canon("elementwise-distribute",        "(1 - sigmoid(a)) .* b + sigmoid(a) .* b", "b",       "distributing makes terms cancel or merge", "a: 3 x 4, b: 3 x 4"),
+    canon("diag-product",                  "diag(a) diag(b)",                 "diag(a .* b)",    "a and b are vectors",                    "a: 4, b: 4"),
+    canon("diag-times-vector",             "diag(a) x",                       "a .* x",          "a and x are vectors",                    "a: 4, x: 4"),
+    canon("diag-outer",                    "diag(x y^T)",                     "x .* y",          "x and y are vectors",                    "x: 4, y: 4"),
+    canon("group-residual",                "2 A^T A x - 2 A^T b",             "2 A^T (A x - b)", "the inner sum is a residual of the input (each term a piece the input wrote)", "A: 3 x 4"),
+    canon("group-coefficient",             "2 A x - 2 b",                     "2 (A x - b)",     "the inner sum is a residual of the input", "A: 3 x 4"),
+    canon("group-hadamard",                "A .* B + A .* C",                 "A .* (B + C)",    "the other operands group into one term", "A: 3 x 4, B: 3 x 4, C: 3 x 4"),
+];

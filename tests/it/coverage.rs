@@ -9,13 +9,14 @@ use matcalc::{Answer, Derivative, Expr, Form, Session, VarKind};
 use std::path::Path;
 
 /// The table's files.
-pub const FILES: [&str; 6] = [
+pub const FILES: [&str; 7] = [
     "traces.txt",
     "determinants.txt",
     "inverses.txt",
     "forms.txt",
     "elementwise.txt",
     "losses.txt",
+    "ml.txt",
 ];
 
 /// One line of the table.
@@ -57,9 +58,9 @@ pub fn cases(file: &str) -> Vec<Case> {
 
 /// The derivative a case asks for.
 pub fn answer(s: &Session, c: &Case) -> Result<Answer, matcalc::Diagnostic> {
-    let (e, w, d, f) = (&c.expr, &c.wrt, c.decls.as_deref(), Some(Form::Expanded));
+    let (e, w, d, f) = (&c.expr, &c.wrt, c.decls.as_deref(), Some(Form::Default));
     match c.command.as_str() {
-        "diff" => s.diff(e, w, None, d),
+        "diff" => s.diff_with(e, w, None, d, f),
         "grad" => s.grad(e, w, d, f),
         "hessian" => s.hessian(e, w, d, f),
         "jacobian" => s.jacobian(e, w, d, f),
@@ -179,6 +180,63 @@ fn elementwise() {
 #[test]
 fn losses() {
     run("losses.txt");
+}
+
+#[test]
+fn ml_and_statistics() {
+    run("ml.txt");
+}
+
+/// Most a default answer may be longer than the textbook's, in characters.
+const WORST_RATIO: f64 = 1.5;
+
+/// For every row with a textbook answer: the length of matcalc's default
+/// answer divided by the textbook's. Prints every row and the
+/// distribution; fails if any row's ratio exceeds [`WORST_RATIO`].
+#[test]
+fn default_answers_are_as_short_as_the_textbooks() {
+    let session = Session::new();
+    let mut rows: Vec<(f64, String)> = Vec::new();
+    for file in FILES {
+        for c in cases(file) {
+            let Some(expected) = &c.expected else {
+                continue;
+            };
+            let a = answer(&session, &c).expect("the table's cases all answer");
+            let ratio = a.text.chars().count() as f64 / expected.chars().count() as f64;
+            rows.push((
+                ratio,
+                format!("{file}:{}: `{}` vs `{expected}`", c.line, a.text),
+            ));
+        }
+    }
+    let mut ratios: Vec<f64> = rows.iter().map(|r| r.0).collect();
+    ratios.sort_by(f64::total_cmp);
+    for (r, what) in &rows {
+        println!("{r:.2}  {what}");
+    }
+    let median = ratios[ratios.len() / 2];
+    let worst = ratios[ratios.len() - 1];
+    let above = |x: f64| ratios.iter().filter(|&&r| r > x).count();
+    println!(
+        "{} rows: median {median:.2}, worst {worst:.2}; above 1.0: {}, above 1.2: {}",
+        ratios.len(),
+        above(1.0),
+        above(1.2)
+    );
+    let over: Vec<&String> = rows
+        .iter()
+        .filter(|(r, _)| *r > WORST_RATIO)
+        .map(|(_, w)| w)
+        .collect();
+    assert!(
+        over.is_empty(),
+        "default answers over {WORST_RATIO}x the textbook's:\n{}",
+        over.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 #[test]

@@ -92,7 +92,10 @@ fn misreading_traps() {
         assert!(err.contains('^'), "{err}");
     }
     // A single-letter or declared name before `(` is a product.
-    assert_eq!(run(&["simplify", "A(B + C)"]).1, "A B + A C");
+    // (the default form keeps the group the input wrote; expanded, the
+    // product is plain)
+    assert_eq!(run(&["simplify", "A(B + C)"]).1, "A (B + C)");
+    assert_eq!(run(&["simplify", "A(B + C)", "--expand"]).1, "A B + A C");
     let (code, _, err) = run(&["grad", "x^T ab(x)", "--wrt", "x", "--where", "ab: matrix"]);
     assert_eq!(code, Some(0), "{err}");
     // Guessed kinds: answered as meant, with a note.

@@ -221,7 +221,7 @@ fn bindings_build_on_earlier_ones() {
     checked("A X B", "X", None);
     // A binding is an expression in parentheses, not pasted text.
     r.run("let s = x + y").unwrap();
-    assert_eq!(said(&mut r, "grad s^T s wrt x"), "2 x + 2 y");
+    assert_eq!(said(&mut r, "grad s^T s wrt x"), "2 (x + y)");
     checked("(x + y)^T (x + y)", "x", None);
     assert_eq!(
         said(&mut r, ":vars"),

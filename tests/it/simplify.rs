@@ -384,3 +384,38 @@ fn terms_told_apart_by_their_words_still_merge_when_equal() {
         );
     }
 }
+
+/// Every law of the canonicaliser's table: both sides agree at random
+/// points on the witness's rectangular shapes, and the default form of the
+/// left side (its groups those of the right side) is the right side's.
+#[test]
+fn every_canonicaliser_law_holds_on_its_witness_and_fires() {
+    use matcalc::simplify::rules::CANON;
+    let mut names = BTreeSet::new();
+    for law in CANON {
+        assert!(names.insert(law.name), "duplicate law name {}", law.name);
+        assert!(
+            law.name.contains('-'),
+            "{}: names are `theory-law`",
+            law.name
+        );
+        let side = |text: &str| {
+            Session::new()
+                .lower(text, Some(law.witness))
+                .unwrap_or_else(|d| panic!("{}: {}", law.name, d.render()))
+        };
+        let (lowered, right) = (side(law.lhs), side(law.rhs));
+        let (l, r) = (&lowered.expr, &right.expr);
+        assert_eq!(l.shape(), r.shape(), "{}: the sides' shapes", law.name);
+        assert_equal(l, r, &lowered.context, law.name);
+        let ctx = &lowered.context;
+        let rhs = to_text(&simplify(r, ctx, Form::Default).expr);
+        let lhs = to_text(&matcalc::simplify_from(l, ctx, Form::Default, r).expr);
+        assert_eq!(lhs, rhs, "{}: the default form of `{}`", law.name, law.lhs);
+        assert_eq!(
+            rhs, law.rhs,
+            "{}: the right side is in default form",
+            law.name
+        );
+    }
+}

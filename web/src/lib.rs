@@ -197,11 +197,12 @@ fn command(
     };
     let mut command = Command::new(action, expr);
     command.where_ = non_empty(decls).map(str::to_string);
-    // `default` and `expand` are one form in the core today (the CLI's
-    // `--expand` is its default too); `factor` is the smallest factored one.
+    // the textbook form by default; `expand` the expanded sum of
+    // products, `factor` the smallest factored one
     command.form = Some(match form {
         "factor" => Form::Factored,
-        _ => Form::Expanded,
+        "expand" => Form::Expanded,
+        _ => Form::Default,
     });
     Ok(command)
 }
