@@ -14,8 +14,9 @@
 //! The algebra's vocabulary, [`Func`] and [`ElemFn`], lives here too, so that
 //! this module depends on nothing else in the crate. The rules stay where
 //! their subject is: a derivative is an arm of the `match` in
-//! `calculus/diff.rs`, a value an arm in `numeric/float.rs` (and in
-//! `numeric/exact.rs` when the row is `rational`). Those matches are
+//! `calculus/diff.rs`, a value an arm in `numeric/eval.rs` (one arm for f64
+//! and exact dual numbers; exact only when the row is `rational`). Those
+//! matches are
 //! exhaustive, so a new variant does not compile without its rules, and a
 //! test (`tests/it/builtins.rs`) checks every row's differential
 //! numerically, and exactly where the row is rational. The README's
@@ -46,6 +47,13 @@ pub enum Func {
     Sum,
     /// Euclidean / Frobenius norm
     Norm2,
+    /// 1-norm of a vector; the entrywise 1-norm (sum of absolute values)
+    /// of a matrix
+    Norm1,
+    /// softmax of a vector: `exp(x) / sum(exp(x))`
+    Softmax,
+    /// log-sum-exp of a vector: `log(sum(exp(x)))`
+    Logsumexp,
     /// an elementwise function
     Elem(ElemFn),
 }
@@ -78,6 +86,12 @@ pub enum ElemFn {
     Relu,
     /// log(1 + e^x)
     Softplus,
+    /// inverse sine, on [-1, 1]
+    Arcsin,
+    /// inverse cosine, on [-1, 1]
+    Arccos,
+    /// inverse tangent
+    Arctan,
 }
 
 /// What a call of a built-in means in the algebra. `Inverse` and `Kron`
@@ -92,6 +106,14 @@ pub enum Meaning {
     Inverse,
     /// The Kronecker product (`kron`), printed as `⊗`.
     Kron,
+    /// `c` times the all-ones vector (`vector(c)`, as matrixcalculus.org
+    /// writes it) or matrix (`matrix(c)`): lowered to `c ones`, so never
+    /// printed as a call.
+    Fill,
+    /// The commutation matrix `K` with `vec(F^T) = K vec(F)` for a `p×q`
+    /// matrix `F`, called with the sizes: `commutation(p, q)`. The text
+    /// printer writes it so, a name no input can use for anything else.
+    Commutation,
 }
 
 /// The shapes a built-in takes and gives: its argument and result kinds,
@@ -112,13 +134,25 @@ pub enum Signature {
     Diag,
     /// Two of anything to their Kronecker product (`kron`).
     Kron,
+    /// A vector to a vector of its length (`softmax`).
+    VectorToVector,
+    /// A vector to a scalar (`logsumexp`).
+    VectorToScalar,
+    /// A scalar to a vector whose length the context gives (`vector(c)`).
+    ScalarToVector,
+    /// A scalar to a matrix whose shape the context gives (`matrix(c)`).
+    ScalarToMatrix,
+    /// Two sizes to a square matrix of their product's size
+    /// (`commutation(p, q)`): the arguments are sizes (`n`, `3`, `n m`),
+    /// not expressions.
+    Sizes,
 }
 
 impl Signature {
     /// How many arguments a call takes.
     pub const fn arity(self) -> usize {
         match self {
-            Signature::Kron => 2,
+            Signature::Kron | Signature::Sizes => 2,
             _ => 1,
         }
     }
@@ -132,6 +166,8 @@ pub enum Domain {
     /// Positive values (entries for an elementwise function, the
     /// determinant for `logdet`).
     Positive,
+    /// Entries in the open interval (-1, 1) (`arcsin`, `arccos`).
+    Unit,
 }
 
 /// How LaTeX writes a function applied to `x`.
@@ -214,7 +250,6 @@ impl Row {
     }
 
     /// The same row, also called `aliases`.
-    #[allow(dead_code)] // no function has an alias yet (`atan` will)
     const fn aliases(mut self, aliases: &'static [&'static str]) -> Row {
         self.aliases = aliases;
         self
@@ -229,6 +264,12 @@ impl Row {
     /// The same row, defined for positive values only.
     const fn positive(mut self) -> Row {
         self.domain = Domain::Positive;
+        self
+    }
+
+    /// The same row, defined on (-1, 1) only.
+    const fn unit(mut self) -> Row {
+        self.domain = Domain::Unit;
         self
     }
 
@@ -253,7 +294,7 @@ impl Row {
     }
 }
 
-use Meaning::{Apply, Inverse, Kron};
+use Meaning::{Apply, Commutation, Fill, Inverse, Kron};
 use Signature as S;
 
 /// The built-in functions, in the order the help text lists them.
@@ -278,8 +319,25 @@ pub const TABLE: &[Row] = &[
         .calls("np.sum", "jnp.sum"),
     Row::new("norm2",    Apply(Func::Norm2),   S::AnyToScalar).latex(Latex::Around("\\left\\lVert ", " \\right\\rVert"))
         .calls("np.linalg.norm", "jnp.linalg.norm"),
+    Row::new("norm1",    Apply(Func::Norm1),   S::AnyToScalar).latex(Latex::Around("\\left\\lVert ", " \\right\\rVert_1"))
+        .code(Code::Wrap("np.sum(np.abs(", "))"), Code::Wrap("jnp.sum(jnp.abs(", "))")),
+    Row::new("softmax",  Apply(Func::Softmax), S::VectorToVector)
+        .code(Code::Wrap("(lambda v: np.exp(v - np.max(v)) / np.sum(np.exp(v - np.max(v))))(", ")"),
+              Code::Call("jax.nn.softmax")),
+    Row::new("logsumexp", Apply(Func::Logsumexp), S::VectorToScalar)
+        .code(Code::Wrap("(lambda v: np.max(v) + np.log(np.sum(np.exp(v - np.max(v)))))(", ")"),
+              Code::Call("jax.nn.logsumexp")),
     Row::new("kron",     Kron,                 S::Kron).rational()
         .calls("np.kron", "jnp.kron"),
+    // `vector(c)`, `matrix(c)`: lowered to `c ones`, which the printers
+    // write themselves; the spellings say what a call would be.
+    Row::new("vector",   Fill,                 S::ScalarToVector).rational()
+        .calls("np.full", "jnp.full"),
+    Row::new("matrix",   Fill,                 S::ScalarToMatrix).rational()
+        .calls("np.full", "jnp.full"),
+    // The NumPy printer writes K as a reshape/transpose of its own.
+    Row::new("commutation", Commutation,       S::Sizes).rational()
+        .calls("commutation", "commutation"),
     Row::new("exp",      elem(ElemFn::Exp),    S::Elementwise).latex(Latex::Call("\\exp"))
         .calls("np.exp", "jnp.exp"),
     Row::new("log",      elem(ElemFn::Log),    S::Elementwise).positive().latex(Latex::Call("\\log"))
@@ -304,6 +362,12 @@ pub const TABLE: &[Row] = &[
         .code(Code::Wrap("np.maximum(", ", 0.0)"), Code::Call("jax.nn.relu")),
     Row::new("softplus", elem(ElemFn::Softplus), S::Elementwise)
         .code(Code::Wrap("np.logaddexp(0.0, ", ")"), Code::Call("jax.nn.softplus")),
+    Row::new("arcsin",   elem(ElemFn::Arcsin), S::Elementwise).unit().aliases(&["asin"]).latex(Latex::Call("\\arcsin"))
+        .calls("np.arcsin", "jnp.arcsin"),
+    Row::new("arccos",   elem(ElemFn::Arccos), S::Elementwise).unit().aliases(&["acos"]).latex(Latex::Call("\\arccos"))
+        .calls("np.arccos", "jnp.arccos"),
+    Row::new("arctan",   elem(ElemFn::Arctan), S::Elementwise).aliases(&["atan"]).latex(Latex::Call("\\arctan"))
+        .calls("np.arctan", "jnp.arctan"),
 ];
 
 /// The meaning of a call of an elementwise function (shorthand for the
@@ -446,11 +510,12 @@ mod tests {
     fn every_func() -> Vec<Func> {
         let _exhaustive = |f: Func| match f {
             Func::Tr | Func::Det | Func::Logdet | Func::Diag | Func::Vec | Func::Sum => {}
-            Func::Norm2 => {}
+            Func::Norm2 | Func::Norm1 | Func::Softmax | Func::Logsumexp => {}
             Func::Elem(g) => match g {
                 ElemFn::Exp | ElemFn::Log | ElemFn::Sin | ElemFn::Cos | ElemFn::Tan => {}
                 ElemFn::Tanh | ElemFn::Sqrt | ElemFn::Abs | ElemFn::Sign => {}
                 ElemFn::Sigmoid | ElemFn::Relu | ElemFn::Softplus => {}
+                ElemFn::Arcsin | ElemFn::Arccos | ElemFn::Arctan => {}
             },
         };
         use ElemFn as E;
@@ -467,6 +532,9 @@ mod tests {
             E::Sigmoid,
             E::Relu,
             E::Softplus,
+            E::Arcsin,
+            E::Arccos,
+            E::Arctan,
         ];
         assert_eq!(
             elem.len(),
@@ -481,6 +549,9 @@ mod tests {
             Func::Vec,
             Func::Sum,
             Func::Norm2,
+            Func::Norm1,
+            Func::Softmax,
+            Func::Logsumexp,
         ]
         .into_iter()
         .chain(elem.map(Func::Elem))

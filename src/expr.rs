@@ -394,7 +394,14 @@ impl Expr {
     /// A function applied to `a`.
     pub fn apply(f: Func, a: &Expr) -> Expr {
         let shape = match f {
-            Func::Tr | Func::Det | Func::Logdet | Func::Sum | Func::Norm2 => Shape::scalar(),
+            Func::Tr
+            | Func::Det
+            | Func::Logdet
+            | Func::Sum
+            | Func::Norm2
+            | Func::Norm1
+            | Func::Logsumexp => Shape::scalar(),
+            Func::Softmax => a.shape().clone(),
             Func::Diag if a.shape().is_vector() => Shape::square(a.shape().rows.clone()),
             Func::Diag => Shape::new(a.shape().rows.clone(), Dim::one()),
             Func::Vec => Shape::new(a.shape().vec_len(), Dim::one()),

@@ -36,7 +36,7 @@ pub use ast::{Ast, AstKind, BinOp, Decl, Parsed, PostOp};
 pub use builtins::{Builtin, ElemFn, Func};
 pub use calculus::differential;
 pub use expr::{Expr, Kind, product_shape, rat};
-pub use lower::{Context, Lowered, Note, VarInfo, VarKind, lower};
+pub use lower::{Context, Lowered, VarInfo, VarKind, lower};
 pub use parse::{parse, parse_decls};
 /// The two readers, exposed for the tests and the fuzzer that hold them
 /// equal; not part of the supported API.
@@ -54,6 +54,14 @@ pub use session::{
 pub use shape::{Dim, Shape};
 pub use simplify::{Form, Limits, Simplified, simplify};
 pub use span::{Detail, Diagnostic, Label, Operand, Origin, Phase, Span};
+
+/// The library's version (the page and other shells show it).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The names of the built-in functions, for a shell's hints and completion.
+pub fn function_names() -> &'static [&'static str] {
+    &ast::FUNCTION_NAMES
+}
 
 /// The error of every user-facing operation: a diagnostic with a caret.
 pub type Error = Diagnostic;

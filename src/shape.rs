@@ -227,9 +227,16 @@ impl TShape {
 }
 
 /// Size variables and their bindings: a union-find over dimension terms.
-#[derive(Default, Debug)]
+///
+/// A variable is rigid (a name's size: never 1, so a name's kind is fixed
+/// the moment it is seen) or flexible (a size of `ones`, `vector(c)`,
+/// `matrix(c)`: it may be 1, and is 1 when nothing fixes it, so that
+/// `ones^T x` is a scalar). Unifying a flexible variable with a rigid one
+/// binds the flexible one, so flexibility never leaks into a name's size.
+#[derive(Clone, Default, Debug)]
 pub(crate) struct Unifier {
     bound: Vec<Option<Term>>,
+    flexible: Vec<bool>,
     names: Vec<Rc<str>>,
     reserved: Vec<String>,
     next_name: usize,
@@ -256,9 +263,39 @@ impl Unifier {
         let id = self.names.len() as u32;
         self.names.push(name);
         self.bound.push(None);
+        self.flexible.push(false);
         Term {
             factor: 1,
             vars: vec![id],
+        }
+    }
+
+    /// A new flexible size variable (see the type's doc): one that may be
+    /// 1, and is 1 unless something fixes it.
+    pub(crate) fn fresh_flexible(&mut self) -> Term {
+        let t = self.fresh(None);
+        *self.flexible.last_mut().expect("just pushed") = true;
+        t
+    }
+
+    /// Whether `t` resolves to 1 or to one unbound flexible variable, so
+    /// that [`Unifier::settle_one`] can make it 1.
+    pub(crate) fn could_be_one(&self, t: &Term) -> bool {
+        let t = self.resolve(t);
+        t.is_one() || t.single().is_some_and(|v| self.flexible[v as usize])
+    }
+
+    /// Makes `t` 1, if [`Unifier::could_be_one`] says it can be.
+    pub(crate) fn settle_one(&mut self, t: &Term) -> bool {
+        self.could_be_one(t) && self.unify(t, &Term::one())
+    }
+
+    /// Makes every flexible variable that nothing fixed 1.
+    pub(crate) fn settle(&mut self) {
+        for v in 0..self.bound.len() {
+            if self.flexible[v] && self.bound[v].is_none() {
+                self.bound[v] = Some(Term::one());
+            }
         }
     }
 
@@ -299,7 +336,17 @@ impl Unifier {
         if a == b {
             return true;
         }
+        let flexible = |v: u32| self.flexible[v as usize];
         let (var, other) = match (a.single(), b.single()) {
+            // A flexible variable is bound to a rigid one, never the
+            // other way round.
+            (Some(x), Some(y)) if flexible(x) != flexible(y) => {
+                if flexible(x) {
+                    (x, b)
+                } else {
+                    (y, a)
+                }
+            }
             // Bind the younger variable to the older, so names stay stable.
             (Some(x), Some(y)) => {
                 if x < y {
@@ -327,7 +374,7 @@ impl Unifier {
                 });
             }
         };
-        if other.is_one() || other.vars.contains(&var) {
+        if (other.is_one() && !flexible(var)) || other.vars.contains(&var) {
             return false;
         }
         self.bound[var as usize] = Some(other);

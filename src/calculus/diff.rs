@@ -149,7 +149,9 @@ pub fn law(f: &Expr) -> &'static str {
         Kind::Apply(Func::Tr | Func::Sum | Func::Diag | Func::Vec, _) => "linearity",
         Kind::Apply(Func::Det, _) => "Jacobi's formula",
         Kind::Apply(Func::Logdet, _) => "log-determinant rule",
-        Kind::Apply(Func::Norm2, _) => "norm rule",
+        Kind::Apply(Func::Norm2 | Func::Norm1, _) => "norm rule",
+        Kind::Apply(Func::Softmax, _) => "softmax rule",
+        Kind::Apply(Func::Logsumexp, _) => "log-sum-exp rule",
         Kind::Apply(Func::Elem(_), _) => "elementwise chain rule",
     }
 }
@@ -341,6 +343,23 @@ impl Diff<'_> {
                     };
                     Expr::div(&inner, f)
                 }
+                // d ‖A‖₁ = <sign(A), dA> (where no entry of A is 0):
+                // sign(a)^T da for vectors, tr(sign(A)^T dA) for matrices
+                Func::Norm1 => {
+                    let s = Expr::apply(Func::Elem(ElemFn::Sign), a);
+                    if a.is_scalar() || a.shape().is_vector() {
+                        Expr::mul(&Expr::transpose(&s), &da)
+                    } else {
+                        Expr::apply(Func::Tr, &Expr::mul(&Expr::transpose(&s), &da))
+                    }
+                }
+                // d softmax(z) = (diag(p) - p p^T) dz with p = softmax(z)
+                Func::Softmax => Expr::sub(
+                    &Expr::mul(&Expr::apply(Func::Diag, f), &da),
+                    &Expr::product([f.clone(), Expr::transpose(f), da]),
+                ),
+                // d logsumexp(z) = softmax(z)^T dz
+                Func::Logsumexp => Expr::mul(&Expr::transpose(&Expr::apply(Func::Softmax, a)), &da),
                 // d f(Z) = f'(Z) .* dZ, elementwise
                 Func::Elem(g) => self.elementwise(f, g, a, &da),
             }
@@ -382,8 +401,22 @@ impl Diff<'_> {
             ),
             // softplus' = sigmoid
             ElemFn::Softplus => Expr::hadamard(&ap(ElemFn::Sigmoid), dz),
+            // arcsin' z = 1 / sqrt(1 - z^2)
+            ElemFn::Arcsin => Expr::hadamard_div(dz, &unit_root(z)),
+            // arccos' z = -1 / sqrt(1 - z^2)
+            ElemFn::Arccos => Expr::neg(&Expr::hadamard_div(dz, &unit_root(z))),
+            // arctan' z = 1 / (1 + z^2)
+            ElemFn::Arctan => Expr::hadamard_div(dz, &Expr::add(&one, &sq(z))),
         }
     }
+}
+
+/// `sqrt(1 - z.^2)`, the root in the derivatives of `arcsin` and `arccos`.
+fn unit_root(z: &Expr) -> Expr {
+    Expr::apply(
+        Func::Elem(ElemFn::Sqrt),
+        &Expr::sub(&Expr::int(1), &Expr::hadamard_pow(z, &rat(2))),
+    )
 }
 
 #[cfg(test)]

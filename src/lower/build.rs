@@ -8,7 +8,7 @@
 //! own.
 
 use super::infer::Inferred;
-use super::{const_value, spine, unit_indices};
+use super::{const_value, is_identity, spine, unit_indices};
 use crate::ast::{Ast, AstKind, BinOp, PostOp};
 use crate::builtins::Meaning;
 use crate::expr::{Expr, rat};
@@ -19,7 +19,7 @@ pub(super) fn build<'a>(ast: &'a Ast, inferred: &Inferred<'a>) -> Expr {
         match &ast.kind {
             AstKind::Number(c) => Expr::constant(c.clone()),
             AstKind::Ident(name) => {
-                if name == "I" {
+                if is_identity(name) {
                     return Expr::identity(inferred.node_shape(ast).rows);
                 }
                 if name == "ones" {
@@ -32,6 +32,10 @@ pub(super) fn build<'a>(ast: &'a Ast, inferred: &Inferred<'a>) -> Expr {
             }
             AstKind::Group(x) => build(x, inferred),
             AstKind::Neg(x) => Expr::neg(&build(x, inferred)),
+            AstKind::Call { func, .. } if func.row().meaning == Meaning::Commutation => {
+                let s = inferred.node_shape(ast);
+                Expr::commutation(s.rows, s.cols)
+            }
             AstKind::Call { func, args, .. } => {
                 let a = build(&args[0], inferred);
                 match func.row().meaning {
@@ -41,6 +45,10 @@ pub(super) fn build<'a>(ast: &'a Ast, inferred: &Inferred<'a>) -> Expr {
                         let b = build(&args[1], inferred);
                         Expr::kron(&a, &b)
                     }
+                    // `vector(c)`, `matrix(c)`: c times the all-ones of the
+                    // size inferred for the call
+                    Meaning::Fill => Expr::mul(&a, &Expr::ones(inferred.node_shape(ast))),
+                    Meaning::Commutation => unreachable!("built above"),
                 }
             }
             AstKind::Binary { .. } => {

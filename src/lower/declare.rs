@@ -96,7 +96,7 @@ pub(super) fn declare(decls: &[Decl], src: &str) -> Result<Declarations, Diagnos
                     err(&format!("`{name}` is declared twice")).label(*span, "second declaration")
                 );
             }
-            if unit_indices(name).is_some() || name == "I" || name == "ones" {
+            if unit_indices(name).is_some() || super::is_identity(name) || name == "ones" {
                 return Err(err(&format!("`{name}` is built in and cannot be declared"))
                     .label(*span, "built-in name"));
             }

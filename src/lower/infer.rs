@@ -16,8 +16,8 @@
 
 use super::declare::Declarations;
 use super::{
-    Context, MAX_EXPONENT, MAX_MATRIX_POWER, VarInfo, VarKind, const_value, conventional_kind,
-    is_greek_name, lint, spine, unit_indices,
+    Context, MAX_EXPONENT, MAX_MATRIX_POWER, Overrides, VarInfo, VarKind, const_value,
+    conventional_kind, is_greek_name, is_identity, lint, size_names, spine, unit_indices,
 };
 use crate::ast::{Ast, AstKind, BinOp, Builtin, Parsed, PostOp};
 use crate::builtins::Signature;
@@ -71,9 +71,18 @@ pub(super) struct Inferred<'a> {
     symbols: BTreeMap<String, Symbol>,
     order: Vec<String>,
     nodes: NodeShapes<'a>,
+    /// Undeclared conventional scalars broadcast over a vector or a
+    /// matrix, with the kind of what they were broadcast over.
+    broadcasts: Vec<(String, VarKind)>,
 }
 
 impl<'a> Inferred<'a> {
+    /// The undeclared conventional scalars broadcast over a vector or a
+    /// matrix (for `guess`), taken out.
+    pub(super) fn take_broadcasts(&mut self) -> Vec<(String, VarKind)> {
+        std::mem::take(&mut self.broadcasts)
+    }
+
     /// The resolved shape of the variable `name`.
     pub(super) fn var_shape(&self, name: &str) -> Shape {
         self.unifier.shape(&self.symbols[name].shape)
@@ -108,6 +117,7 @@ impl<'a> Inferred<'a> {
         Context {
             vars,
             order: self.order,
+            notes: Vec::new(),
         }
     }
 }
@@ -124,6 +134,10 @@ struct Infer<'a, 'd> {
     symbols: BTreeMap<String, Symbol>,
     order: Vec<String>,
     nodes: NodeShapes<'a>,
+    /// Kinds for undeclared names instead of the conventional ones.
+    overrides: &'d Overrides,
+    /// See [`Inferred`]'s field of that name.
+    broadcasts: Vec<(String, VarKind)>,
 }
 
 /// Infers the shapes of the expression of `parsed`.
@@ -132,13 +146,16 @@ pub(super) fn infer<'a>(
     src: &str,
     declared: &Declarations,
     used: &BTreeSet<String>,
+    overrides: &Overrides,
 ) -> Result<Inferred<'a>, Diagnostic> {
-    // The user's size names are not handed out to inferred sizes.
-    let reserved: Vec<String> = parsed
+    // The user's size names (declared, or written in `commutation(n, m)`)
+    // are not handed out to inferred sizes.
+    let mut reserved: Vec<String> = parsed
         .decls
         .iter()
         .flat_map(|d| d.dims.iter().map(|(n, _)| n.clone()))
         .collect();
+    size_names(&parsed.expr, &mut reserved);
     let mut cx = Infer {
         src,
         unifier: Unifier::new(reserved),
@@ -148,13 +165,18 @@ pub(super) fn infer<'a>(
         symbols: BTreeMap::new(),
         order: Vec::new(),
         nodes: NodeShapes::new(),
+        overrides,
+        broadcasts: Vec::new(),
     };
     cx.infer(&parsed.expr)?;
+    // A size of `ones` (or `vector(c)`, `matrix(c)`) that nothing fixed is 1.
+    cx.unifier.settle();
     Ok(Inferred {
         unifier: cx.unifier,
         symbols: cx.symbols,
         order: cx.order,
         nodes: cx.nodes,
+        broadcasts: cx.broadcasts,
     })
 }
 
@@ -197,6 +219,32 @@ impl<'a> Infer<'a, '_> {
         Ok(t)
     }
 
+    /// A size written as an argument of `commutation(p, q)`: a name (`n`),
+    /// a whole number, or their product (`n m`, `2 n`).
+    fn size_term(&mut self, ast: &Ast) -> Result<Term, Diagnostic> {
+        let t = match &ast.kind {
+            AstKind::Ident(n) => self.dim_term(n, ast.span)?,
+            AstKind::Number(c) if c.is_integer() => self.dim_term(&c.to_string(), ast.span)?,
+            AstKind::Group(x) => self.size_term(x)?,
+            AstKind::Binary {
+                op: BinOp::Mul,
+                lhs,
+                rhs,
+                ..
+            } => {
+                let (a, b) = (self.size_term(lhs)?, self.size_term(rhs)?);
+                a.times(&b)
+                    .ok_or_else(|| self.err("dimension too large").label(ast.span, "here"))?
+            }
+            _ => {
+                return Err(self
+                    .err("a size is a name such as `n`, a whole number, or their product")
+                    .label(ast.span, "not a size"));
+            }
+        };
+        Ok(t)
+    }
+
     /// The symbol for a name, created on first sight.
     fn symbol(&mut self, name: &str) -> Result<TShape, Diagnostic> {
         if let Some(s) = self.symbols.get(name) {
@@ -229,7 +277,15 @@ impl<'a> Infer<'a, '_> {
                 d.spd,
                 d.dims.clone(),
             ),
-            None => (conventional_kind(name), false, false, Vec::new()),
+            None => (
+                self.overrides
+                    .get(name)
+                    .copied()
+                    .unwrap_or_else(|| conventional_kind(name)),
+                false,
+                false,
+                Vec::new(),
+            ),
         };
         let shape = match (kind, dims.as_slice()) {
             (VarKind::Scalar, _) => TShape::scalar(),
@@ -304,14 +360,17 @@ impl<'a> Infer<'a, '_> {
             match &ast.kind {
                 AstKind::Number(_) => Ok(TShape::scalar()),
                 AstKind::Ident(name) => {
-                    if name == "I" {
+                    if is_identity(name) {
                         let n = self.unifier.fresh(None);
                         let s = TShape::new(n.clone(), n);
                         self.nodes.record(ast, s.clone());
                         return Ok(s);
                     }
                     if name == "ones" {
-                        let s = TShape::new(self.unifier.fresh(None), self.unifier.fresh(None));
+                        let s = TShape::new(
+                            self.unifier.fresh_flexible(),
+                            self.unifier.fresh_flexible(),
+                        );
                         self.nodes.record(ast, s.clone());
                         return Ok(s);
                     }
@@ -416,9 +475,18 @@ impl<'a> Infer<'a, '_> {
         &mut self,
         func: Builtin,
         args: &'a [Ast],
-        call: &Ast,
+        call: &'a Ast,
     ) -> Result<TShape, Diagnostic> {
         crate::stack::grow(|| {
+            if func.row().signature == Signature::Sizes {
+                let p = self.size_term(&args[0])?;
+                let q = self.size_term(&args[1])?;
+                let n = p
+                    .times(&q)
+                    .ok_or_else(|| self.err("dimension too large").label(call.span, "here"))?;
+                self.nodes.record(call, TShape::new(p, q));
+                return Ok(TShape::new(n.clone(), n));
+            }
             let mut shapes = Vec::new();
             for a in args {
                 shapes.push(self.infer(a)?);
@@ -460,6 +528,46 @@ impl<'a> Infer<'a, '_> {
                     self.square(&s, &format!("`{name}` of a matrix"), arg)?;
                     Ok(TShape::new(s.rows, Term::one()))
                 }
+                Signature::VectorToVector | Signature::VectorToScalar => {
+                    if !self.unifier.unify(&s.cols, &Term::one()) {
+                        let shape = self.shape_text(&s);
+                        return Err(self
+                            .err(format!(
+                                "`{}` takes a vector, but `{}` is {shape}",
+                                func.name(),
+                                self.text(arg.span)
+                            ))
+                            .label(arg.span, shape)
+                            .help("for a matrix, apply it to each column: `softmax(X e_j)`"));
+                    }
+                    Ok(if func.row().signature == Signature::VectorToVector {
+                        s
+                    } else {
+                        TShape::scalar()
+                    })
+                }
+                Signature::ScalarToVector | Signature::ScalarToMatrix => {
+                    if !(self.unifier.settle_one(&s.rows) && self.unifier.settle_one(&s.cols)) {
+                        let shape = self.shape_text(&s);
+                        return Err(self
+                            .err(format!(
+                                "`{}(c)` takes a scalar, the value of every entry, but `{}` is {shape}",
+                                func.name(),
+                                self.text(arg.span)
+                            ))
+                            .label(arg.span, shape));
+                    }
+                    let rows = self.unifier.fresh_flexible();
+                    let cols = if func.row().signature == Signature::ScalarToVector {
+                        Term::one()
+                    } else {
+                        self.unifier.fresh_flexible()
+                    };
+                    let out = TShape::new(rows, cols);
+                    self.nodes.record(call, out.clone());
+                    Ok(out)
+                }
+                Signature::Sizes => unreachable!("handled above"),
                 Signature::Kron => {
                     let t = shapes[1].clone();
                     if s.is_scalar() {
@@ -515,10 +623,31 @@ impl<'a> Infer<'a, '_> {
             }
             match op {
                 BinOp::Add | BinOp::Sub | BinOp::Hadamard | BinOp::HadamardDiv => {
-                    if a.is_scalar() {
-                        return Ok(b);
+                    if a.is_scalar() || b.is_scalar() {
+                        let (scalar, other) = if a.is_scalar() { (lhs, &b) } else { (rhs, &a) };
+                        if matches!(op, BinOp::Add | BinOp::Sub) && !other.is_scalar() {
+                            self.note_broadcast(scalar, other);
+                        }
+                        return Ok(if a.is_scalar() { b } else { a });
                     }
-                    if b.is_scalar() {
+                    // A size of `ones` that can be 1 makes it a broadcast
+                    // scalar when the shapes cannot otherwise agree.
+                    let flexible = |me: &Self, t: &TShape| {
+                        me.unifier.could_be_one(&t.rows) && me.unifier.could_be_one(&t.cols)
+                    };
+                    if flexible(self, &a) || flexible(self, &b) {
+                        let saved = self.unifier.clone();
+                        if self.unifier.unify_shapes(&a, &b) {
+                            return Ok(a);
+                        }
+                        self.unifier = saved;
+                        if flexible(self, &a) {
+                            self.unifier.settle_one(&a.rows);
+                            self.unifier.settle_one(&a.cols);
+                            return Ok(b);
+                        }
+                        self.unifier.settle_one(&b.rows);
+                        self.unifier.settle_one(&b.cols);
                         return Ok(a);
                     }
                     if self.unifier.unify_shapes(&a, &b) {
@@ -540,6 +669,16 @@ impl<'a> Infer<'a, '_> {
                     }
                     if self.unifier.unify(&a.cols, &b.rows) {
                         return Ok(TShape::new(a.rows, b.cols));
+                    }
+                    // `(ones^T x) A`: a side whose sizes can be 1 is a scalar
+                    for (side, other) in [(&a, &b), (&b, &a)] {
+                        if self.unifier.could_be_one(&side.rows)
+                            && self.unifier.could_be_one(&side.cols)
+                        {
+                            self.unifier.settle_one(&side.rows);
+                            self.unifier.settle_one(&side.cols);
+                            return Ok(other.clone());
+                        }
                     }
                     if let AstKind::Ident(name) = &lhs.kind
                         && self.src[lhs.span.end.min(self.src.len())..].starts_with('(')
@@ -604,6 +743,34 @@ impl<'a> Infer<'a, '_> {
                 }
             }
         })
+    }
+
+    /// Records `scalar` (an operand 1×1, added to something of shape
+    /// `other`) when it is a bare undeclared name that is a scalar only by
+    /// convention: a broadcast the user most likely did not mean.
+    fn note_broadcast(&mut self, scalar: &Ast, other: &TShape) {
+        let mut x = scalar;
+        while let AstKind::Group(y) | AstKind::Neg(y) = &x.kind {
+            x = y;
+        }
+        if let AstKind::Ident(name) = &x.kind
+            && !self.declared.contains_key(name)
+            && !self.overrides.contains_key(name)
+            && self
+                .symbols
+                .get(name)
+                .is_some_and(|s| s.differential_of.is_none())
+            && conventional_kind(name) == VarKind::Scalar
+        {
+            let kind = if self.unifier.resolve(&other.cols).is_one() {
+                VarKind::Vector
+            } else {
+                VarKind::Matrix
+            };
+            if !self.broadcasts.iter().any(|(n, _)| n == name) {
+                self.broadcasts.push((name.clone(), kind));
+            }
+        }
     }
 }
 

@@ -9,49 +9,18 @@
 //! division by zero, an exponent past its limit once nested powers
 //! multiply, numbers too large to hold), which is refused too.
 //!
-//! Readings that are likely right but still guesses get a [`Note`]
-//! instead of an error: [`notes`] is where such checks go (none yet). A
-//! note never changes the `Expr`; shells may show it beside the answer.
+//! Readings that are likely right but still guesses (a Greek name used as
+//! a vector) are taken in `guess`, each with a note in the context.
 
 use super::declare::Declarations;
-use super::infer::Inferred;
 use super::{MAX_EXPONENT, MAX_MATRIX_POWER, MAX_NUMBER_BITS, const_value, push_operands};
-use crate::ast::{Ast, AstKind, BinOp, Parsed, PostOp};
+use crate::ast::{Ast, AstKind, BinOp, PostOp};
 use crate::builtins::NAMES as FUNCTION_NAMES;
 use crate::expr::Expr;
 use crate::span::{Diagnostic, Span};
 use num_rational::BigRational;
 use num_traits::{One, Signed};
 use std::collections::BTreeSet;
-
-/// A remark about a reading of the input that is a guess (a Greek name
-/// read as a scalar but used as a vector, say): where, what was guessed,
-/// and how to say otherwise. Unlike a [`Diagnostic`], a note does not stop
-/// the command.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Note {
-    /// What was guessed, in the user's words.
-    pub message: String,
-    /// Where in the input.
-    pub span: Span,
-    /// How to make the reading explicit (a declaration, say), if there is
-    /// an obvious way.
-    pub help: Option<String>,
-}
-
-/// The notes about guessed readings of a lowered input, in the order of
-/// the input. This is the seam for such checks: each reads the tree, what
-/// the `where` clause declared (a declared name's reading is no guess)
-/// and what inference found (add accessors to `Inferred` as a check needs
-/// them), and pushes a [`Note`]. None exists yet, so this returns no
-/// notes (and allocates nothing).
-pub(super) fn notes(
-    _parsed: &Parsed,
-    _declared: &Declarations,
-    _inferred: &Inferred<'_>,
-) -> Vec<Note> {
-    Vec::new()
-}
 
 /// `AX` where `A` and `X` are used too is almost surely the product
 /// `A X` with the space forgotten: an undeclared name that splits into

@@ -10,10 +10,13 @@
 //! - `build`: the `Expr`, through the smart constructors, with the shapes
 //!   resolved;
 //! - `lint`: refusals of likely misreadings (`AX` for `A X`, an unknown
-//!   function) and of what folding constants reveals, and the [`Note`]s
-//!   about guessed readings; each check runs once its data is ready
-//!   (glued names before `infer`, number sizes after it, folding after
-//!   `build`, notes last).
+//!   function) and of what folding constants reveals; each check runs
+//!   once its data is ready (glued names before `infer`, number sizes
+//!   after it, folding after `build`);
+//! - `guess`: readings that are guesses (a Greek name read as a vector in
+//!   `x - mu`, an unknown word before `(` refused): it runs the passes
+//!   again with other kinds for undeclared names, and every guess it
+//!   takes becomes a note in the context.
 //!
 //! `infer` hands `build` an `Inferred`: the resolved unifier, the symbols,
 //! and the shapes of the nodes whose `Expr` cannot be built from their
@@ -25,12 +28,12 @@
 
 mod build;
 mod declare;
+mod guess;
 mod infer;
 mod lint;
 
-pub use lint::Note;
-
 use crate::ast::{Ast, AstKind, BinOp, Parsed};
+use crate::builtins::Signature;
 use crate::expr::Expr;
 use crate::shape::Shape;
 use crate::span::Diagnostic;
@@ -84,6 +87,10 @@ pub struct Context {
     pub vars: BTreeMap<String, VarInfo>,
     /// Variable names in order of first appearance.
     pub order: Vec<String>,
+    /// What the reading assumed where the naming convention did not fit
+    /// (SPEC §2, "Reading what the user means"): one line each, for the
+    /// error stream and JSON's `notes` (see `lower/guess.rs`).
+    pub notes: Vec<String>,
 }
 
 impl Context {
@@ -112,12 +119,8 @@ impl Context {
 pub struct Lowered {
     /// The expression.
     pub expr: Expr,
-    /// Its variables.
+    /// Its variables (with the notes on guessed readings).
     pub context: Context,
-    /// Remarks about readings of the input that are guesses (see
-    /// [`Note`]), in the order of the input; empty when nothing was
-    /// guessed.
-    pub notes: Vec<Note>,
 }
 
 const GREEK: [&str; 24] = [
@@ -149,9 +152,30 @@ pub fn unit_indices(name: &str) -> Option<(&str, bool)> {
     }
 }
 
+/// Whether a name is the identity matrix: `I`, or `eye` as
+/// matrixcalculus.org (and MATLAB) write it.
+pub fn is_identity(name: &str) -> bool {
+    name == "I" || name == "eye"
+}
+
 /// The kind a name has by the naming convention of SPEC §2.
+///
+/// A differential `dX` has its variable's kind even where the variable
+/// itself does not appear (a printed `tr(dX)` reads back with `dX` a
+/// matrix, `dalpha` a scalar).
 pub fn conventional_kind(name: &str) -> VarKind {
     if is_greek_name(name) {
+        VarKind::Scalar
+    } else if let Some(base) = name.strip_prefix('d')
+        && base
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_uppercase() || !c.is_ascii())
+    {
+        conventional_kind(base)
+    } else if let Some(base) = name.strip_prefix('d')
+        && is_greek_name(base)
+    {
         VarKind::Scalar
     } else if name.chars().next().is_some_and(|c| c.is_uppercase()) {
         VarKind::Matrix
@@ -161,21 +185,49 @@ pub fn conventional_kind(name: &str) -> VarKind {
 }
 
 /// Lowers a parsed input to an `Expr` with its variables.
+///
+/// A name the input does not declare takes its conventional kind (SPEC
+/// §2) unless that makes no sense in its context: then it takes the kind
+/// the context needs, and the context's `notes` say so (see `guess`).
 pub fn lower(parsed: &Parsed, src: &str) -> Result<Lowered, Diagnostic> {
+    guess::lower_guessing(parsed, src, &Overrides::new())
+}
+
+/// Lowers as [`lower`] does, for a command that needs a scalar (`grad`,
+/// `hessian`): when the expression is not 1×1 but reading one undeclared
+/// name in another kind makes it so (`c` in `x^T A x + c sin(y)^T x` a
+/// scalar), that reading is taken, with a note. The variable `wrt` keeps its kind.
+pub fn lower_scalar(parsed: &Parsed, src: &str, wrt: &str) -> Result<Lowered, Diagnostic> {
+    guess::lower_scalar(parsed, src, wrt)
+}
+
+/// Kinds given to undeclared names instead of their conventional ones.
+pub(crate) type Overrides = BTreeMap<String, VarKind>;
+
+/// The passes, with the kinds in `overrides` for undeclared names; also
+/// returns the undeclared conventional scalars that were broadcast over a
+/// vector or a matrix, with the kind of what they were broadcast over.
+pub(crate) fn lower_with(
+    parsed: &Parsed,
+    src: &str,
+    overrides: &Overrides,
+) -> Result<(Lowered, Vec<(String, VarKind)>), Diagnostic> {
     let declared = declare::declare(&parsed.decls, src)?;
     let mut used = BTreeSet::new();
     collect_names(&parsed.expr, &mut used);
     lint::check_glued(&parsed.expr, src, &used, &declared)?;
-    let inferred = infer::infer(parsed, src, &declared, &used)?;
+    let mut inferred = infer::infer(parsed, src, &declared, &used, overrides)?;
     lint::check_number_sizes(&parsed.expr, src)?;
     let expr = build::build(&parsed.expr, &inferred);
     lint::check_folded(&expr, src)?;
-    let notes = lint::notes(parsed, &declared, &inferred);
-    Ok(Lowered {
-        expr,
-        context: inferred.into_context(),
-        notes,
-    })
+    let broadcasts = inferred.take_broadcasts();
+    Ok((
+        Lowered {
+            expr,
+            context: inferred.into_context(),
+        },
+        broadcasts,
+    ))
 }
 
 /// Every name used in the expression.
@@ -193,6 +245,8 @@ fn collect_names(ast: &Ast, out: &mut BTreeSet<String>) {
 fn push_operands<'a>(a: &'a Ast, stack: &mut Vec<&'a Ast>) {
     match &a.kind {
         AstKind::Ident(_) | AstKind::Number(_) => {}
+        // The arguments of `commutation(p, q)` are sizes, not names.
+        AstKind::Call { func, .. } if func.row().signature == Signature::Sizes => {}
         AstKind::Call { args, .. } => stack.extend(args.iter()),
         AstKind::Neg(x) | AstKind::Group(x) => stack.push(x),
         AstKind::Binary { lhs, rhs, .. } => {
@@ -243,4 +297,29 @@ fn const_value(ast: &Ast) -> Option<BigRational> {
         }
         _ => None,
     })
+}
+
+/// The names of sizes in calls such as `commutation(n, m)`, added to `out`
+/// (so that inferred sizes take other names).
+fn size_names(ast: &Ast, out: &mut Vec<String>) {
+    let mut stack = vec![ast];
+    while let Some(a) = stack.pop() {
+        if let AstKind::Call { func, args, .. } = &a.kind
+            && func.row().signature == Signature::Sizes
+        {
+            let mut inner: Vec<&Ast> = args.iter().collect();
+            while let Some(x) = inner.pop() {
+                match &x.kind {
+                    AstKind::Ident(n) => out.push(n.clone()),
+                    AstKind::Group(y) => inner.push(y),
+                    AstKind::Binary { lhs, rhs, .. } => {
+                        inner.push(lhs);
+                        inner.push(rhs);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        push_operands(a, &mut stack);
+    }
 }

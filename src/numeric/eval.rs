@@ -620,6 +620,21 @@ fn apply<N: Number>(f: Func, m: Mat<N>, work: &mut N::Work) -> Result<Mat<N>, Fa
                 m.data.iter().map(|x| x * x).sum::<f64>().sqrt(),
             ))
         })?,
+        Func::Norm1 => {
+            N::transcendental(m, |m| Ok(Mat::scalar(m.data.iter().map(|x| x.abs()).sum())))?
+        }
+        // Stable: shifted by the largest entry, so no exp overflows.
+        Func::Softmax => N::transcendental(m, |m| {
+            let top = m.data.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let e = m.map(|x| (x - top).exp());
+            let total: f64 = e.data.iter().sum();
+            Ok(e.map(|x| x / total))
+        })?,
+        Func::Logsumexp => N::transcendental(m, |m| {
+            let top = m.data.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let total: f64 = m.data.iter().map(|x| (x - top).exp()).sum();
+            Ok(Mat::scalar(top + total.ln()))
+        })?,
         Func::Elem(g) => N::transcendental(m, |m| {
             let needs_positive = matches!(g, ElemFn::Log | ElemFn::Sqrt);
             if needs_positive
@@ -629,6 +644,13 @@ fn apply<N: Number>(f: Func, m: Mat<N>, work: &mut N::Work) -> Result<Mat<N>, Fa
             {
                 return Err(Fault::Undefined(format!(
                     "{} of a non-positive number",
+                    g.name()
+                )));
+            }
+            if matches!(g, ElemFn::Arcsin | ElemFn::Arccos) && m.data.iter().any(|x| x.abs() > 1.0)
+            {
+                return Err(Fault::Undefined(format!(
+                    "{} of a number outside [-1, 1]",
                     g.name()
                 )));
             }
@@ -666,6 +688,9 @@ pub fn elem(g: ElemFn, x: f64) -> f64 {
                 x.exp().ln_1p()
             }
         }
+        ElemFn::Arcsin => x.asin(),
+        ElemFn::Arccos => x.acos(),
+        ElemFn::Arctan => x.atan(),
     }
 }
 
@@ -674,4 +699,99 @@ pub fn elem(g: ElemFn, x: f64) -> f64 {
 pub fn commutation_entries(p: usize, q: usize) -> impl Iterator<Item = (usize, usize)> {
     // F_ij sits at j p + i in vec(F) and at i q + j in vec(F^T).
     (0..p).flat_map(move |i| (0..q).map(move |j| (i * q + j, j * p + i)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtins::{Meaning, Signature, TABLE};
+    use crate::numeric::exact::{Budget, Dual};
+
+    fn dual(n: i64, e: i64) -> Dual {
+        Dual {
+            re: BigRational::from_integer(n.into()),
+            eps: BigRational::from_integer(e.into()),
+        }
+    }
+
+    /// The table's `rational` says what the exact instance computes: a
+    /// rational row evaluates with dual numbers, any other is refused as
+    /// inexact (its arm runs inside [`Number::transcendental`]).
+    #[test]
+    fn exact_evaluation_refuses_exactly_the_rows_that_are_not_rational() {
+        for row in TABLE {
+            let Meaning::Apply(f) = row.meaning else {
+                continue;
+            };
+            let m = match row.signature {
+                Signature::Diag
+                | Signature::VectorToVector
+                | Signature::VectorToScalar
+                | Signature::Flatten => Mat {
+                    rows: 2,
+                    cols: 1,
+                    data: vec![dual(2, 1), dual(3, 0)],
+                },
+                _ => Mat {
+                    rows: 2,
+                    cols: 2,
+                    data: vec![dual(3, 1), dual(1, 0), dual(1, 2), dual(2, -1)],
+                },
+            };
+            let got = apply(f, m, &mut Budget::unlimited());
+            assert_eq!(
+                got.as_ref().err() == Some(&Fault::Inexact),
+                !row.rational,
+                "{}: {got:?}",
+                row.name
+            );
+        }
+    }
+
+    /// The f64 instance pivots by magnitude, the exact one on the first
+    /// invertible entry, and both invert alike.
+    #[test]
+    fn both_instances_invert_with_their_own_pivots() {
+        let f: Mat<f64> = Mat {
+            rows: 2,
+            cols: 2,
+            data: vec![1.0, 2.0, 4.0, 3.0],
+        };
+        let inv = f.inverted(&mut ()).expect("invertible");
+        let want = [-0.6, 0.4, 0.8, -0.2];
+        assert!(
+            inv.data
+                .iter()
+                .zip(want)
+                .all(|(x, y)| (x - y).abs() < 1e-15)
+        );
+        assert_eq!(f64::pivot([(0, &1.0), (1, &-4.0)].into_iter()), Some(1));
+        assert_eq!(f64::pivot([(0, &0.0)].into_iter()), None);
+        let q: Mat<Dual> = Mat {
+            rows: 2,
+            cols: 2,
+            data: vec![dual(1, 0), dual(2, 0), dual(4, 0), dual(3, 0)],
+        };
+        let inv = q.inverted(&mut Budget::unlimited()).expect("invertible");
+        let fifth = |n: i64| BigRational::new(n.into(), 5.into());
+        let re: Vec<BigRational> = inv.data.iter().map(|x| x.re.clone()).collect();
+        assert_eq!(re, vec![fifth(-3), fifth(2), fifth(4), fifth(-1)]);
+        assert_eq!(
+            Dual::pivot([(0, &dual(0, 1)), (1, &dual(5, 0))].into_iter()),
+            Some(1)
+        );
+    }
+
+    /// A spent budget stops the next product, not the one before.
+    #[test]
+    fn a_budget_is_a_value_that_runs_out() {
+        let m: Mat<Dual> = Mat::identity(2);
+        // a product of 2×2 identities: each non-zero entry on the left
+        // times a row on the right, four multiplications of small numbers
+        // at 1 unit each
+        let mut budget = Budget::new(4);
+        assert!(m.times(&m, &mut budget).is_ok());
+        assert_eq!(m.times(&m, &mut budget), Err(Fault::TooCostly));
+        assert_eq!(budget.spent(), 8);
+    }
 }

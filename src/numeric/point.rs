@@ -96,6 +96,9 @@ pub struct Plan {
     pub(crate) names: Vec<String>,
     pub(crate) units: Vec<(std::rc::Rc<str>, crate::shape::Shape)>,
     pub(crate) positive: bool,
+    /// Whether a node needs entries in (-1, 1) (`arcsin`, `arccos`): then
+    /// every value is drawn small.
+    pub(crate) unit: bool,
 }
 
 impl Plan {
@@ -119,6 +122,9 @@ impl Plan {
             names: dim_names(ctx, nodes),
             units,
             positive: nodes.iter().any(|x| needs_positive(x)),
+            unit: nodes.iter().any(|x| {
+                matches!(x.kind(), Kind::Apply(f, _) if f.row().domain == crate::builtins::Domain::Unit)
+            }),
         }
     }
 }
@@ -221,6 +227,14 @@ pub(crate) fn draw_with(
                     m.set(i, i, m.get(i, i) + 1.5);
                 }
             }
+            m
+        };
+        // small values keep `arcsin(A x)` inside (-1, 1); scaling keeps
+        // signs and diagonal dominance
+        let m = if plan.unit {
+            let k = 4.0f64.max(2.0 * m.max_abs());
+            m.map(|x| x / k)
+        } else {
             m
         };
         b.vars.insert(name.clone(), m);

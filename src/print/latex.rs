@@ -53,11 +53,12 @@ impl Notation for Latex<'_> {
     }
     fn leaf(&self, kind: &Kind) -> String {
         match kind {
-            Kind::Identity => "I",
-            Kind::Ones => "\\mathbf{1}",
-            _ => "K",
+            Kind::Identity => "I".to_string(),
+            Kind::Ones => "\\mathbf{1}".to_string(),
+            // bold, with its sizes: never the user's `K`
+            Kind::Commutation(p, q) => format!("\\mathbf{{K}}_{{{p},{q}}}"),
+            _ => "K".to_string(),
         }
-        .to_string()
     }
     fn unit(&self, indices: &str, vector: bool) -> String {
         format!("{}_{{{indices}}}", if vector { 'e' } else { 'E' })

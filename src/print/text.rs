@@ -71,11 +71,14 @@ impl Notation for Text {
     }
     fn leaf(&self, kind: &Kind) -> String {
         match kind {
-            Kind::Identity => "I",
-            Kind::Ones => "ones",
-            _ => "K",
+            Kind::Identity => "I".to_string(),
+            Kind::Ones => "ones".to_string(),
+            // Spelled with its sizes, which the readers read back, and
+            // with a built-in's name, which no input uses for anything
+            // else (a bare `K` would be the user's `K`).
+            Kind::Commutation(p, q) => format!("commutation({}, {})", size_text(p), size_text(q)),
+            _ => "K".to_string(),
         }
-        .to_string()
     }
     fn unit(&self, indices: &str, vector: bool) -> String {
         format!("{}_{indices}", if vector { 'e' } else { 'E' })
@@ -400,4 +403,14 @@ pub(crate) fn join_signed(terms: impl IntoIterator<Item = (bool, String)>) -> St
 /// text (`2`, `(1/2)`), or `None` when it is 1.
 pub(crate) fn magnitude(c: &BigRational) -> Option<String> {
     Printer { n: &Text }.magnitude(c)
+}
+
+/// A size as the readers read it back: `n`, `3`, `2 n m`.
+fn size_text(d: &crate::shape::Dim) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if d.factor != 1 || d.names.is_empty() {
+        parts.push(d.factor.to_string());
+    }
+    parts.extend(d.names.iter().map(|n| n.to_string()));
+    parts.join(" ")
 }

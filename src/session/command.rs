@@ -184,6 +184,18 @@ pub enum Body {
     Verdicts(Vec<Verdict>),
 }
 
+impl Body {
+    /// The variables of the expression, where the body has them.
+    fn context(&self) -> Option<&Context> {
+        match self {
+            Body::Derivative(a) => Some(&a.context),
+            Body::Derivation(d) => Some(&d.answer.context),
+            Body::Simplified { context, .. } => Some(context),
+            _ => None,
+        }
+    }
+}
+
 impl Output {
     /// Whether the command succeeded as a whole: false only for a `check`
     /// that refuted a derivative or reached no verdict.
@@ -206,12 +218,7 @@ impl Output {
     /// The variables of the expression the command was about, where it
     /// has them.
     pub fn context(&self) -> Option<&Context> {
-        match &self.body {
-            Body::Derivative(a) => Some(&a.context),
-            Body::Derivation(d) => Some(&d.answer.context),
-            Body::Simplified { context, .. } => Some(context),
-            _ => None,
-        }
+        self.body.context()
     }
 }
 
@@ -287,16 +294,41 @@ impl Session {
                 (Body::Verdicts(verdicts), Vec::new())
             }
         };
+        // What the reading assumed comes first (SPEC §2: where a result
+        // answers a guessed question, the note is mandatory).
+        let assumed = match body.context() {
+            Some(ctx) => ctx.notes.clone(),
+            None => self
+                .lower(expr, where_)
+                .map(|l| l.context.notes)
+                .unwrap_or_default(),
+        };
         Ok(Output {
             input: cmd.expr.trim().to_string(),
             body,
-            notes,
+            notes: assumed.into_iter().chain(notes).collect(),
         })
     }
 }
 
-/// An output in the requested format.
+/// An output in the requested format; in JSON, an object with the output's
+/// notes as a `notes` array (empty when the reading assumed nothing).
 pub fn render(out: &Output, format: Format) -> Result<String, Diagnostic> {
+    let text = render_body(out, format)?;
+    if format != Format::Json {
+        return Ok(text);
+    }
+    let notes: Vec<String> = out.notes.iter().map(|n| json_string(n)).collect();
+    Ok(match text.strip_suffix('}') {
+        Some(head) if head.starts_with('{') => {
+            format!("{head}, \"notes\": [{}]}}", notes.join(", "))
+        }
+        _ => text,
+    })
+}
+
+/// The body of an output in the requested format.
+fn render_body(out: &Output, format: Format) -> Result<String, Diagnostic> {
     let refuse = |what: &str, formats: &str| {
         Err(Diagnostic::new(
             format!("{what} prints {formats}, not {}", format.name()),

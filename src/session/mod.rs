@@ -232,6 +232,23 @@ impl Session {
         lower(&parsed, &input).map_err(|d| self.explain_bound(d).phase_or(Phase::Shape))
     }
 
+    /// [`Session::lower`] for a command that needs a scalar: an undeclared
+    /// vector name (other than `wrt`) may be read as a scalar when that
+    /// makes the expression 1×1, with a note (`crate::lower::lower_scalar`).
+    pub fn lower_scalar(
+        &self,
+        expr: &str,
+        where_: Option<&str>,
+        wrt: &str,
+    ) -> Result<Lowered, Diagnostic> {
+        let input = self.full_input(expr, where_);
+        let mut parsed = parse(&input).map_err(|d| d.phase_or(Phase::Parse))?;
+        self.substitute(&mut parsed.expr);
+        let wrt = wrt.split('_').next().unwrap_or(wrt).trim();
+        crate::lower::lower_scalar(&parsed, &input, wrt)
+            .map_err(|d| self.explain_bound(d).phase_or(Phase::Shape))
+    }
+
     /// The declarations in force, in order (`S: symmetric`).
     pub fn declarations(&self) -> Vec<String> {
         self.declarations.iter().map(Declared::text).collect()

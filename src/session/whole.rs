@@ -37,7 +37,11 @@ impl Session {
         where_: Option<&str>,
         need_scalar: bool,
     ) -> Result<Setup, Diagnostic> {
-        let lowered = self.lower(expr, where_)?;
+        let lowered = if need_scalar {
+            self.lower_scalar(expr, where_, wrt)?
+        } else {
+            self.lower(expr, where_)?
+        };
         setup(command, lowered, self.read(expr, where_), wrt, need_scalar)
     }
 

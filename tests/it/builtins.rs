@@ -23,6 +23,12 @@ fn calls(name: &str, signature: Signature) -> Vec<(String, &'static str)> {
             (format!("{name}(A, X)"), "X"),
             (format!("{name}(X, B)"), "X"),
         ],
+        Signature::VectorToVector | Signature::VectorToScalar => {
+            vec![(format!("{name}(x)"), "x"), (format!("{name}(A x)"), "x")]
+        }
+        Signature::ScalarToVector => vec![(format!("x .* {name}(alpha)"), "alpha")],
+        Signature::ScalarToMatrix => vec![(format!("X .* {name}(alpha)"), "alpha")],
+        Signature::Sizes => vec![(format!("{name}(n, m) vec(X) where X: n x m"), "X")],
     }
 }
 

@@ -197,7 +197,10 @@ fn broadcast_scalars_keep_their_matrix_shape() {
         ("(x^T x + X)^-T where x: 3, X: 4 x 4", "x"),
         ("(x^T x + X)^-T", "x"),
         ("((x^T x + X) A)^T where x: 3, X: 4 x 5, A: 5 x 2", "x"),
-        ("(alpha + X)^T B where X: 3 x 4, B: 3 x 5", "alpha"),
+        (
+            "(alpha + X)^T B where X: 3 x 4, B: 3 x 5, alpha: scalar",
+            "alpha",
+        ),
         ("tr((x^T x + X)^-T A)", "x"),
     ];
     for (expr, wrt) in cases {

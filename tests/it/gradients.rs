@@ -122,7 +122,7 @@ fn hessians_and_jacobians_of_every_variable_kind() {
     assert_eq!(h("tr(X^T A X)", "X"), "I ⊗ A + I ⊗ A^T");
     assert_eq!(j("exp(A x)", "x"), "diag(exp(A x)) A");
     assert_eq!(j("A x", "x"), "A");
-    assert_eq!(j("X^T", "X"), "K");
+    assert_eq!(j("X^T", "X"), "commutation(n, m)");
     assert_eq!(j("alpha x", "alpha"), "x");
     for (e, x) in [
         ("alpha^3", "alpha"),

@@ -8,6 +8,7 @@ mod coverage;
 mod diff;
 mod errors;
 mod gradients;
+mod language;
 mod latex;
 mod mutation;
 mod numeric;

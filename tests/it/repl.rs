@@ -288,7 +288,14 @@ fn completion_offers_commands_names_and_functions() {
     assert_eq!(r.complete(":la", 3), (0, vec![":latex".to_string()]));
     assert_eq!(
         r.complete("grad lo", 7),
-        (5, vec!["log(".to_string(), "logdet(".to_string()])
+        (
+            5,
+            vec![
+                "log(".to_string(),
+                "logdet(".to_string(),
+                "logsumexp(".to_string()
+            ]
+        )
     );
     r.run("Sigma: spd").unwrap();
     r.run("let Loss = tr(Sigma X)").unwrap();
