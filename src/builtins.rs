@@ -14,8 +14,9 @@
 //! The algebra's vocabulary, [`Func`] and [`ElemFn`], lives here too, so that
 //! this module depends on nothing else in the crate. The rules stay where
 //! their subject is: a derivative is an arm of the `match` in
-//! `calculus/diff.rs`, a value an arm in `numeric/float.rs` (and in
-//! `numeric/exact.rs` when the row is `rational`). Those matches are
+//! `calculus/diff.rs`, a value an arm in `numeric/eval.rs` (one arm for f64
+//! and exact dual numbers; exact only when the row is `rational`). Those
+//! matches are
 //! exhaustive, so a new variant does not compile without its rules, and a
 //! test (`tests/it/builtins.rs`) checks every row's differential
 //! numerically, and exactly where the row is rational. The README's

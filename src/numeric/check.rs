@@ -10,7 +10,7 @@
 use crate::expr::Expr;
 use crate::lower::Context;
 use crate::numeric::exact::{
-    DualMatrix, ExactError, ExactPoint, ExactValues, eval_dual, is_rational,
+    Budget, DualMatrix, ExactError, ExactPoint, ExactValues, eval_dual, is_rational,
 };
 use crate::numeric::float::{Bindings, EvalError, eval};
 pub use crate::numeric::point::{Plan, draw, random_bindings};
@@ -80,7 +80,7 @@ pub fn check_exact(
         return Ok(None);
     }
     // One budget for the whole check: past it, the caller checks in f64.
-    crate::numeric::exact::reset_work();
+    let mut budget = Budget::standard();
     let symmetric = ctx.get(wrt).is_some_and(|v| v.symmetric);
     let letters = match ctx.get(wrt) {
         Some(info) => crate::numeric::verify::unit_letters(&[f, df], &info.shape),
@@ -115,7 +115,7 @@ pub fn check_exact(
             bindings: &b,
             perturb,
         };
-        let dual = |e: &Expr, p: &ExactPoint| match eval_dual(e, p) {
+        let mut dual = |e: &Expr, p: &ExactPoint| match eval_dual(e, p, &mut budget) {
             Ok(m) => Ok(Some(m)),
             Err(ExactError::Singular) => Ok(None),
             Err(ExactError::Inexact | ExactError::TooCostly) => Err(Stop::Inexact),
@@ -273,7 +273,7 @@ fn compare_values(
 ) -> Result<Report, EvalError> {
     // Equality of two expressions is checked exactly however long it
     // takes: the tests and the symmetric-gradient check rely on it.
-    crate::numeric::exact::reset_work_with(u64::MAX);
+    let mut budget = Budget::unlimited();
     let directions: Vec<&String> = ctx
         .order
         .iter()
@@ -292,7 +292,10 @@ fn compare_values(
                 bindings: &bind,
                 perturb: None,
             };
-            let (va, vb) = match (eval_dual(a, &at), eval_dual(b, &at)) {
+            let (va, vb) = match (
+                eval_dual(a, &at, &mut budget),
+                eval_dual(b, &at, &mut budget),
+            ) {
                 (Ok(va), Ok(vb)) => (va, vb),
                 (Err(ExactError::Invalid(m)), _) | (_, Err(ExactError::Invalid(m))) => {
                     return Err(Stop::Fail(EvalError::new(m)));

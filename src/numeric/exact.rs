@@ -1,5 +1,6 @@
 //! Exact evaluation over the rationals with dual numbers: F(X + εH) with
-//! ε² = 0, whose ε part is the exact directional derivative.
+//! ε² = 0, whose ε part is the exact directional derivative. The dual
+//! instance of the one evaluator (`numeric/eval.rs`).
 //!
 //! Every entry is a dual number a + εb with a, b ∈ Q, and every operation —
 //! including the inverse (Gauss–Jordan) and the determinant (elimination) —
@@ -8,7 +9,8 @@
 //! Transcendental functions and fractional powers are outside Q: such
 //! expressions report `Inexact` and are checked in f64 instead.
 
-use crate::expr::{Expr, Func, Kind};
+use crate::expr::{Expr, Kind};
+use crate::numeric::eval::{Fault, Mat, Number, Point, evaluate};
 use crate::numeric::float::Bindings;
 use num_bigint::BigInt;
 use num_rational::BigRational;
@@ -50,9 +52,33 @@ impl Dual {
             eps: BigRational::zero(),
         }
     }
+}
+
+/// Dual numbers over Q: any invertible pivot, a work budget to spend, no
+/// transcendental functions.
+impl Number for Dual {
+    type Work = Budget;
+    type Scale = ();
+    const TRANSCENDENTAL: bool = false;
 
     fn zero() -> Dual {
         Dual::real(BigRational::zero())
+    }
+
+    fn one() -> Dual {
+        Dual::real(BigRational::one())
+    }
+
+    fn from_rational(q: &BigRational) -> Dual {
+        Dual::real(q.clone())
+    }
+
+    fn is_zero(&self) -> bool {
+        self.re.is_zero() && self.eps.is_zero()
+    }
+
+    fn invertible(&self) -> bool {
+        !self.re.is_zero()
     }
 
     fn add(&self, o: &Dual) -> Dual {
@@ -69,69 +95,118 @@ impl Dual {
         }
     }
 
-    fn mul(&self, o: &Dual) -> Dual {
+    fn neg(&self) -> Dual {
+        Dual {
+            re: -&self.re,
+            eps: -&self.eps,
+        }
+    }
+
+    fn mul(&self, o: &Dual, budget: &mut Budget) -> Dual {
         // The cost of a product (and the gcd that reduces it) grows with
         // the square of the operands' sizes, in words.
         let words = |q: &BigRational| (q.numer().bits() + q.denom().bits()) / 64;
         let w = words(&self.re) + words(&o.re) + words(&self.eps) + words(&o.eps);
-        let cost = 1 + w * w;
-        WORK.with(|w| w.set(w.get() + cost));
+        budget.charge(1 + w * w);
         Dual {
             re: q_mul(&self.re, &o.re),
             eps: q_add(&q_mul(&self.eps, &o.re), &q_mul(&self.re, &o.eps)),
         }
     }
 
-    fn div(&self, o: &Dual) -> Result<Dual, ExactError> {
+    fn add_mul(&mut self, a: &Dual, b: &Dual, budget: &mut Budget) {
+        *self = self.add(&a.mul(b, budget));
+    }
+
+    fn div(&self, o: &Dual) -> Result<Dual, Fault> {
         if o.re.is_zero() {
-            return Err(ExactError::Singular);
+            return Err(Fault::Undefined("division by zero".into()));
         }
         Ok(Dual {
             re: &self.re / &o.re,
             eps: (&self.eps * &o.re - &self.re * &o.eps) / (&o.re * &o.re),
         })
     }
+
+    fn total<'a>(items: impl Iterator<Item = &'a Dual>) -> Dual {
+        items.fold(Dual::zero(), |acc, x| acc.add(x))
+    }
+
+    fn afford(budget: &Budget) -> Result<(), Fault> {
+        if budget.spent > budget.limit {
+            return Err(Fault::TooCostly);
+        }
+        Ok(())
+    }
+
+    fn pivot<'a>(mut candidates: impl Iterator<Item = (usize, &'a Dual)>) -> Option<usize> {
+        candidates.find(|(_, x)| x.invertible()).map(|(i, _)| i)
+    }
+
+    fn scale(_: &[Dual]) {}
+
+    fn negligible(_: &Dual, _: &()) -> bool {
+        false
+    }
+
+    fn singular_det() -> Result<Dual, Fault> {
+        // Singular in its real part: the ε part of det needs the
+        // adjugate; leave such points to the caller to resample.
+        Err(Fault::Undefined("the matrix is singular".into()))
+    }
+
+    fn transcendental(
+        _: DualMatrix,
+        _: impl FnOnce(Mat<f64>) -> Result<Mat<f64>, Fault>,
+    ) -> Result<DualMatrix, Fault> {
+        Err(Fault::Inexact)
+    }
 }
 
 /// A matrix of dual numbers.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DualMatrix {
-    /// Rows.
-    pub rows: usize,
-    /// Columns.
-    pub cols: usize,
-    /// Entries, row by row.
-    pub data: Vec<Dual>,
-}
+pub type DualMatrix = Mat<Dual>;
 
 /// Most work one exact check may do, at all its points together, in dual
 /// multiplications weighted by the square of their operands' sizes in
-/// 64-bit words
-/// (counted from the last [`reset_work`]); beyond it evaluation gives up
+/// 64-bit words (the [`Budget::standard`]); beyond it evaluation gives up
 /// with [`ExactError::TooCostly`] and the check falls back to floating
 /// point. High matrix powers and their Hessians would otherwise take
 /// minutes.
 pub const MAX_EXACT_WORK: u64 = 300_000;
 
-thread_local! {
-    static WORK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-    static LIMIT: std::cell::Cell<u64> = const { std::cell::Cell::new(MAX_EXACT_WORK) };
+/// What exact evaluations may still do: a value the caller creates for one
+/// check and passes to each of its evaluations ([`eval_dual`]), which
+/// charge every dual multiplication to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Budget {
+    spent: u64,
+    limit: u64,
 }
 
-/// Starts a new exact check's work count, with the budget
-/// [`MAX_EXACT_WORK`].
-pub fn reset_work() {
-    reset_work_with(MAX_EXACT_WORK);
-}
+impl Budget {
+    /// A budget of `limit` units of work (`u64::MAX`: none).
+    pub fn new(limit: u64) -> Budget {
+        Budget { spent: 0, limit }
+    }
 
-/// Starts a new work count with the given budget (`u64::MAX`: none).
-pub fn reset_work_with(limit: u64) {
-    WORK.with(|w| w.set(0));
-    LIMIT.with(|l| l.set(limit));
-}
+    /// The budget of one exact check, [`MAX_EXACT_WORK`].
+    pub fn standard() -> Budget {
+        Budget::new(MAX_EXACT_WORK)
+    }
 
-fn over_budget() -> bool {
-    WORK.with(|w| w.get()) > LIMIT.with(|l| l.get())
+    /// No limit: the work is counted but never refused.
+    pub fn unlimited() -> Budget {
+        Budget::new(u64::MAX)
+    }
+
+    /// The work done so far.
+    pub fn spent(&self) -> u64 {
+        self.spent
+    }
+
+    fn charge(&mut self, cost: u64) {
+        self.spent = self.spent.saturating_add(cost);
+    }
 }
 
 /// Why an exact evaluation could not be done.
@@ -143,188 +218,25 @@ pub enum ExactError {
     Singular,
     /// Missing values or mismatched shapes.
     Invalid(String),
-    /// More work than [`MAX_EXACT_WORK`]: numbers grow too large.
+    /// More work than its [`Budget`]: numbers grow too large.
     TooCostly,
+}
+
+impl From<Fault> for ExactError {
+    fn from(f: Fault) -> ExactError {
+        match f {
+            Fault::Invalid(m) => ExactError::Invalid(m),
+            Fault::Undefined(_) => ExactError::Singular,
+            Fault::Inexact => ExactError::Inexact,
+            Fault::TooCostly => ExactError::TooCostly,
+        }
+    }
 }
 
 /// Exact values of the variables.
 pub type ExactValues = BTreeMap<String, Vec<Vec<BigRational>>>;
 
 impl DualMatrix {
-    fn zeros(rows: usize, cols: usize) -> DualMatrix {
-        DualMatrix {
-            rows,
-            cols,
-            data: vec![Dual::zero(); rows * cols],
-        }
-    }
-
-    fn identity(n: usize) -> DualMatrix {
-        let mut m = DualMatrix::zeros(n, n);
-        for i in 0..n {
-            m.data[i * n + i] = Dual::real(BigRational::one());
-        }
-        m
-    }
-
-    fn at(&self, i: usize, j: usize) -> &Dual {
-        &self.data[i * self.cols + j]
-    }
-
-    fn is_scalar(&self) -> bool {
-        self.rows == 1 && self.cols == 1
-    }
-
-    fn zip(
-        &self,
-        o: &DualMatrix,
-        f: impl Fn(&Dual, &Dual) -> Result<Dual, ExactError>,
-    ) -> Result<DualMatrix, ExactError> {
-        if self.is_scalar() && !o.is_scalar() {
-            let a = &self.data[0];
-            return Ok(DualMatrix {
-                rows: o.rows,
-                cols: o.cols,
-                data: o.data.iter().map(|b| f(a, b)).collect::<Result<_, _>>()?,
-            });
-        }
-        if o.is_scalar() {
-            let b = &o.data[0];
-            return Ok(DualMatrix {
-                rows: self.rows,
-                cols: self.cols,
-                data: self
-                    .data
-                    .iter()
-                    .map(|a| f(a, b))
-                    .collect::<Result<_, _>>()?,
-            });
-        }
-        if (self.rows, self.cols) != (o.rows, o.cols) {
-            return Err(ExactError::Invalid("shapes do not match".into()));
-        }
-        Ok(DualMatrix {
-            rows: self.rows,
-            cols: self.cols,
-            data: self
-                .data
-                .iter()
-                .zip(&o.data)
-                .map(|(a, b)| f(a, b))
-                .collect::<Result<_, _>>()?,
-        })
-    }
-
-    fn mul(&self, o: &DualMatrix) -> Result<DualMatrix, ExactError> {
-        if self.is_scalar() || o.is_scalar() {
-            return self.zip(o, |a, b| Ok(a.mul(b)));
-        }
-        if self.cols != o.rows {
-            return Err(ExactError::Invalid("product of mismatched shapes".into()));
-        }
-        let mut out = DualMatrix::zeros(self.rows, o.cols);
-        for i in 0..self.rows {
-            for k in 0..self.cols {
-                let a = self.at(i, k);
-                if a.re.is_zero() && a.eps.is_zero() {
-                    continue;
-                }
-                for j in 0..o.cols {
-                    let idx = i * o.cols + j;
-                    out.data[idx] = out.data[idx].add(&a.mul(o.at(k, j)));
-                }
-            }
-        }
-        if over_budget() {
-            return Err(ExactError::TooCostly);
-        }
-        Ok(out)
-    }
-
-    fn transpose(&self) -> DualMatrix {
-        let mut t = DualMatrix::zeros(self.cols, self.rows);
-        for i in 0..self.rows {
-            for j in 0..self.cols {
-                t.data[j * self.rows + i] = self.at(i, j).clone();
-            }
-        }
-        t
-    }
-
-    fn square(&self) -> Result<usize, ExactError> {
-        if self.rows != self.cols {
-            return Err(ExactError::Invalid("needs a square matrix".into()));
-        }
-        Ok(self.rows)
-    }
-
-    /// Gauss–Jordan on dual entries, pivoting on a non-zero real part.
-    fn inverse(&self) -> Result<DualMatrix, ExactError> {
-        let n = self.square()?;
-        if over_budget() {
-            return Err(ExactError::TooCostly);
-        }
-        let mut a = self.clone();
-        let mut inv = DualMatrix::identity(n);
-        for col in 0..n {
-            let pivot = (col..n)
-                .find(|&i| !a.at(i, col).re.is_zero())
-                .ok_or(ExactError::Singular)?;
-            for j in 0..n {
-                a.data.swap(col * n + j, pivot * n + j);
-                inv.data.swap(col * n + j, pivot * n + j);
-            }
-            let p = a.at(col, col).clone();
-            for j in 0..n {
-                a.data[col * n + j] = a.at(col, j).div(&p)?;
-                inv.data[col * n + j] = inv.at(col, j).div(&p)?;
-            }
-            for i in 0..n {
-                if i == col {
-                    continue;
-                }
-                let f = a.at(i, col).clone();
-                if f.re.is_zero() && f.eps.is_zero() {
-                    continue;
-                }
-                for j in 0..n {
-                    a.data[i * n + j] = a.at(i, j).sub(&f.mul(a.at(col, j)));
-                    inv.data[i * n + j] = inv.at(i, j).sub(&f.mul(inv.at(col, j)));
-                }
-            }
-        }
-        Ok(inv)
-    }
-
-    /// The determinant by elimination on dual entries.
-    fn det(&self) -> Result<Dual, ExactError> {
-        let n = self.square()?;
-        let mut a = self.clone();
-        let mut det = Dual::real(BigRational::one());
-        for col in 0..n {
-            let Some(pivot) = (col..n).find(|&i| !a.at(i, col).re.is_zero()) else {
-                // Singular in its real part: the ε part of det needs the
-                // adjugate; leave such points to the caller to resample.
-                return Err(ExactError::Singular);
-            };
-            if pivot != col {
-                for j in 0..n {
-                    a.data.swap(col * n + j, pivot * n + j);
-                }
-                det = Dual::zero().sub(&det);
-            }
-            let p = a.at(col, col).clone();
-            det = det.mul(&p);
-            for i in col + 1..n {
-                let f = a.at(i, col).div(&p)?;
-                for j in col..n {
-                    a.data[i * n + j] = a.at(i, j).sub(&f.mul(a.at(col, j)));
-                }
-            }
-        }
-        Ok(det)
-    }
-
     /// The ε parts as a plain rational matrix, row by row.
     pub fn eps_rows(&self) -> Vec<Vec<BigRational>> {
         (0..self.rows)
@@ -351,6 +263,20 @@ pub struct ExactPoint<'a> {
     pub perturb: Option<(&'a str, &'a Vec<Vec<BigRational>>)>,
 }
 
+/// An exact point's variables are its rational values, the perturbed one
+/// with its ε part.
+impl Point<Dual> for ExactPoint<'_> {
+    fn bindings(&self) -> &Bindings {
+        self.bindings
+    }
+
+    fn value(&self, name: &str) -> Option<DualMatrix> {
+        let rows = self.values.get(name)?;
+        let eps = self.perturb.filter(|(v, _)| *v == name).map(|(_, h)| h);
+        Some(from_rows(rows, eps))
+    }
+}
+
 fn from_rows(rows: &[Vec<BigRational>], eps: Option<&Vec<Vec<BigRational>>>) -> DualMatrix {
     let r = rows.len();
     let c = rows.first().map_or(0, Vec::len);
@@ -370,201 +296,10 @@ fn from_rows(rows: &[Vec<BigRational>], eps: Option<&Vec<Vec<BigRational>>>) -> 
     }
 }
 
-/// Evaluates `e` at `p` exactly, with dual numbers.
-pub fn eval_dual(e: &Expr, p: &ExactPoint) -> Result<DualMatrix, ExactError> {
-    crate::stack::grow(|| {
-        let size = |d| {
-            p.bindings
-                .size(d)
-                .map_err(|e| ExactError::Invalid(e.message))
-        };
-        Ok(match e.kind() {
-            Kind::Const(c) => {
-                if e.is_scalar() {
-                    DualMatrix {
-                        rows: 1,
-                        cols: 1,
-                        data: vec![Dual::real(c.clone())],
-                    }
-                } else {
-                    DualMatrix::zeros(size(&e.shape().rows)?, size(&e.shape().cols)?)
-                }
-            }
-            Kind::Var(v) => {
-                let rows = p
-                    .values
-                    .get(&**v)
-                    .ok_or_else(|| ExactError::Invalid(format!("no value for `{v}`")))?;
-                let eps = p.perturb.filter(|(name, _)| *name == &**v).map(|(_, h)| h);
-                from_rows(rows, eps)
-            }
-            Kind::Identity => DualMatrix::identity(size(&e.shape().rows)?),
-            Kind::Ones => {
-                let (r, c) = (size(&e.shape().rows)?, size(&e.shape().cols)?);
-                let mut m = DualMatrix::zeros(r, c);
-                for x in &mut m.data {
-                    *x = Dual::real(BigRational::one());
-                }
-                m
-            }
-            Kind::Commutation(pd, qd) => {
-                let (rows, cols) = (size(pd)?, size(qd)?);
-                let n = rows * cols;
-                let mut m = DualMatrix::zeros(n, n);
-                for (row, col) in super::float::commutation_entries(rows, cols) {
-                    m.data[row * n + col] = Dual::real(BigRational::one());
-                }
-                m
-            }
-            Kind::Unit(idx) => {
-                let (r, c) = (size(&e.shape().rows)?, size(&e.shape().cols)?);
-                let mut chars = idx.chars();
-                let mut index = || {
-                    chars
-                        .next()
-                        .and_then(|ch| p.bindings.indices.get(&ch).copied())
-                        .ok_or_else(|| ExactError::Invalid("no value for an index".into()))
-                };
-                let i = index()?;
-                let j = if c == 1 { 0 } else { index()? };
-                let mut m = DualMatrix::zeros(r, c);
-                if i >= r || j >= c {
-                    return Err(ExactError::Invalid("index out of range".into()));
-                }
-                m.data[i * c + j] = Dual::real(BigRational::one());
-                m
-            }
-            Kind::Sum(ts) => {
-                let mut acc = eval_dual(&ts[0], p)?;
-                for t in &ts[1..] {
-                    acc = acc.zip(&eval_dual(t, p)?, |a, b| Ok(a.add(b)))?;
-                }
-                if acc.rows * acc.cols == 1 && !e.is_scalar() {
-                    // a broadcast scalar whose matrix terms vanished
-                    let zeros = DualMatrix::zeros(size(&e.shape().rows)?, size(&e.shape().cols)?);
-                    acc = zeros.zip(&acc, |a, b| Ok(a.add(b)))?;
-                }
-                acc
-            }
-            Kind::Product(fs) => {
-                let mut acc = eval_dual(&fs[0], p)?;
-                for f in &fs[1..] {
-                    acc = acc.mul(&eval_dual(f, p)?)?;
-                }
-                acc
-            }
-            Kind::Transpose(a) => eval_dual(a, p)?.transpose(),
-            Kind::Inverse(a) => eval_dual(a, p)?.inverse()?,
-            Kind::Power(a, k) => {
-                if !k.is_integer() {
-                    return Err(ExactError::Inexact);
-                }
-                let m = eval_dual(a, p)?;
-                let n: i64 = k.to_integer().try_into().map_err(|_| ExactError::Inexact)?;
-                let mut base = if n < 0 { m.inverse()? } else { m };
-                let mut acc = if base.is_scalar() {
-                    DualMatrix::identity(1)
-                } else {
-                    DualMatrix::identity(base.rows)
-                };
-                // by squaring: O(log n) products
-                let mut e = n.unsigned_abs();
-                while e > 0 {
-                    if e & 1 == 1 {
-                        acc = acc.mul(&base)?;
-                    }
-                    e >>= 1;
-                    if e > 0 {
-                        base = base.mul(&base)?;
-                    }
-                }
-                acc
-            }
-            Kind::Hadamard(a, b) => eval_dual(a, p)?.zip(&eval_dual(b, p)?, |x, y| Ok(x.mul(y)))?,
-            Kind::HadamardDiv(a, b) => eval_dual(a, p)?.zip(&eval_dual(b, p)?, |x, y| x.div(y))?,
-            Kind::HadamardPow(a, k) => {
-                if !k.is_integer() {
-                    return Err(ExactError::Inexact);
-                }
-                let n: i64 = k.to_integer().try_into().map_err(|_| ExactError::Inexact)?;
-                let m = eval_dual(a, p)?;
-                let one = Dual::real(BigRational::one());
-                let pow = |x: &Dual| -> Result<Dual, ExactError> {
-                    let mut acc = one.clone();
-                    for _ in 0..n.unsigned_abs() {
-                        acc = acc.mul(x);
-                    }
-                    if n < 0 { one.div(&acc) } else { Ok(acc) }
-                };
-                DualMatrix {
-                    rows: m.rows,
-                    cols: m.cols,
-                    data: m.data.iter().map(pow).collect::<Result<_, _>>()?,
-                }
-            }
-            Kind::Kron(a, b) => {
-                let (x, y) = (eval_dual(a, p)?, eval_dual(b, p)?);
-                let mut out = DualMatrix::zeros(x.rows * y.rows, x.cols * y.cols);
-                for i in 0..x.rows {
-                    for j in 0..x.cols {
-                        for k in 0..y.rows {
-                            for l in 0..y.cols {
-                                out.data[(i * y.rows + k) * out.cols + j * y.cols + l] =
-                                    x.at(i, j).mul(y.at(k, l));
-                            }
-                        }
-                    }
-                }
-                out
-            }
-            Kind::Apply(f, a) => {
-                let m = eval_dual(a, p)?;
-                let scalar = |d: Dual| DualMatrix {
-                    rows: 1,
-                    cols: 1,
-                    data: vec![d],
-                };
-                match f {
-                    Func::Tr => {
-                        let n = m.square()?;
-                        scalar((0..n).fold(Dual::zero(), |acc, i| acc.add(m.at(i, i))))
-                    }
-                    Func::Det => scalar(m.det()?),
-                    Func::Sum => scalar(m.data.iter().fold(Dual::zero(), |acc, x| acc.add(x))),
-                    Func::Diag => {
-                        if m.cols == 1 {
-                            let mut d = DualMatrix::zeros(m.rows, m.rows);
-                            for i in 0..m.rows {
-                                d.data[i * m.rows + i] = m.data[i].clone();
-                            }
-                            d
-                        } else {
-                            let n = m.square()?;
-                            DualMatrix {
-                                rows: n,
-                                cols: 1,
-                                data: (0..n).map(|i| m.at(i, i).clone()).collect(),
-                            }
-                        }
-                    }
-                    Func::Vec => {
-                        let t = m.transpose();
-                        DualMatrix {
-                            rows: m.rows * m.cols,
-                            cols: 1,
-                            data: t.data,
-                        }
-                    }
-                    Func::Logdet
-                    | Func::Norm2
-                    | Func::Norm1
-                    | Func::Softmax
-                    | Func::Logsumexp
-                    | Func::Elem(_) => return Err(ExactError::Inexact),
-                }
-            }
-        })
-    })
+/// Evaluates `e` at `p` exactly, with dual numbers, charging `budget`
+/// (one budget may serve all the points of a check).
+pub fn eval_dual(e: &Expr, p: &ExactPoint, budget: &mut Budget) -> Result<DualMatrix, ExactError> {
+    Ok(evaluate(e, p, budget)?)
 }
 
 /// Whether an expression stays within Q (no transcendental functions,
@@ -632,7 +367,9 @@ mod tests {
             &[vec![q(2), q(1)], vec![q(1), q(3)]],
             Some(&vec![vec![q(1), q(0)], vec![q(5), q(-2)]]),
         );
-        let prod = m.inverse().expect("invertible").mul(&m).expect("square");
+        let mut budget = Budget::unlimited();
+        let inv = m.inverted(&mut budget).expect("invertible");
+        let prod = inv.times(&m, &mut budget).expect("square");
         assert_eq!(prod, DualMatrix::identity(2));
     }
 }

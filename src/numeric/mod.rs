@@ -3,6 +3,7 @@
 
 pub mod at;
 pub mod check;
+pub mod eval;
 pub mod exact;
 pub mod float;
 pub mod point;

@@ -473,7 +473,7 @@ impl Split {
     /// `D_R − dF_R[H]` at the point, exactly, then as f64 (`None` when the
     /// exact evaluation is singular or too costly there).
     fn exact_gap(&self, b: &Bindings, wrt: &str, h: &Matrix) -> Option<Matrix> {
-        use crate::numeric::exact::{ExactPoint, eval_dual};
+        use crate::numeric::exact::{Budget, ExactPoint, eval_dual};
         use num_rational::BigRational;
         use num_traits::ToPrimitive;
         let rows = |m: &Matrix| -> Option<Vec<Vec<BigRational>>> {
@@ -490,14 +490,16 @@ impl Split {
             values.insert(name.clone(), rows(m)?);
         }
         let hr = rows(h)?;
-        crate::numeric::exact::reset_work();
+        let mut budget = Budget::standard();
         let at = |perturb| ExactPoint {
             values: &values,
             bindings: b,
             perturb,
         };
-        let truth = eval_dual(&self.f_r, &at(Some((wrt, &hr)))).ok()?.eps_rows();
-        let claim = eval_dual(&self.d_r, &at(None)).ok()?.re_rows();
+        let truth = eval_dual(&self.f_r, &at(Some((wrt, &hr))), &mut budget)
+            .ok()?
+            .eps_rows();
+        let claim = eval_dual(&self.d_r, &at(None), &mut budget).ok()?.re_rows();
         let (r, c) = (truth.len(), truth.first().map_or(0, Vec::len));
         let scalar = claim.len() == 1 && claim[0].len() == 1;
         let mut out = Matrix::zeros(r, c);
