@@ -129,10 +129,10 @@ pub fn check_exact(
         };
         if !agree(&truth.eps_rows(), &symbolic) {
             return Err(Stop::Fail(EvalError::new(format!(
-                "mismatch at {}: the exact derivative is {:?} but the result gives {:?}",
+                "in the direction given at {}, the derivative checked gives {} but the exact directional derivative is {}",
                 describe_point(&values, &b),
-                rows_text(&truth.eps_rows()),
-                rows_text(&symbolic.re_rows())
+                rows_text(&symbolic.re_rows()),
+                rows_text(&truth.eps_rows())
             ))));
         }
         Ok(Some(0.0))
@@ -153,10 +153,21 @@ fn agree(truth: &[Vec<BigRational>], symbolic: &DualMatrix) -> bool {
     truth == sym.as_slice()
 }
 
-fn rows_text(rows: &[Vec<BigRational>]) -> Vec<Vec<String>> {
-    rows.iter()
-        .map(|r| r.iter().map(|x| x.to_string()).collect())
-        .collect()
+/// Exact values as people write them: `17` for a scalar, `[1, 2]` for a
+/// column, `[[1, 2], [3, 4]]` for a matrix (rows).
+fn rows_text(rows: &[Vec<BigRational>]) -> String {
+    let list = |xs: Vec<String>| format!("[{}]", xs.join(", "));
+    match rows {
+        [row] if row.len() == 1 => row[0].to_string(),
+        _ if rows.iter().all(|r| r.len() == 1) => {
+            list(rows.iter().map(|r| r[0].to_string()).collect())
+        }
+        _ => list(
+            rows.iter()
+                .map(|r| list(r.iter().map(ToString::to_string).collect()))
+                .collect(),
+        ),
+    }
 }
 
 fn describe_point(values: &ExactValues, b: &Bindings) -> String {
