@@ -33,7 +33,7 @@
 //!   hash-consed, so equal code is one node whatever path built it.
 
 use crate::builtins::Func;
-use crate::expr::{ElemFn, Expr, Kind, rat};
+use crate::expr::{ElemFn, Expr, Kind};
 use crate::lower::Context;
 use crate::shape::{Dim, Shape};
 use num_rational::BigRational;
@@ -81,6 +81,11 @@ pub enum Op {
     Outer(Id, Id),
     /// A chain of dense factors whose order is decided at run time.
     MultiDot(Vec<Id>),
+    /// Three dense factors `a b c` of sizes p×q, q×r, r×s (the last four
+    /// ids), multiplied in the order their run-time sizes make cheaper.
+    Chain3([Id; 3], [Id; 4]),
+    /// A literal size.
+    Int(u64),
     /// The transpose of a 2-D array.
     T(Id),
     /// `v[:, None] * A`: the rows of `A` scaled (`diag(v) A`).
@@ -172,7 +177,8 @@ impl Program {
 /// The children of an operation, in order.
 pub fn children(op: &Op) -> Vec<Id> {
     match op {
-        Op::Param(_) | Op::Size(..) | Op::Num(_) => vec![],
+        Op::Param(_) | Op::Size(..) | Op::Num(_) | Op::Int(_) => vec![],
+        Op::Chain3(f, d) => f.iter().chain(d).copied().collect(),
         Op::Eye(a)
         | Op::Neg(a)
         | Op::Pow(a, _)
@@ -595,7 +601,7 @@ impl Lower {
     fn dim(&mut self, d: &Dim) -> Id {
         let mut acc: Option<Id> = None;
         if d.factor != 1 || d.names.is_empty() {
-            acc = Some(self.num(rat(d.factor as i64)));
+            acc = Some(self.op(Op::Int(d.factor), Shape::scalar()));
         }
         for n in &d.names {
             let id = match self.sizes.get(n).cloned() {
@@ -1252,7 +1258,16 @@ impl Lower {
                     })
                     .collect();
                 let s = Shape::new(shapes[*i].rows.clone(), shapes[*j].cols.clone());
-                (self.op(Op::MultiDot(ids), s), Cls::Dense)
+                if let [a, b, c] = ids[..] {
+                    // the decision inline: no call overhead for small sizes
+                    let p = self.dim(&shapes[*i].rows);
+                    let q = self.dim(&shapes[*i].cols);
+                    let r = self.dim(&shapes[*i + 1].cols);
+                    let t = self.dim(&shapes[*j].cols);
+                    (self.op(Op::Chain3([a, b, c], [p, q, r, t]), s), Cls::Dense)
+                } else {
+                    (self.op(Op::MultiDot(ids), s), Cls::Dense)
+                }
             }
             Tree::Node(l, r) => {
                 let (lo, hi) = (leftmost(l), rightmost(r));

@@ -177,7 +177,7 @@ impl<'a> Render<'a> {
     /// Cheaper to recompute than to name.
     fn cheap(&self, id: Id) -> bool {
         match &self.p.nodes[id].op {
-            Op::Param(_) | Op::Num(_) | Op::Size(..) => true,
+            Op::Param(_) | Op::Num(_) | Op::Size(..) | Op::Int(_) => true,
             Op::T(a) | Op::Col(a, _) | Op::Row(a, _) => {
                 matches!(self.p.nodes[*a].op, Op::Param(_))
             }
@@ -291,6 +291,17 @@ impl<'a> Render<'a> {
                 &format!("{np}.outer"),
                 format!("{}, {}", r(*a, 0), r(*b, 0)),
             ),
+            Op::Int(k) => (k.to_string(), ATOM),
+            Op::Chain3([a, b, c], [p, q, t, u]) => {
+                let (a, b, c) = (r(*a, MUL), r(*b, POW), r(*c, POW));
+                let [p, q, t, u] = [p, q, t, u].map(|d| r(*d, POW));
+                (
+                    format!(
+                        "{a} @ {b} @ {c} if {p} * {t} * ({q} + {u}) <= {q} * {u} * ({p} + {t}) else {a} @ ({b} @ {c})"
+                    ),
+                    0,
+                )
+            }
             Op::MultiDot(fs) => {
                 let args: Vec<String> = fs.iter().map(|f| r(*f, 0)).collect();
                 call(
