@@ -288,7 +288,6 @@ enum Atom {
     Expr(Expr),
     /// `sigmoid(z)`, or `sigmoid(-z)` when the flag is set.
     Sigmoid(Expr, bool),
-    Built(Id),
 }
 
 struct Lower {
@@ -697,14 +696,14 @@ impl Lower {
             Kind::Sum(terms) => self.sum(terms, &s),
             Kind::Product(_) => {
                 let (c, scalars, chain) = e.split_product();
-                self.product(c, scalars, chain, &s)
+                self.product(c, scalars, chain)
             }
             Kind::Transpose(a) => {
                 let a = self.expr(a);
                 self.op(Op::T(a), s)
             }
             Kind::Inverse(_) | Kind::Power(..) if !e.is_scalar() && diag_vector(e).is_some() => {
-                self.product(BigRational::one(), vec![], vec![e.clone()], &s)
+                self.product(BigRational::one(), vec![], vec![e.clone()])
             }
             Kind::Inverse(a) if !a.is_scalar() => {
                 let a = self.expr(a);
@@ -866,7 +865,6 @@ impl Lower {
         for (a, k) in atoms.drain(..) {
             let id = match a {
                 Atom::Expr(e) => self.expr(&e),
-                Atom::Built(id) => id,
                 Atom::Sigmoid(z, neg) => {
                     let z = self.expr(&z);
                     let z = if neg { self.neg(z) } else { z };
@@ -963,7 +961,6 @@ impl Lower {
                     t.coeff.clone(),
                     std::mem::take(&mut t.scalars),
                     std::mem::take(&mut t.chain),
-                    s,
                 );
                 out.push((t.neg, id));
                 continue;
@@ -1006,7 +1003,7 @@ impl Lower {
                     facs.extend(self.classify(f));
                 }
             }
-            let id = self.chain(BigRational::one(), vec![], facs, s);
+            let id = self.chain(BigRational::one(), vec![], facs);
             out.push((false, id));
         }
         // a positive term first: `b - a`, not `-a + b`
@@ -1024,13 +1021,7 @@ impl Lower {
     }
 
     /// A product term: a coefficient, scalar factors and a matrix chain.
-    fn product(
-        &mut self,
-        coeff: BigRational,
-        scalars: Vec<Expr>,
-        chain: Vec<Expr>,
-        s: &Shape,
-    ) -> Id {
+    fn product(&mut self, coeff: BigRational, scalars: Vec<Expr>, chain: Vec<Expr>) -> Id {
         // a term of degree 0 in exp(z) (softmax and its derivatives) is
         // computed with exp(z - max z)
         if self.shift.is_none()
@@ -1039,20 +1030,14 @@ impl Lower {
             let zid = self.expr(&z);
             let m = self.fun("max", zid, Shape::scalar());
             self.shift = Some((z, m));
-            let id = self.product_plain(coeff, scalars, chain, s);
+            let id = self.product_plain(coeff, scalars, chain);
             self.shift = None;
             return id;
         }
-        self.product_plain(coeff, scalars, chain, s)
+        self.product_plain(coeff, scalars, chain)
     }
 
-    fn product_plain(
-        &mut self,
-        coeff: BigRational,
-        scalars: Vec<Expr>,
-        chain: Vec<Expr>,
-        s: &Shape,
-    ) -> Id {
+    fn product_plain(&mut self, coeff: BigRational, scalars: Vec<Expr>, chain: Vec<Expr>) -> Id {
         if chain.is_empty() {
             let fs = scalars
                 .into_iter()
@@ -1064,7 +1049,7 @@ impl Lower {
         for f in &chain {
             facs.extend(self.classify(f));
         }
-        self.chain(coeff, scalars, facs, s)
+        self.chain(coeff, scalars, facs)
     }
 
     /// The factors one chain factor stands for.
@@ -1153,7 +1138,7 @@ impl Lower {
     }
 
     /// A chain of factors times a coefficient and scalars.
-    fn chain(&mut self, coeff: BigRational, scalars: Vec<Expr>, facs: Vec<Fac>, s: &Shape) -> Id {
+    fn chain(&mut self, coeff: BigRational, scalars: Vec<Expr>, facs: Vec<Fac>) -> Id {
         // merge adjacent diagonals into one vector
         let mut merged: Vec<Fac> = Vec::new();
         for f in facs {
@@ -1211,7 +1196,6 @@ impl Lower {
         let scale = (coeff, scalars);
         let mut counter = 0usize;
         let (id, c) = self.emit(&tree, &facs, &shapes, target, &scale, &mut counter);
-        let _ = s;
         // a lone special factor is the result: written densely
         self.materialise(id, c, &tree, &facs, &shapes)
     }
@@ -1678,7 +1662,6 @@ fn stabilise(fs: Vec<(Expr, BigRational)>) -> Vec<(Atom, BigRational)> {
             out.push((Atom::Expr(e), k));
         }
     }
-    let _ = Atom::Built;
     out
 }
 
