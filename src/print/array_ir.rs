@@ -122,6 +122,10 @@ pub enum Op {
     PermRows(Id, Id, Id),
     /// `M K_{p,q}`: columns permuted, by a reshape and a transpose.
     PermCols(Id, Id, Id),
+    /// `K_{p,q} (A ⊗ B)` for matrices `A` (q rows) and `B` (p rows), in
+    /// one pass: `(A[None, :, :, None] * B[:, None, None, :])` reshaped to
+    /// (p q, its columns).
+    PermKron(Id, Id, Id),
 }
 
 /// A node: its operation and its shape (1×1 scalars, n×1 and 1×n 1-D
@@ -203,7 +207,9 @@ pub fn children(op: &Op) -> Vec<Id> {
         | Op::Row(a, b)
         | Op::Solve(a, b)
         | Op::Kron(a, _, b, _, _) => vec![*a, *b],
-        Op::PermRows(a, b, c) | Op::PermCols(a, b, c) => vec![*a, *b, *c],
+        Op::PermRows(a, b, c) | Op::PermCols(a, b, c) | Op::PermKron(a, b, c) => {
+            vec![*a, *b, *c]
+        }
         Op::Unit(a, b, c, d) => vec![*a, *b, *c, *d],
     }
 }
@@ -1342,6 +1348,21 @@ impl Lower {
                 let Fac::Perm(p, q) = &facs[l0] else {
                     unreachable!()
                 };
+                // K_{p,q} (A ⊗ B) with A q×·, B p×·: one broadcast product
+                if r0 == r1
+                    && let Fac::Dense(e) = &facs[r0]
+                    && let Kind::Kron(a, b) = e.kind()
+                    && a.shape().rows == *q
+                    && b.shape().rows == *p
+                    && let Op::Kron(ia, "", ib, "", false) = self.nodes[ri].op
+                    && !self.nodes[ia].is_1d()
+                    && !self.nodes[ib].is_1d()
+                    && !self.nodes[ia].shape.is_scalar()
+                    && !self.nodes[ib].shape.is_scalar()
+                {
+                    let n = self.dim(&s.rows);
+                    return self.op(Op::PermKron(ia, ib, n), s.clone());
+                }
                 let (p, q) = (self.dim(p), self.dim(q));
                 self.op(Op::PermRows(p, q, ri), s.clone())
             }

@@ -361,6 +361,15 @@ impl<'a> Render<'a> {
                 let k = format!("{np}.kron({}, {})", arg(*a, sa), arg(*b, sb));
                 (if *ravel { format!("{k}.ravel()") } else { k }, ATOM)
             }
+            Op::PermKron(a, b, n) => (
+                format!(
+                    "({}[None, :, :, None] * {}[:, None, None, :]).reshape({}, -1)",
+                    r(*a, ATOM),
+                    r(*b, ATOM),
+                    r(*n, 0)
+                ),
+                ATOM,
+            ),
             Op::PermRows(p, q, m) | Op::PermCols(m, p, q) => {
                 let rows = matches!(self.p.nodes[id].op, Op::PermRows(..));
                 let (p, q) = (r(*p, POW), r(*q, POW));

@@ -3,7 +3,7 @@
 //! functions trace under `jax.vmap` and `jax.grad` too.
 
 use crate::common::{matcalc, python};
-use crate::numpy::coverage_agrees;
+use crate::numpy::{agree, coverage_agrees, special_forms};
 
 /// jit with float64, as the comparison needs.
 const JIT: &str = r#"
@@ -16,6 +16,12 @@ WRAP = jax.jit
 #[test]
 fn jitted_jax_code_agrees_with_the_evaluator_on_every_coverage_case() {
     coverage_agrees(JIT, matcalc::to_jax);
+}
+
+#[test]
+fn jitted_jax_code_agrees_on_the_special_forms() {
+    let n = special_forms().len();
+    assert_eq!(agree(JIT, matcalc::to_jax, special_forms()), n);
 }
 
 fn code(args: &[&str]) -> String {
