@@ -462,7 +462,7 @@ fn best_tree(cls: &[Cls], dims: &[f64]) -> Tree {
 }
 
 /// What materialising a special factor of size q×q costs.
-fn materialise(c: Cls, q: f64) -> f64 {
+fn materialise_cost(c: Cls, q: f64) -> f64 {
     match c {
         Cls::Dense => 0.0,
         Cls::Diag | Cls::Perm => q * q,
@@ -486,7 +486,7 @@ fn step_cost(l: Cls, r: Cls, p: f64, q: f64, s: f64) -> f64 {
         (UnitRow, UnitCol) => 1.0,
         (Inv, Dense) => q * q * q + q * q * s,
         (Dense, Inv) => q * q * q + p * q * q,
-        _ => materialise(l, p.max(q)) + materialise(r, q.max(s)) + p * q * s,
+        _ => materialise_cost(l, p.max(q)) + materialise_cost(r, q.max(s)) + p * q * s,
     }
 }
 
