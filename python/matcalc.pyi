@@ -82,13 +82,13 @@ class Result:
         the expression's variables."""
     @property
     def jax_source(self) -> str:
-        """The same function over `jax.numpy`; raises NotImplementedError in
-        this version."""
+        """The same function over `jax.numpy`, traceable by `jax.jit`,
+        `jax.vmap` and `jax.grad`."""
     def numpy(self) -> Callable[..., Any]:
         """The generated NumPy function, compiled."""
     def jax(self) -> Callable[..., Any]:
-        """The generated JAX function, compiled; raises NotImplementedError
-        in this version, ImportError without JAX."""
+        """The generated JAX function, compiled (imports `jax` only now);
+        ImportError without JAX."""
     def format(self, name: FormatName) -> str:
         """The result in the named format."""
     def _repr_latex_(self) -> str: ...

@@ -43,8 +43,8 @@ pub use parse::{parse, parse_decls};
 #[doc(hidden)]
 pub use parse::{parse_decls_fast, parse_decls_reference, parse_fast, parse_reference};
 pub use print::{
-    IndexForm, Piece, expr_to_index, expr_to_latex, index_form, python_name, to_index, to_json,
-    to_latex, to_latex_rhs, to_numpy, to_text, value_to_numpy,
+    IndexForm, Piece, expr_to_index, expr_to_latex, index_form, python_name, to_index, to_jax,
+    to_json, to_latex, to_latex_rhs, to_numpy, to_text, value_to_jax, value_to_numpy,
 };
 pub use session::{
     Action, Answer, Body, CHECK_POINTS, CHECK_TOLERANCE, Claim, Command, Derivation, Derivative,

@@ -196,6 +196,8 @@ enum Format {
     Latex,
     /// A NumPy function named after the command, e.g. `def gradient(A, X):`.
     Numpy,
+    /// The same function over `jax.numpy`, traceable by `jax.jit`.
+    Jax,
     /// One JSON object (and on an error, `{"error": …}`).
     Json,
     /// The component form, e.g. `∂M_kl/∂X_ij = A_ki (A X)_lj + …`.
@@ -209,6 +211,7 @@ impl Format {
             Format::Latex if rhs => matcalc::Format::LatexRhs,
             Format::Latex => matcalc::Format::Latex,
             Format::Numpy => matcalc::Format::Numpy,
+            Format::Jax => matcalc::Format::Jax,
             Format::Json => matcalc::Format::Json,
             Format::Index => matcalc::Format::Index,
         }

@@ -23,7 +23,7 @@ use matcalc::numeric::Matrix;
 use matcalc::{
     Action, Body, Claim, Command, Derivative, Diagnostic, Dim, Form, Format, Output, Shape, render,
 };
-use pyo3::exceptions::{PyImportError, PyNotImplementedError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyImportError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -37,11 +37,6 @@ pyo3::create_exception!(
      whole source when it is about the input as a whole), `.help` the \
      suggestion (or None), `.origin` which text `.source` is."
 );
-
-/// The error `.jax_source` and `.jax()` raise until the library prints JAX.
-fn jax_unavailable() -> String {
-    "JAX output is not available in this version of matcalc; use .numpy_source / .numpy()".into()
-}
 
 /// A diagnostic as a `matcalc.Error`, with its parts as attributes.
 fn to_error(py: Python<'_>, d: &Diagnostic) -> PyErr {
@@ -145,7 +140,7 @@ struct PyOutcome {
     json: String,
     index: Result<String, Diagnostic>,
     numpy: Result<String, Diagnostic>,
-    jax: Result<String, String>,
+    jax: Result<String, Diagnostic>,
     shape: (DimValue, DimValue),
     /// Notes: a simplification that stopped early, and why.
     #[pyo3(get)]
@@ -206,11 +201,11 @@ impl PyOutcome {
         self.numpy.clone().map_err(|d| to_error(py, &d))
     }
 
-    /// Python source of the same function over `jax.numpy`. Raises
-    /// `NotImplementedError` in this version, which prints NumPy only.
+    /// Python source of the same function over `jax.numpy`, traceable by
+    /// `jax.jit`, `jax.vmap` and `jax.grad`.
     #[getter]
-    fn jax_source(&self) -> PyResult<String> {
-        self.jax.clone().map_err(PyNotImplementedError::new_err)
+    fn jax_source(&self, py: Python<'_>) -> PyResult<String> {
+        self.jax.clone().map_err(|d| to_error(py, &d))
     }
 
     /// The generated NumPy function, compiled: call it with the variables
@@ -224,7 +219,7 @@ impl PyOutcome {
     /// Raises `NotImplementedError` in this version, and `ImportError`
     /// when JAX is not installed.
     fn jax<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let source = self.jax_source()?;
+        let source = self.jax_source(py)?;
         py.import("jax").map_err(|e| {
             PyImportError::new_err(format!(
                 "`.jax()` needs JAX: `pip install jax` ({})",
@@ -242,7 +237,7 @@ impl PyOutcome {
             "latex" => Ok(self.latex.clone()),
             "latex_rhs" => Ok(self.latex_rhs.clone()),
             "numpy" => self.numpy_source(py),
-            "jax" => self.jax_source(),
+            "jax" => self.jax_source(py),
             "json" => Ok(self.json.clone()),
             "index" => self.index(py),
             other => Err(PyValueError::new_err(format!(
@@ -411,8 +406,7 @@ fn rendered(out: &Output, steps: Option<(String, String)>) -> Result<PyOutcome, 
         json: render(out, Format::Json)?,
         index: render(out, Format::Index),
         numpy: render(out, Format::Numpy),
-        // When the library prints JAX: `render(out, Format::Jax).map_err(|d| d.render())`.
-        jax: Err(jax_unavailable()),
+        jax: render(out, Format::Jax),
         shape: shape_value(shape),
         notes: out.notes.clone(),
         steps: steps.as_ref().map(|s| s.0.clone()),

@@ -28,8 +28,7 @@ def test_every_format(name):
     data = json.loads(r.format("json"))
     assert data["text"] == r.text
     assert data["shape"] == [str(d) for d in r.shape]
-    with pytest.raises(NotImplementedError, match="not available in this version"):
-        r.format("jax")
+    assert r.format("jax") == r.jax_source
     with pytest.raises(ValueError, match="unknown format"):
         r.format("pdf")
 
@@ -53,12 +52,19 @@ def test_latex_equation():
     assert g._repr_latex_() == "$$ " + g.latex + " $$"
 
 
-def test_jax_is_not_available_yet():
-    g = matcalc.grad("tr(X^T A X)", wrt="X")
-    with pytest.raises(NotImplementedError, match="numpy"):
-        g.jax_source
-    with pytest.raises(NotImplementedError):
-        g.jax()
+def test_jax_agrees_with_numpy_on_rectangular_shapes():
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("jax")
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    g = matcalc.grad("tr(A X B X^T)", wrt="X")
+    assert "jax.numpy" in g.jax_source or "jnp" in g.jax_source
+    rng = np.random.default_rng(7)
+    A, X, B = rng.normal(size=(3, 3)), rng.normal(size=(3, 4)), rng.normal(size=(4, 4))
+    want = g.numpy()(A=A, X=X, B=B)
+    got = jax.jit(g.jax())(A=A, X=X, B=B)
+    assert np.allclose(np.asarray(got), want, rtol=1e-12, atol=1e-12)
 
 
 def test_index_form():

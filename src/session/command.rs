@@ -16,8 +16,8 @@ use crate::lower::Context;
 use crate::numeric::Matrix;
 use crate::print::json::json_string;
 use crate::print::{
-    expr_to_index, expr_to_latex, to_index, to_json, to_latex, to_latex_rhs, to_numpy, to_text,
-    value_to_numpy,
+    expr_to_index, expr_to_latex, to_index, to_jax, to_json, to_latex, to_latex_rhs, to_numpy,
+    to_text, value_to_jax, value_to_numpy,
 };
 use crate::simplify::{Form, simplify};
 use crate::span::Diagnostic;
@@ -89,6 +89,8 @@ pub enum Format {
     LatexRhs,
     /// One Python function over NumPy.
     Numpy,
+    /// The same function over `jax.numpy`, traceable by `jax.jit`.
+    Jax,
     /// One JSON object.
     Json,
     /// The component form (`∂M_kl/∂X_ij = …`).
@@ -102,6 +104,7 @@ impl Format {
             Format::Text => "text",
             Format::Latex | Format::LatexRhs => "latex",
             Format::Numpy => "numpy",
+            Format::Jax => "jax",
             Format::Json => "json",
             Format::Index => "index",
         }
@@ -341,6 +344,7 @@ fn render_body(out: &Output, format: Format) -> Result<String, Diagnostic> {
             Format::Latex => to_latex(a),
             Format::LatexRhs => to_latex_rhs(a),
             Format::Numpy => to_numpy(a)?.trim_end().to_string(),
+            Format::Jax => to_jax(a)?.trim_end().to_string(),
             Format::Json => to_json(a, &out.input),
             Format::Index => to_index(a),
         }),
@@ -353,6 +357,7 @@ fn render_body(out: &Output, format: Format) -> Result<String, Diagnostic> {
             Format::Text => to_text(expr),
             Format::Latex | Format::LatexRhs => expr_to_latex(expr, context),
             Format::Numpy => value_to_numpy(expr, context)?.trim_end().to_string(),
+            Format::Jax => value_to_jax(expr, context)?.trim_end().to_string(),
             Format::Json => simplified_json(&out.input, expr, context),
             Format::Index => expr_to_index(expr, context),
         }),
@@ -361,7 +366,7 @@ fn render_body(out: &Output, format: Format) -> Result<String, Diagnostic> {
             Format::Json => Ok(crate::numeric::at::to_json(m)),
             Format::Latex | Format::LatexRhs => Ok(crate::numeric::at::to_latex(m)),
             Format::Numpy => Ok(crate::numeric::at::to_numpy(m)),
-            Format::Index => refuse("`eval`", "text, JSON, LaTeX or NumPy"),
+            Format::Index | Format::Jax => refuse("`eval`", "text, JSON, LaTeX or NumPy"),
         },
         Body::Verdicts(vs) => match format {
             Format::Text => Ok(verdicts_text(vs)),

@@ -24,6 +24,8 @@ pub enum Mode {
     Latex,
     /// NumPy functions.
     Numpy,
+    /// JAX functions.
+    Jax,
     /// One JSON object per result (and per error).
     Json,
     /// The component form.
@@ -37,6 +39,7 @@ impl Mode {
             Mode::Text => Format::Text,
             Mode::Latex => Format::Latex,
             Mode::Numpy => Format::Numpy,
+            Mode::Jax => Format::Jax,
             Mode::Json => Format::Json,
             Mode::Index => Format::Index,
         }
@@ -67,10 +70,11 @@ pub enum Reply {
 }
 
 /// The meta commands and what they do.
-pub const META: [(&str, &str); 11] = [
+pub const META: [(&str, &str); 12] = [
     (":text", "print results as text (the default)"),
     (":latex", "print results as LaTeX"),
     (":numpy", "print results as NumPy functions"),
+    (":jax", "print results as JAX functions"),
     (":json", "print results (and errors) as JSON objects"),
     (":index", "print results in index notation"),
     (":steps", "toggle derivations (`:steps on`, `:steps off`)"),
@@ -304,12 +308,13 @@ impl Repl {
                     "text" => Format::Text,
                     "latex" => Format::Latex,
                     "numpy" => Format::Numpy,
+                    "jax" => Format::Jax,
                     "json" => Format::Json,
                     "index" => Format::Index,
                     _ => {
                         return Err(Diagnostic::new(format!("unknown format `{tok}`"), line)
                             .label(Span::new(s, e), "not a format")
-                            .help("the formats are text, latex, numpy, json and index"));
+                            .help("the formats are text, latex, numpy, jax, json and index"));
                     }
                 });
             } else if needs_wrt && args.wrt.is_none() {
@@ -356,7 +361,7 @@ impl Repl {
             let (what, hint) = if flag == "--direction" {
                 ("a name", "add a name such as `H`")
             } else {
-                ("a format", "add text, latex, numpy, json or index")
+                ("a format", "add text, latex, numpy, jax, json or index")
             };
             return Err(Diagnostic::new(format!("`{flag}` needs {what}"), line)
                 .label(Span::new(end, end), hint));
@@ -566,6 +571,10 @@ impl Repl {
             (":numpy", "") => {
                 self.mode = Mode::Numpy;
                 info("output: NumPy")
+            }
+            (":jax", "") => {
+                self.mode = Mode::Jax;
+                info("output: JAX")
             }
             (":json", "") => {
                 self.mode = Mode::Json;

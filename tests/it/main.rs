@@ -8,6 +8,7 @@ mod coverage;
 mod diff;
 mod errors;
 mod gradients;
+mod jax;
 mod language;
 mod latex;
 mod mutation;

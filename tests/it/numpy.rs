@@ -97,13 +97,14 @@ fn kwargs(a: &Answer, ctx: &matcalc::Context, b: &Bindings) -> String {
 
 /// The script's comparison: the result reshaped to the evaluator's shape
 /// (a vector may come back as (n,) or (n, 1)), relative error printed.
+/// `PRELUDE` may wrap the function (`jax.jit`).
 const HARNESS: &str = r#"
 import numpy as np
 def compare(name, code, fname, args, expected):
     ns = {}
     try:
         exec(code, ns)
-        out = np.asarray(ns[fname](**args), dtype=float)
+        out = np.asarray(WRAP(ns[fname])(**args), dtype=float)
         if out.size != expected.size:
             print(f"{name} SHAPE {out.shape} vs {expected.shape}")
             return
@@ -114,18 +115,40 @@ def compare(name, code, fname, args, expected):
         print(f"{name} ERROR {type(e).__name__}: {e}".replace("\n", " "))
 "#;
 
-#[test]
-fn generated_code_agrees_with_the_evaluator_on_every_coverage_case() {
+/// Runs the code `generate` writes for every coverage case with Python
+/// (after `prelude`, which defines `WRAP`, applied to each function) and
+/// compares it with the evaluator.
+pub fn coverage_agrees(
+    prelude: &str,
+    generate: fn(&Answer) -> Result<String, matcalc::Diagnostic>,
+) {
     let session = Session::new();
-    let mut script = HARNESS.to_string();
-    let mut names = Vec::new();
-    let mut skipped = Vec::new();
+    let mut answers = Vec::new();
     for file in FILES {
         for c in cases(file) {
             let at = format!("{file}:{}", c.line);
             let a = answer(&session, &c).unwrap_or_else(|d| panic!("{at}: {}", d.render()));
-            let code = matcalc::to_numpy(&a).unwrap_or_else(|d| panic!("{at}: {}", d.render()));
-            let Some((args, expected)) = instance(&a, 0x9e37 + c.line as u64) else {
+            answers.push((at, a, 0x9e37 + c.line as u64));
+        }
+    }
+    let ran = agree(prelude, generate, answers);
+    assert!(ran >= 130, "only {ran} cases ran");
+}
+
+/// Runs the code `generate` writes for each answer (named, with a seed)
+/// and compares it with the evaluator; returns how many ran.
+pub fn agree(
+    prelude: &str,
+    generate: fn(&Answer) -> Result<String, matcalc::Diagnostic>,
+    answers: Vec<(String, Answer, u64)>,
+) -> usize {
+    let mut script = format!("{prelude}\n{HARNESS}");
+    let mut names = Vec::new();
+    let mut skipped = Vec::new();
+    {
+        for (at, a, seed) in answers {
+            let code = generate(&a).unwrap_or_else(|d| panic!("{at}: {}", d.render()));
+            let Some((args, expected)) = instance(&a, seed) else {
                 skipped.push(at);
                 continue;
             };
@@ -146,7 +169,6 @@ fn generated_code_agrees_with_the_evaluator_on_every_coverage_case() {
         skipped.len() <= 3,
         "no point could be evaluated for {skipped:?}"
     );
-    assert!(names.len() >= 130, "only {} cases ran", names.len());
     let out = python(&script);
     let mut failures = Vec::new();
     let mut seen = 0;
@@ -161,6 +183,56 @@ fn generated_code_agrees_with_the_evaluator_on_every_coverage_case() {
     }
     assert_eq!(seen, names.len(), "python printed:\n{out}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    names.len()
+}
+
+/// Results with the commutation matrix, unit matrices, inverses and
+/// softmax-like quotients, which the coverage table has few of, written
+/// for NumPy and JAX.
+pub fn special_forms() -> Vec<(String, Answer, u64)> {
+    let s = Session::new();
+    let f = Some(matcalc::Form::Expanded);
+    let mut out = Vec::new();
+    let mut push = |name: &str, a: Result<Answer, matcalc::Diagnostic>| {
+        let a = a.unwrap_or_else(|d| panic!("{name}: {}", d.render()));
+        // the harness prints "name verdict": no spaces in a name
+        out.push((name.replace(' ', "_"), a, 17 + out.len() as u64));
+    };
+    push("H logdet(X)", s.hessian("logdet(X)", "X", None, f));
+    push("H tr(X X)", s.hessian("tr(X X)", "X", None, f));
+    push("J X^T", s.jacobian("X^T", "X", None, f));
+    push("J X^T X", s.jacobian("X^T X", "X", None, f));
+    push("J A X^T B", s.jacobian("A X^T B", "X", None, f));
+    push("J X^-1", s.jacobian("X^-1", "X", None, f));
+    push("G lse", s.grad("log(sum(exp(x)))", "x", None, f));
+    push("H lse", s.hessian("log(sum(exp(x)))", "x", None, f));
+    push("G x^T A^-1 x", s.grad("x^T inv(A) x", "x", None, f));
+    push(
+        "d A X X^T A^T / dX_ij",
+        s.diff("A X X^T A^T", "X_ij", None, None),
+    );
+    push("d X^T A X / dX_ij", s.diff("X^T A X", "X_ij", None, None));
+    push(
+        "H logistic",
+        s.hessian("sum(log(1 + exp(-y .* (X w))))", "w", None, f),
+    );
+    push("G mf", s.grad("norm2(T - U V^T)^2", "U", None, f));
+    push("H mf", s.hessian("norm2(T - U V^T)^2", "U", None, f));
+    out
+}
+
+#[test]
+fn special_forms_agree_with_the_evaluator() {
+    let n = special_forms().len();
+    assert_eq!(
+        agree("WRAP = lambda f: f", matcalc::to_numpy, special_forms()),
+        n
+    );
+}
+
+#[test]
+fn generated_code_agrees_with_the_evaluator_on_every_coverage_case() {
+    coverage_agrees("WRAP = lambda f: f", matcalc::to_numpy);
 }
 
 #[test]
@@ -219,4 +291,117 @@ fn shared_subexpressions_are_computed_once() {
     // x^T B x and x^T A x each appear twice in the gradient
     assert_eq!(code.matches("x @ B @ x").count(), 1, "{code}");
     assert_eq!(code.matches("x @ A @ x").count(), 1, "{code}");
+}
+
+/// The text of the call that starts at `at` (which points at its name),
+/// and what follows it.
+fn call_at(code: &str, at: usize) -> (&str, &str) {
+    let open = code[at..].find('(').expect("a call") + at;
+    let mut depth = 0;
+    for (k, c) in code[open..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    let end = open + k + 1;
+                    return (&code[at..end], &code[end..]);
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("unbalanced call in {code}")
+}
+
+#[test]
+fn no_dense_diagonal_in_a_product_and_no_dense_commutation_matrix() {
+    let session = Session::new();
+    let mut checked = 0;
+    for file in FILES {
+        for c in cases(file) {
+            let a = answer(&session, &c).expect("answer");
+            let code = matcalc::to_numpy(&a).expect("code");
+            let at = format!("{file}:{} ({})", c.line, a.text);
+            assert!(!code.contains("for "), "{at}: a loop\n{code}");
+            assert!(!code.contains("-(-"), "{at}: a double negation\n{code}");
+            for (i, _) in code.match_indices("np.eye(") {
+                let (_, after) = call_at(&code, i);
+                assert!(
+                    !after.starts_with(".reshape(") || !code.contains(" @ "),
+                    "{at}: a dense commutation matrix in a product\n{code}"
+                );
+            }
+            let var_is_vector = a.context.vars[match &a.wrt {
+                Wrt::Var(v) | Wrt::Entry { var: v, .. } => v,
+            }]
+            .shape
+            .is_vector();
+            if !(var_is_vector && matches!(a.kind, Derivative::Hessian | Derivative::Jacobian)) {
+                continue;
+            }
+            checked += 1;
+            for (i, _) in code.match_indices("np.diag(") {
+                let (call, after) = call_at(&code, i);
+                let before = code[..i].trim_end();
+                assert!(
+                    !after.trim_start().starts_with('@') && !before.ends_with('@'),
+                    "{at}: `{call}` inside a product\n{code}"
+                );
+            }
+        }
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} vector Hessians and Jacobians"
+    );
+}
+
+#[test]
+fn stable_where_the_value_is_finite_at_magnitude_1000() {
+    let cases = [
+        ("grad", "log(sum(exp(x)))", "x"),
+        ("hessian", "log(sum(exp(x)))", "x"),
+        ("grad", "sum(log(1 + exp(-y .* (X w))))", "w"),
+        ("hessian", "sum(log(1 + exp(-y .* (X w))))", "w"),
+        ("hessian", "sum(softplus(-y .* (X w)))", "w"),
+        ("jacobian", "sigmoid(x)", "x"),
+        ("grad", "sum(log(1 + exp(x)))", "x"),
+    ];
+    let mut script = String::from(
+        "import numpy as np, warnings\nwarnings.simplefilter('error')\nnp.seterr(all='raise', under='ignore')\n",
+    );
+    for (cmd, e, wrt) in cases {
+        let out = matcalc()
+            .args([cmd, e, "--wrt", wrt, "--format", "numpy"])
+            .output()
+            .expect("run");
+        assert!(out.status.success());
+        let code = String::from_utf8(out.stdout).expect("utf-8");
+        assert!(!code.contains("-(-"), "{code}");
+        let fname = code
+            .split("def ")
+            .nth(1)
+            .and_then(|s| s.split('(').next())
+            .expect("a function");
+        let _ = writeln!(
+            script,
+            r#"ns = {{}}
+exec({code:?}, ns)
+f = ns[{fname:?}]
+x = np.array([1000.0, 1000.0, -1000.0]); y = np.array([1.0, -1.0, 1.0])
+X = 1000.0 * np.array([[1.0, 0.5], [-1.0, 2.0], [0.3, -0.7]]); w = np.array([1.0, -1.0])
+args = {{k: v for k, v in dict(x=x, y=y, X=X, w=w).items() if k in f.__code__.co_varnames[:f.__code__.co_argcount]}}
+try:
+    r = np.asarray(f(**args))
+    print({e:?}, bool(np.all(np.isfinite(r))))
+except Exception as ex:
+    print({e:?}, type(ex).__name__, ex)"#
+        );
+    }
+    let out = python(&script);
+    for line in out.lines() {
+        assert!(line.ends_with(" True"), "{out}");
+    }
+    assert_eq!(out.lines().count(), cases.len(), "{out}");
 }
