@@ -92,6 +92,9 @@ pub enum ElemFn {
     Arccos,
     /// inverse tangent
     Arctan,
+    /// the step (Heaviside) function: 1 where x > 0, else 0 — ReLU's
+    /// derivative (its value at 0, where ReLU has none, is taken as 0)
+    Step,
 }
 
 /// What a call of a built-in means in the algebra. `Inverse` and `Kron`
@@ -368,6 +371,8 @@ pub const TABLE: &[Row] = &[
         .calls("np.arccos", "jnp.arccos"),
     Row::new("arctan",   elem(ElemFn::Arctan), S::Elementwise).aliases(&["atan"]).latex(Latex::Call("\\arctan"))
         .calls("np.arctan", "jnp.arctan"),
+    Row::new("step",     elem(ElemFn::Step),   S::Elementwise).aliases(&["heaviside"])
+        .code(Code::Wrap("np.heaviside(", ", 0.0)"), Code::Wrap("jnp.heaviside(", ", 0.0)")),
 ];
 
 /// The meaning of a call of an elementwise function (shorthand for the
@@ -515,7 +520,7 @@ mod tests {
                 ElemFn::Exp | ElemFn::Log | ElemFn::Sin | ElemFn::Cos | ElemFn::Tan => {}
                 ElemFn::Tanh | ElemFn::Sqrt | ElemFn::Abs | ElemFn::Sign => {}
                 ElemFn::Sigmoid | ElemFn::Relu | ElemFn::Softplus => {}
-                ElemFn::Arcsin | ElemFn::Arccos | ElemFn::Arctan => {}
+                ElemFn::Arcsin | ElemFn::Arccos | ElemFn::Arctan | ElemFn::Step => {}
             },
         };
         use ElemFn as E;
@@ -535,6 +540,7 @@ mod tests {
             E::Arcsin,
             E::Arccos,
             E::Arctan,
+            E::Step,
         ];
         assert_eq!(
             elem.len(),

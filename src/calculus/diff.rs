@@ -394,11 +394,10 @@ impl Diff<'_> {
             ElemFn::Sign => Expr::zero(f.shape().clone()),
             // sigmoid' = sigmoid (1 - sigmoid)
             ElemFn::Sigmoid => Expr::hadamard(&Expr::hadamard(f, &Expr::sub(&one, f)), dz),
-            // relu' = (1 + sign z)/2 (away from 0)
-            ElemFn::Relu => Expr::scale(
-                &BigRational::new(1.into(), 2.into()),
-                &Expr::hadamard(&Expr::add(&one, &ap(ElemFn::Sign)), dz),
-            ),
+            // relu' = step(z) (away from 0)
+            ElemFn::Relu => Expr::hadamard(&ap(ElemFn::Step), dz),
+            // step' = 0 (away from 0)
+            ElemFn::Step => Expr::zero(f.shape().clone()),
             // softplus' = sigmoid
             ElemFn::Softplus => Expr::hadamard(&ap(ElemFn::Sigmoid), dz),
             // arcsin' z = 1 / sqrt(1 - z^2)

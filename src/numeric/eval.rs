@@ -691,6 +691,13 @@ pub fn elem(g: ElemFn, x: f64) -> f64 {
         ElemFn::Arcsin => x.asin(),
         ElemFn::Arccos => x.acos(),
         ElemFn::Arctan => x.atan(),
+        ElemFn::Step => {
+            if x > 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        }
     }
 }
 
