@@ -52,9 +52,12 @@ pub(super) fn lower_guessing(
             // Only a Greek name changes kind here: a vector read as a
             // scalar would turn the error of `x y` into a silent product
             // (that guess is left to commands that need a scalar).
+            // ... and a divisor, which only a scalar can be: `n` in
+            // `sum(x)/n` (a `/` by a vector or matrix means nothing).
+            let divisors = divisors(parsed);
             let greek = candidates(parsed, base, None)
                 .into_iter()
-                .filter(|(_, k)| *k != VarKind::Scalar);
+                .filter(|(n, k)| *k != VarKind::Scalar || divisors.contains(n.as_str()));
             for (name, kind) in greek {
                 let mut over = base.clone();
                 over.insert(name.clone(), kind);
@@ -176,6 +179,30 @@ fn candidates(parsed: &Parsed, base: &Overrides, keep: Option<&str>) -> Vec<(Str
         }
     }
     out.truncate(2 * MAX_TRIES);
+    out
+}
+
+/// The names that stand alone on the right of a `/`: only a scalar divides.
+fn divisors(parsed: &Parsed) -> BTreeSet<&str> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![&parsed.expr];
+    while let Some(a) = stack.pop() {
+        if let AstKind::Binary {
+            op: crate::ast::BinOp::Div,
+            rhs,
+            ..
+        } = &a.kind
+        {
+            let mut r: &crate::ast::Ast = rhs;
+            while let AstKind::Group(x) = &r.kind {
+                r = x;
+            }
+            if let AstKind::Ident(name) = &r.kind {
+                out.insert(name.as_str());
+            }
+        }
+        push_operands(a, &mut stack);
+    }
     out
 }
 

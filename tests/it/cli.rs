@@ -330,3 +330,19 @@ fn trace_of_a_kronecker_product_of_rectangular_factors_is_not_split() {
     assert_eq!((code, out.as_str()), (Some(0), "tr(A) I\n"));
     crate::common::checked("tr(kron(A, X))", "X", None);
 }
+
+#[test]
+fn a_divisor_is_read_as_a_scalar_with_a_note() {
+    for cmd in [
+        &["simplify", "sum(x)/n"][..],
+        &["grad", "sum(x)/n", "--wrt", "x"],
+    ] {
+        let (code, _, err) = run(cmd, None);
+        assert_eq!(code, Some(0), "{cmd:?}: {err}");
+        assert!(err.contains("`n` is read as a scalar"), "{err}");
+    }
+    crate::common::checked("norm2(x - (sum(x)/n) ones)^2", "x", Some("n: scalar"));
+    // a declaration wins: a vector divisor is refused
+    let (code, _, _) = run(&["simplify", "sum(x)/n where n: vector"], None);
+    assert_eq!(code, Some(1));
+}
