@@ -16,7 +16,9 @@
 //! message, [`take_panic`] hands it to the worker, and the page replaces
 //! the worker, so a panic never takes the page down.
 
-use matcalc::{Action, Body, Command, Diagnostic, Form, Format, Output, Session, render};
+use matcalc::{
+    Action, Body, Command, Diagnostic, Form, Format, Output, Session, json_string, render,
+};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -279,25 +281,6 @@ fn object(fields: &[(&str, String)]) -> String {
         .map(|(k, v)| format!("{}: {v}", json_string(k)))
         .collect();
     format!("{{{}}}", body.join(", "))
-}
-
-/// `s` as a JSON string literal.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
