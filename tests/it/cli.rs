@@ -95,6 +95,7 @@ fn expression_from_stdin_and_from_a_file() {
     let seed = "A E_ij X^T A^T + A X E_ij^T A^T\n";
     let (code, out, _) = run(&["diff", "-", "--wrt", "X_ij"], Some("A X X^T A^T\n"));
     assert_eq!((code, out.as_str()), (Some(0), seed));
+    crate::common::checked("A X X^T A^T", "X", None);
     let path = std::env::temp_dir().join(format!("matcalc-expr-{}.txt", std::process::id()));
     std::fs::write(&path, "A X X^T A^T\n").expect("writes");
     let at = format!("@{}", path.display());
@@ -171,6 +172,7 @@ fn the_repl_prints_json() {
     assert_eq!(code, Some(0));
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.starts_with("{\"input\": \"tr(A X)\", \"variable\": \"X\", \"kind\": \"gradient\", \"text\": \"A^T\""), "{out}");
+    crate::common::checked("tr(A X)", "X", None);
     let (code, out, _) = run(&["repl"], Some("grad tr(A X) wrt X --format index\n"));
     assert_eq!((code, out.as_str()), (Some(0), "∂f/∂X_ij = A_ji\n"));
 }
@@ -309,6 +311,7 @@ fn several_expressions_on_stdin_are_refused() {
         Some("# a quadratic form\n\nx^T (A\n  x)\n"),
     );
     assert_eq!((code, out.as_str()), (Some(0), "A x + A^T x\n"), "{err}");
+    crate::common::checked("x^T (A x)", "x", None);
 }
 
 #[test]
