@@ -5,7 +5,7 @@
 //! and verified by the same machinery. matcalc's own answer comes along,
 //! so a refuted claim can be compared with it.
 
-use super::{Derivative, Session, Verdict, Wrt, resolve_wrt};
+use super::{Answer, Derivative, Session, Verdict, Wrt, resolve_wrt};
 use crate::lower::{Context, VarKind};
 use crate::shape::{Dim, Shape};
 use crate::simplify::Form;
@@ -155,21 +155,12 @@ impl Session {
                 "write the differential in the direction `{dir}`, e.g. `{dir}^T x + x^T {dir}`"
             )));
         }
-        // The one path that verifies a claim, for the CLI, the REPL, the
-        // library and the mutation suite alike.
-        use crate::numeric::verify::{Claim as Claimed, verify_claim};
-        let value = claimed.expr.clone();
-        let claimed = match claim.kind {
-            Derivative::Differential => Claimed::Differential {
-                direction: dir.clone(),
-                value,
-            },
-            Derivative::Entrywise => Claimed::Entrywise(value),
-            Derivative::Gradient => Claimed::Gradient(value),
-            Derivative::Hessian => Claimed::Hessian(value),
-            Derivative::Jacobian => Claimed::Jacobian(value),
-        };
-        let outcome = verify_claim(f, &claimed, &lowered.context, &var);
+        // The claim in place of matcalc's own answer, judged as `check`
+        // judges its own (one path: `numeric::verify::verify_claim`).
+        let outcome = super::judge(&Answer {
+            result: claimed.expr.clone(),
+            ..own.clone()
+        });
         let reference = (!outcome.passed()).then(|| own.text.clone());
         Ok(Verdict {
             kind: claim.kind.name(),

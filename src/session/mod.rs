@@ -446,7 +446,6 @@ impl Session {
         wrt: &str,
         where_: Option<&str>,
     ) -> Result<Vec<Verdict>, Diagnostic> {
-        use crate::calculus::extract::{inner, vec_of};
         let lowered = self.lower(expr, where_)?;
         let var = match resolve_wrt(wrt, &lowered.context)? {
             Wrt::Var(v) => v,
@@ -462,7 +461,7 @@ impl Session {
         let mut verdicts = Vec::new();
         for w in wrts {
             let answer = diff_lowered(lowered.clone(), &w, None, Some(Form::Default))?;
-            let outcome = verify(&answer, &answer.function, &answer.result);
+            let outcome = judge(&answer);
             verdicts.push(Verdict::of(answer, outcome));
         }
         let w = var.as_str();
@@ -472,94 +471,51 @@ impl Session {
         let setup = |command: &str, scalar: bool| {
             whole::setup(command, lowered.clone(), self.read(expr, where_), w, scalar)
         };
+        let mut push = |kind: Derivative, answer: Result<Answer, Diagnostic>| {
+            verdicts.push(match answer {
+                Ok(a) => {
+                    let outcome = judge(&a);
+                    Verdict::of(a, outcome)
+                }
+                Err(d) => Verdict::not_written(kind, d)?,
+            });
+            Ok::<(), Diagnostic>(())
+        };
         if scalar {
-            verdicts.push(match setup("grad", true)?.gradient(form) {
-                Ok(g) => {
-                    let dx = direction_of(&g);
-                    let mut outcome = verify(&g, &g.function, &inner(&g.result, &dx));
-                    if g.context.vars[&var].symmetric {
-                        outcome = symmetric(&g, outcome);
-                    }
-                    Verdict::of(g, outcome)
-                }
-                Err(d) => Verdict::not_written(Derivative::Gradient, d)?,
-            });
-            verdicts.push(match setup("hessian", true)?.hessian(form) {
-                Ok((h, grad)) => {
-                    let dx = vec_of(&direction_of(&h));
-                    let outcome = verify(&h, &vec_of(&grad), &Expr::mul(&h.result, &dx));
-                    Verdict::of(h, outcome)
-                }
-                Err(d) => Verdict::not_written(Derivative::Hessian, d)?,
-            });
+            push(Derivative::Gradient, setup("grad", true)?.gradient(form))?;
+            push(
+                Derivative::Hessian,
+                setup("hessian", true)?.hessian(form).map(|(h, _)| h),
+            )?;
         }
-        verdicts.push(match setup("jacobian", false)?.jacobian(form) {
-            Ok(j) => {
-                let dx = vec_of(&direction_of(&j));
-                let outcome = verify(&j, &vec_of(&j.function), &Expr::mul(&j.result, &dx));
-                Verdict::of(j, outcome)
-            }
-            Err(d) => Verdict::not_written(Derivative::Jacobian, d)?,
-        });
+        push(
+            Derivative::Jacobian,
+            setup("jacobian", false)?.jacobian(form),
+        )?;
         Ok(verdicts)
     }
 }
 
-/// The direction variable of an answer taken in a direction.
-fn direction_of(a: &Answer) -> Expr {
-    let name = a.direction.as_deref().expect("a direction");
+/// The verdict on one of matcalc's own answers, by the one path every
+/// claim goes through (`numeric::verify::verify_claim`): the same rules
+/// for `check`, `check --grad G`, and the mutation suite.
+fn judge(a: &Answer) -> NumericVerdict {
+    use crate::numeric::verify::{Claim, verify_claim};
     let var = match &a.wrt {
         Wrt::Var(v) | Wrt::Entry { var: v, .. } => v,
     };
-    Expr::var(name, a.context.vars[var].shape.clone())
-}
-
-/// Checks that `df` is the derivative of `f` in the answer's direction
-/// (the unit matrix for an entrywise partial), by the verdict rules of
-/// `numeric::verify`: an inconclusive verdict is an `Err`, never a pass.
-fn verify(a: &Answer, f: &Expr, df: &Expr) -> NumericVerdict {
-    use crate::numeric::check::Direction;
-    let var = match &a.wrt {
-        Wrt::Var(v) | Wrt::Entry { var: v, .. } => v.clone(),
+    let value = a.result.clone();
+    let claim = match a.kind {
+        Derivative::Differential => Claim::Differential {
+            direction: a.direction.clone().unwrap_or_else(|| format!("d{var}")),
+            value,
+        },
+        Derivative::Entrywise => Claim::Entrywise(value),
+        Derivative::Gradient => Claim::Gradient(value),
+        Derivative::Hessian => Claim::Hessian(value),
+        Derivative::Jacobian => Claim::Jacobian(value),
     };
-    let (ctx, dir) = match (&a.direction, a.kind) {
-        (_, Derivative::Entrywise) | (None, _) => (a.context.clone(), Direction::Unit),
-        (Some(d), _) => (a.context.with_direction(&var, d), Direction::Var(d.clone())),
-    };
-    let seed = 0x6d61_7463;
-    crate::numeric::verify::verify_differential(f, df, &ctx, &var, &dir, CHECK_POINTS, seed)
-}
-
-/// The gradient with respect to a symmetric variable must be symmetric:
-/// `outcome` stands if it is, and is refuted if it is not.
-fn symmetric(g: &Answer, outcome: NumericVerdict) -> NumericVerdict {
-    if !outcome.passed() {
-        return outcome;
-    }
-    let gt = Expr::transpose(&g.result);
-    let refuted = |message: String, error: f64| {
-        NumericVerdict::Fail(crate::numeric::verify::Failure {
-            exact: false,
-            point: String::new(),
-            entry: None,
-            claimed: None,
-            expected: None,
-            error,
-            tolerance: CHECK_TOLERANCE,
-            message,
-        })
-    };
-    match crate::numeric::check::check_equal(&g.result, &gt, &g.context, CHECK_POINTS, 0x7379) {
-        Ok(r) if r.max_rel_error <= CHECK_TOLERANCE => outcome,
-        Ok(r) => refuted(
-            format!(
-                "the gradient of a symmetric variable is not symmetric (relative error {:.1e})",
-                r.measured_rel_error
-            ),
-            r.measured_rel_error,
-        ),
-        Err(e) => refuted(e.message, f64::INFINITY),
-    }
+    verify_claim(&a.function, &claim, &a.context, var)
 }
 
 /// Where the keyword `where` stands in `expr`, as a word of its own.

@@ -242,8 +242,8 @@ const fn canon(
 /// witness (both sides agree at random points, on rectangular shapes) and
 /// check that the default form of its left side is its right side.
 ///
-/// Softmax is one row here when `softmax` is a builtin:
-/// `exp(z) / sum(exp(z)) = softmax(z)` (positive: softmax).
+/// Softmax is a builtin now; its law `exp(z) / sum(exp(z)) = softmax(z)`
+/// (positive: softmax) is still to be added here as one row.
 #[rustfmt::skip]
 pub const CANON: &[CanonLaw] = &[
     canon("elementwise-cancel",            "sigmoid(a) .* (b ./ sigmoid(a))", "b",               "the cancelled base is known positive (exp, sigmoid, softplus, 1 - sigmoid, sums and products of positives)", "a: 3 x 4, b: 3 x 4"),
