@@ -1,6 +1,7 @@
 """Generated-code speed: matcalc's `--format numpy` functions against the
 same derivative written by hand, `jax.jit(jax.grad / jax.hessian /
-jax.jacobian)`, and autograd (issue 22).
+jax.jacobian)`, and autograd (issue 22); and matcalc's `--format jax`
+functions under `jax.jit` against the framework's own jitted derivative.
 
 Usage: python codegen.py PATH/TO/matcalc [--quick]   (bench/run-codegen sets
 up the venv and builds matcalc). Prints a Markdown section on stdout.
@@ -45,10 +46,10 @@ BUDGET = 8.0  # seconds one call may be expected to take before a method is left
 RANK = 5  # rank r of the matrix factorisation
 
 
-def generated(cmd, expr, wrt):
-    """matcalc's generated NumPy function, and its source."""
+def generated(cmd, expr, wrt, fmt="numpy"):
+    """matcalc's generated NumPy (or JAX) function, and its source."""
     src = subprocess.run(
-        [MATCALC, cmd, expr, "--wrt", wrt, "--format", "numpy"],
+        [MATCALC, cmd, expr, "--wrt", wrt, "--format", fmt],
         check=True,
         capture_output=True,
         text=True,
@@ -253,6 +254,8 @@ def fmt_time(t):
 def run_problem(p, rng):
     kind, expr, wrt = p["cmd"]
     gen, src = generated(kind, expr, wrt)
+    # matcalc's JAX function, jitted like the framework's derivative
+    gen_jax = jax.jit(generated(kind, expr, wrt, "jax")[0])
     rows = []
     last = {}
     for n in p["sizes"][: 2 if QUICK else None]:
@@ -266,11 +269,12 @@ def run_problem(p, rng):
             "matcalc": lambda: gen(**args),
             "hand": lambda: p["hand"](**args),
             "jax": lambda: jax.block_until_ready(jx(*pos)),
+            "matcalc-jax": lambda: jax.block_until_ready(gen_jax(**args)),
             "autograd": lambda: ag(*pos),
         }
         skipped = {}
         first = 0.0
-        for m in ("jax", "autograd"):
+        for m in ("jax", "autograd", "matcalc-jax"):
             if m in last and last[m] * (n / last["n"]) ** p["order"] > BUDGET:
                 skipped[m] = "time"
         if "jax_bytes" in p and p["jax_bytes"](n) > 8e9:
@@ -287,7 +291,7 @@ def run_problem(p, rng):
             agree[m] = close(as_matrix(out, expected.shape), expected)
             if not agree[m]:
                 print(f"<!-- {p['name']} n={n}: {m} disagrees -->", file=sys.stderr)
-            if first > BUDGET and m in ("jax", "autograd"):
+            if first > BUDGET and m in ("jax", "autograd", "matcalc-jax"):
                 skipped[m] = "time"
         for m in [m for m in methods if m in skipped]:
             methods.pop(m)
@@ -304,9 +308,9 @@ def run_problem(p, rng):
         spent = {m: 0.0 for m in methods}
         for r in range(40):
             for m in order[r % len(order):] + order[: r % len(order)]:
-                if m in ("jax", "autograd") and r >= 3 and spent[m] > 1.0:
+                if m in ("jax", "autograd", "matcalc-jax") and r >= 3 and spent[m] > 1.0:
                     continue
-                if m in ("jax", "autograd") and r >= 15:
+                if m in ("jax", "autograd", "matcalc-jax") and r >= 15:
                     continue
                 t0 = time.perf_counter()
                 for _ in range(number):
@@ -317,7 +321,7 @@ def run_problem(p, rng):
             if r >= 2 and spent["matcalc"] + spent["hand"] > 6.0:
                 break
         mem = {m: peak_bytes(methods[m]) for m in ("matcalc", "hand")}
-        for m in ("jax", "autograd"):
+        for m in ("jax", "autograd", "matcalc-jax"):
             if m in best:
                 last[m] = best[m]
         last["n"] = n
@@ -344,8 +348,8 @@ def main():
     out.append(f"- {version} (release build); Python {platform.python_version()}, NumPy {np.__version__}, JAX {jax.__version__} (CPU, float64), autograd {importlib.metadata.version('autograd')}")
     out.append("- method: answers checked equal to the hand-written formula first; then one call of each method per round, in rotating order, matcalc and the hand-written formula alternate in blocks of ≥ 5 ms for up to 40 rounds (≥ 3, ~3 s each), JAX and autograd join the first rounds (3 when slow); each method's best block counts; JAX jitted and compiled before timing; peak memory by tracemalloc; `—` = left out (time budget, or the memory JAX would need)")
     out.append("- run: `bench/run-codegen` (sets up target/venv-codegen with the pinned NumPy, JAX and autograd)\n")
-    out.append("| problem | n | matcalc | by hand | jax.jit | autograd | matcalc ÷ hand | JAX ÷ matcalc | peak memory matcalc ÷ hand | all answers equal |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|")
+    out.append("| problem | n | matcalc | by hand | jax.jit | autograd | matcalc ÷ hand | JAX ÷ matcalc | matcalc's JAX (jit) | jax.jit ÷ matcalc's JAX | peak memory matcalc ÷ hand | all answers equal |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|")
     summary = []
     for p in PROBLEMS:
         if ONLY and not any(w in p["name"] for w in ONLY.split("|")):
@@ -361,9 +365,11 @@ def main():
             sk = r["skipped"]
             jcell = fmt_time(b.get("jax")) if "jax" in b else f"— ({sk.get('jax', '')})"
             acell = fmt_time(b.get("autograd")) if "autograd" in b else f"— ({sk.get('autograd', '')})"
+            mjcell = fmt_time(b.get("matcalc-jax")) if "matcalc-jax" in b else f"— ({sk.get('matcalc-jax', '')})"
+            mjr = b["jax"] / b["matcalc-jax"] if "jax" in b and "matcalc-jax" in b else None
             ok = "yes" if all(r["agree"].values()) else "no: " + ", ".join(m for m, v in r["agree"].items() if not v)
             out.append(
-                f"| {p['name']} | {r['n']} | {fmt_time(b['matcalc'])} | {fmt_time(b['hand'])} | {jcell} | {acell} | {ratio:.2f} | {'%.1f×' % jr if jr else '—'} | {mem:.2f} | {ok} |"
+                f"| {p['name']} | {r['n']} | {fmt_time(b['matcalc'])} | {fmt_time(b['hand'])} | {jcell} | {acell} | {ratio:.2f} | {'%.1f×' % jr if jr else '—'} | {mjcell} | {'%.1f×' % mjr if mjr else '—'} | {mem:.2f} | {ok} |"
             )
             print(out[-1], file=sys.stderr, flush=True)
         summary.append((p["name"], float(np.median(ratios)), max(ratios)))

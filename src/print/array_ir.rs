@@ -86,6 +86,12 @@ pub enum Op {
     Chain3([Id; 3], [Id; 4]),
     /// A literal size.
     Int(u64),
+    /// The smallest of some sizes (Python's `min`).
+    Min(Vec<Id>),
+    /// `then if lhs <= rhs else other` over sizes (the last four ids:
+    /// lhs, rhs, then, other): the cheaper of two ways to compute one
+    /// value, decided by the sizes at run time.
+    IfLe([Id; 4]),
     /// The transpose of a 2-D array.
     T(Id),
     /// `v[:, None] * A`: the rows of `A` scaled (`diag(v) A`).
@@ -194,7 +200,8 @@ pub fn children(op: &Op) -> Vec<Id> {
         | Op::Softplus(a)
         | Op::Sigmoid(a)
         | Op::DiagMat(a) => vec![*a],
-        Op::Zeros(v) | Op::Ones(v) | Op::MultiDot(v) => v.clone(),
+        Op::Zeros(v) | Op::Ones(v) | Op::MultiDot(v) | Op::Min(v) => v.clone(),
+        Op::IfLe(v) => v.to_vec(),
         Op::Add(ts) => ts.iter().map(|(_, t)| *t).collect(),
         Op::OneHot(a, b)
         | Op::Mul(a, b)
@@ -310,6 +317,9 @@ struct Lower {
     inverted: HashMap<Expr, usize>,
     /// The max shift in force: `exp(z)` is written `exp(z - m)`.
     shift: Option<(Expr, Id)>,
+    /// How many distributions of a sum over a product enclose the one
+    /// being lowered (bounded, so nested sums cannot multiply the code).
+    distributing: u32,
 }
 
 /// A size for cost estimates: 1 is 1, a literal is itself, a named size is
@@ -414,6 +424,12 @@ fn exp_degree(e: &Expr, z: &Expr) -> Option<BigRational> {
 /// The best parenthesisation of a chain for the given sizes of its
 /// boundaries (`dims[i]` × `dims[i + 1]` is factor i) and kinds.
 fn best_tree(cls: &[Cls], dims: &[f64]) -> Tree {
+    plan(cls, dims).0
+}
+
+/// The best parenthesisation of a chain and what it costs (infinite for
+/// a chain too long to plan, which is multiplied left to right).
+fn plan(cls: &[Cls], dims: &[f64]) -> (Tree, f64) {
     let n = cls.len();
     if n > 64 {
         // a very long chain: left to right
@@ -421,7 +437,7 @@ fn best_tree(cls: &[Cls], dims: &[f64]) -> Tree {
         for i in 1..n {
             t = Tree::Node(Box::new(t), Box::new(Tree::Leaf(i)));
         }
-        return t;
+        return (t, f64::INFINITY);
     }
     let mut cost = vec![vec![0f64; n]; n];
     let mut split = vec![vec![0usize; n]; n];
@@ -458,7 +474,95 @@ fn best_tree(cls: &[Cls], dims: &[f64]) -> Tree {
             Box::new(build(split, k, j)),
         )
     }
-    build(&split, 0, n - 1)
+    (build(&split, 0, n - 1), cost[0][n - 1])
+}
+
+/// A cost as a polynomial in the named sizes: each monomial's sorted
+/// names and its coefficient.
+type Poly = std::collections::BTreeMap<Vec<Rc<str>>, u64>;
+
+/// The cost of chains (all dense) and `extra` elementwise passes over
+/// `extra_dim` entries, symbolically: a polynomial, plus one minimum for
+/// each chain whose best order differs between sizes (`multi_dot` picks
+/// the cheapest at run time).
+fn cost_of(
+    plans: &[(Vec<Cls>, Vec<Dim>)],
+    extra_dim: &Dim,
+    extra: u64,
+    masks: &[Option<u32>],
+    names: &[Rc<str>],
+) -> (Poly, Vec<Vec<Poly>>) {
+    let mut fixed = Poly::new();
+    add_monomial(&mut fixed, extra_dim, extra);
+    let mut mins = Vec::new();
+    for (cls, b) in plans {
+        if cls.len() < 2 {
+            continue;
+        }
+        let mut trees: Vec<Tree> = Vec::new();
+        for m in masks {
+            let dims: Vec<f64> = b
+                .iter()
+                .map(|d| match m {
+                    None => estimate(d),
+                    Some(m) => d.names.iter().fold(d.factor as f64, |acc, n| {
+                        let i = names.iter().position(|x| x == n).expect("a name");
+                        acc * if m & (1 << i) != 0 { 1000.0 } else { 10.0 }
+                    }),
+                })
+                .collect();
+            let t = plan(cls, &dims).0;
+            if !trees.contains(&t) {
+                trees.push(t);
+            }
+        }
+        let polys: Vec<Poly> = trees
+            .iter()
+            .map(|t| {
+                let mut p = Poly::new();
+                tree_cost(t, b, &mut p);
+                p
+            })
+            .collect();
+        if polys.len() == 1 {
+            for (k, c) in &polys[0] {
+                *fixed.entry(k.clone()).or_insert(0) += c;
+            }
+        } else {
+            mins.push(polys);
+        }
+    }
+    (fixed, mins)
+}
+
+/// Adds `k` times a size to a polynomial.
+fn add_monomial(p: &mut Poly, d: &Dim, k: u64) {
+    if k > 0 {
+        *p.entry(d.names.clone()).or_insert(0) += d.factor.saturating_mul(k);
+    }
+}
+
+/// The multiplications of a tree of dense factors with boundaries `b`.
+fn tree_cost(t: &Tree, b: &[Dim], p: &mut Poly) {
+    if let Tree::Node(l, r) = t {
+        tree_cost(l, b, p);
+        tree_cost(r, b, p);
+        let (lo, k, hi) = (leftmost(l), rightmost(l) + 1, rightmost(r) + 1);
+        if let Some(d) = b[lo].times(&b[k]).and_then(|d| d.times(&b[hi])) {
+            add_monomial(p, &d, 1);
+        }
+    }
+}
+
+/// Removes what two polynomials share.
+fn cancel(a: &mut Poly, b: &mut Poly) {
+    for (k, c) in a.iter_mut() {
+        if let Some(d) = b.get_mut(k) {
+            let m = (*c).min(*d);
+            *c -= m;
+            *d -= m;
+        }
+    }
 }
 
 /// What materialising a special factor of size q×q costs.
@@ -524,6 +628,7 @@ impl Lower {
             index_names: indices.to_vec(),
             inverted,
             shift: None,
+            distributing: 0,
         }
     }
 
@@ -1051,11 +1156,172 @@ impl Lower {
                 .collect();
             return self.elem_product(coeff, fs);
         }
+        if let Some(id) = self.distributed(&coeff, &scalars, &chain) {
+            return id;
+        }
+        self.grouped(coeff, scalars, chain)
+    }
+
+    /// A product with its chain's factors as they are (a sum factor
+    /// computed first).
+    fn grouped(&mut self, coeff: BigRational, scalars: Vec<Expr>, chain: Vec<Expr>) -> Id {
         let mut facs = Vec::new();
         for f in &chain {
             facs.extend(self.classify(f));
         }
         self.chain(coeff, scalars, facs)
+    }
+
+    /// A product with a sum among its factors, `L (t1 + … + tk) R`, written
+    /// as `L t1 R + … + L tk R` where that is cheaper: `(T - U V^T) V`
+    /// forms an n×m residual that `T V - U (V^T V)` never does. The two
+    /// are compared by the chain costs at every assignment of small and
+    /// large sizes; where the cheaper one depends on the sizes, both are
+    /// written and the sizes choose at run time (`IfLe`). `None` keeps
+    /// the sum grouped.
+    fn distributed(&mut self, coeff: &BigRational, scalars: &[Expr], chain: &[Expr]) -> Option<Id> {
+        if chain.len() < 2 || self.distributing >= 2 {
+            return None;
+        }
+        let at = chain.iter().position(|f| {
+            matches!(f.kind(), Kind::Sum(ts) if ts.len() <= 4 && ts.iter().all(|t| !t.is_scalar()))
+        })?;
+        let Kind::Sum(terms) = chain[at].kind() else {
+            return None;
+        };
+        let parts: Vec<(BigRational, Vec<Expr>, Vec<Expr>)> =
+            terms.iter().map(Expr::split_product).collect();
+        // grouped: each term's chain, then the chain with the sum in it
+        let mut g_chains: Vec<Vec<Expr>> = parts.iter().map(|p| p.2.clone()).collect();
+        g_chains.push(chain.to_vec());
+        // distributed: the chain with each term in the sum's place
+        let d_chains: Vec<Vec<Expr>> = parts
+            .iter()
+            .map(|p| [&chain[..at], &p.2[..], &chain[at + 1..]].concat())
+            .collect();
+        let extra = (terms.len() - 1) as u64;
+        let sum_shape = chain[at].shape();
+        let res_shape = Shape::new(
+            chain[0].shape().rows.clone(),
+            chain[chain.len() - 1].shape().cols.clone(),
+        );
+        let g_extra = sum_shape.rows.times(&sum_shape.cols)?;
+        let d_extra = res_shape.rows.times(&res_shape.cols)?;
+        let g_plans: Vec<(Vec<Cls>, Vec<Dim>)> = g_chains.iter().map(|c| self.bounds(c)).collect();
+        let d_plans: Vec<(Vec<Cls>, Vec<Dim>)> = d_chains.iter().map(|c| self.bounds(c)).collect();
+        let mut names: Vec<Rc<str>> = g_plans
+            .iter()
+            .chain(&d_plans)
+            .flat_map(|(_, b)| b.iter().flat_map(|d| d.names.iter().cloned()))
+            .collect();
+        names.sort();
+        names.dedup();
+        // each name small (10) or large (1000); too many names: the
+        // estimate alone
+        let masks: Vec<Option<u32>> = if names.len() <= 6 {
+            (0..(1u32 << names.len())).map(Some).collect()
+        } else {
+            vec![None]
+        };
+        let total = |plans: &[(Vec<Cls>, Vec<Dim>)], extra_dim: &Dim, mask: Option<u32>| {
+            let size = |d: &Dim| match mask {
+                None => estimate(d),
+                Some(m) => d.names.iter().fold(d.factor as f64, |acc, n| {
+                    let i = names.iter().position(|x| x == n).expect("a name");
+                    acc * if m & (1 << i) != 0 { 1000.0 } else { 10.0 }
+                }),
+            };
+            let chains: f64 = plans
+                .iter()
+                .map(|(cls, b)| {
+                    if cls.len() < 2 {
+                        return 0.0;
+                    }
+                    let dims: Vec<f64> = b.iter().map(size).collect();
+                    plan(cls, &dims).1
+                })
+                .sum();
+            chains + extra as f64 * size(extra_dim)
+        };
+        let (mut d_wins, mut g_wins) = (0, 0);
+        for &m in &masks {
+            let (g, d) = (total(&g_plans, &g_extra, m), total(&d_plans, &d_extra, m));
+            if d < 0.99 * g {
+                d_wins += 1;
+            } else if g <= d {
+                g_wins += 1;
+            }
+        }
+        let all_dense = g_plans
+            .iter()
+            .chain(&d_plans)
+            .all(|(cls, _)| cls.iter().all(|c| *c == Cls::Dense));
+        if d_wins == 0 || (g_wins > 0 && !all_dense) {
+            return None;
+        }
+        // the distributed terms
+        let d_terms: Vec<Expr> = parts
+            .iter()
+            .zip(&d_chains)
+            .map(|((c, s, _), ch)| {
+                let mut fs = vec![Expr::constant(coeff * c)];
+                fs.extend(scalars.iter().cloned());
+                fs.extend(s.iter().cloned());
+                fs.extend(ch.iter().cloned());
+                Expr::product(fs)
+            })
+            .collect();
+        self.distributing += 1;
+        let d = self.sum(&d_terms, &res_shape);
+        self.distributing -= 1;
+        if g_wins == 0 {
+            return Some(d);
+        }
+        // it depends on the sizes: both, and the sizes choose
+        let g = self.grouped(coeff.clone(), scalars.to_vec(), chain.to_vec());
+        let mut g_cost = cost_of(&g_plans, &g_extra, extra, &masks, &names);
+        let mut d_cost = cost_of(&d_plans, &d_extra, extra, &masks, &names);
+        cancel(&mut g_cost.0, &mut d_cost.0);
+        let lhs = self.cost_node(&d_cost);
+        let rhs = self.cost_node(&g_cost);
+        Some(self.op(Op::IfLe([lhs, rhs, d, g]), res_shape))
+    }
+
+    /// A chain's factor kinds and boundary sizes.
+    fn bounds(&self, chain: &[Expr]) -> (Vec<Cls>, Vec<Dim>) {
+        let facs: Vec<Fac> = chain.iter().flat_map(|f| self.classify(f)).collect();
+        let shapes: Vec<Shape> = facs.iter().map(|f| self.fac_shape(f)).collect();
+        let cls = facs.iter().map(Fac::cls).collect();
+        let mut b: Vec<Dim> = shapes.iter().map(|s| s.rows.clone()).take(1).collect();
+        b.extend(shapes.iter().map(|s| s.cols.clone()));
+        (cls, b)
+    }
+
+    /// The code of a cost: its polynomial plus its minima.
+    fn cost_node(&mut self, (fixed, mins): &(Poly, Vec<Vec<Poly>>)) -> Id {
+        let mut terms: Vec<(bool, Id)> = fixed
+            .iter()
+            .filter(|(_, c)| **c > 0)
+            .map(|(names, c)| {
+                let d = self.dim(&Dim {
+                    factor: *c,
+                    names: names.clone(),
+                });
+                (false, d)
+            })
+            .collect();
+        for m in mins {
+            let polys: Vec<Id> = m
+                .iter()
+                .map(|p| self.cost_node(&(p.clone(), vec![])))
+                .collect();
+            terms.push((false, self.op(Op::Min(polys), Shape::scalar())));
+        }
+        match terms.len() {
+            0 => self.op(Op::Int(0), Shape::scalar()),
+            1 => terms[0].1,
+            _ => self.op(Op::Add(terms), Shape::scalar()),
+        }
     }
 
     /// The factors one chain factor stands for.

@@ -178,6 +178,11 @@ impl<'a> Render<'a> {
     fn cheap(&self, id: Id) -> bool {
         match &self.p.nodes[id].op {
             Op::Param(_) | Op::Num(_) | Op::Size(..) | Op::Int(_) => true,
+            // a product of sizes
+            Op::Mul(a, b) => [a, b].iter().all(|x| {
+                matches!(self.p.nodes[**x].op, Op::Size(..) | Op::Int(_))
+                    || (matches!(self.p.nodes[**x].op, Op::Mul(..)) && self.cheap(**x))
+            }),
             Op::T(a) | Op::Col(a, _) | Op::Row(a, _) => {
                 matches!(self.p.nodes[*a].op, Op::Param(_))
             }
@@ -302,6 +307,20 @@ impl<'a> Render<'a> {
                     0,
                 )
             }
+            Op::Min(xs) => {
+                let args: Vec<String> = xs.iter().map(|x| r(*x, 0)).collect();
+                call("min", args.join(", "))
+            }
+            Op::IfLe([lhs, rhs, then, other]) => (
+                format!(
+                    "{} if {} <= {} else {}",
+                    r(*then, ADD),
+                    r(*lhs, ADD),
+                    r(*rhs, ADD),
+                    r(*other, ADD)
+                ),
+                0,
+            ),
             Op::MultiDot(fs) => {
                 let args: Vec<String> = fs.iter().map(|f| r(*f, 0)).collect();
                 call(

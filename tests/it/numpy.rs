@@ -405,3 +405,49 @@ except Exception as ex:
     }
     assert_eq!(out.lines().count(), cases.len(), "{out}");
 }
+
+/// `(T - U V^T) V` forms an n×m residual; `U (V^T V) - T V` does not when
+/// the rank q is small, and costs more when it is large. The generated
+/// gradient carries both and lets the sizes choose; each branch is run
+/// (small and large q) in NumPy and under `jax.jit`, against the formula.
+#[test]
+fn a_sum_in_a_product_is_distributed_when_the_sizes_make_that_cheaper() {
+    checked("norm2(T - U V^T)^2", "U", None);
+    let mut script = String::from(
+        "import numpy as np, jax\njax.config.update('jax_enable_x64', True)\njax.config.update('jax_platforms', 'cpu')\n",
+    );
+    for format in ["numpy", "jax"] {
+        let out = matcalc()
+            .args([
+                "grad",
+                "norm2(T - U V^T)^2",
+                "--wrt",
+                "U",
+                "--format",
+                format,
+            ])
+            .output()
+            .expect("run");
+        assert!(out.status.success());
+        let code = String::from_utf8(out.stdout).expect("utf-8");
+        assert!(code.contains("(T - U @ V.T)"), "{code}");
+        assert!(code.contains("T @ V"), "{code}");
+        let wrap = if format == "jax" { "jax.jit" } else { "" };
+        let _ = writeln!(
+            script,
+            r#"ns = {{}}
+exec({code:?}, ns)
+rng = np.random.default_rng(5)
+for n, m, q in [(6, 7, 2), (3, 4, 9)]:
+    T, U, V = rng.standard_normal((n, m)), rng.standard_normal((n, q)), rng.standard_normal((m, q))
+    G = np.asarray({wrap}(ns["gradient"])(T=T, U=U, V=V))
+    print({format:?}, n, m, q, np.max(np.abs(G - 2 * (U @ V.T @ V - T @ V))))"#
+        );
+    }
+    let out = python(&script);
+    assert_eq!(out.lines().count(), 4, "{out}");
+    for line in out.lines() {
+        let err: f64 = line.rsplit(' ').next().unwrap().parse().expect("a number");
+        assert!(err < 1e-10, "{out}");
+    }
+}
