@@ -320,6 +320,9 @@ struct Lower {
     /// How many distributions of a sum over a product enclose the one
     /// being lowered (bounded, so nested sums cannot multiply the code).
     distributing: u32,
+    /// The sums [`Lower::factored`] wrote: multiplied out again unless
+    /// keeping them is cheaper at every size.
+    proposed: std::cell::RefCell<std::collections::HashSet<Expr>>,
 }
 
 /// A size for cost estimates: 1 is 1, a literal is itself, a named size is
@@ -629,6 +632,7 @@ impl Lower {
             inverted,
             shift: None,
             distributing: 0,
+            proposed: Default::default(),
         }
     }
 
@@ -1031,6 +1035,9 @@ impl Lower {
     }
 
     fn sum(&mut self, terms: &[Expr], s: &Shape) -> Id {
+        if let Some(ts) = self.factored(terms) {
+            return self.sum(&ts, s);
+        }
         // group terms that differ only in one run of diagonal factors
         struct Term {
             neg: bool,
@@ -1131,6 +1138,99 @@ impl Lower {
         self.op(Op::Add(out), s.clone())
     }
 
+    /// The terms with the largest group of them that share their first
+    /// (or last) chain factor written as one product with that factor
+    /// outside: `A X + A^T X` is `(A + A^T) X`. Whether the product is
+    /// then multiplied out again is [`Lower::distributed`]'s decision, by
+    /// cost; so this only proposes. Dense factors only (a diagonal or a
+    /// unit factor is cheap to apply to each term), and never inside a
+    /// distribution (which wrote these terms).
+    fn factored(&self, terms: &[Expr]) -> Option<Vec<Expr>> {
+        if self.distributing > 0 || terms.len() < 2 || terms.len() > 16 {
+            return None;
+        }
+        let split: Vec<_> = terms.iter().map(Expr::split_product).collect();
+        let dense = |chain: &[Expr]| {
+            chain.len() >= 2
+                && chain
+                    .iter()
+                    .all(|f| self.classify(f).iter().all(|c| matches!(c, Fac::Dense(_))))
+        };
+        let mut best: Option<(bool, Expr, Vec<usize>)> = None;
+        for last in [false, true] {
+            let mut groups: Vec<(Expr, Vec<usize>)> = Vec::new();
+            for (i, (_, _, chain)) in split.iter().enumerate() {
+                if !dense(chain) {
+                    continue;
+                }
+                let f = if last {
+                    &chain[chain.len() - 1]
+                } else {
+                    &chain[0]
+                };
+                match groups.iter_mut().find(|(g, _)| g == f) {
+                    Some((_, v)) => v.push(i),
+                    None => groups.push((f.clone(), vec![i])),
+                }
+            }
+            for (f, v) in groups {
+                if v.len() >= 2 && best.as_ref().is_none_or(|b| v.len() > b.2.len()) {
+                    best = Some((last, f, v));
+                }
+            }
+        }
+        let (last, _, group) = best?;
+        // the longest run the group shares at that end, leaving each term
+        // at least one factor of its own
+        let chains: Vec<&Vec<Expr>> = group.iter().map(|&i| &split[i].2).collect();
+        let at = |ch: &Vec<Expr>, k: usize| {
+            if last {
+                ch[ch.len() - 1 - k].clone()
+            } else {
+                ch[k].clone()
+            }
+        };
+        let mut run = 1;
+        while chains.iter().all(|ch| ch.len() > run + 1)
+            && chains.iter().all(|ch| at(ch, run) == at(chains[0], run))
+        {
+            run += 1;
+        }
+        let rest = group.iter().map(|&i| {
+            let (c, scalars, chain) = &split[i];
+            let chain = if last {
+                &chain[..chain.len() - run]
+            } else {
+                &chain[run..]
+            };
+            let mut fs = vec![Expr::constant(c.clone())];
+            fs.extend(scalars.iter().cloned());
+            fs.extend(chain.iter().cloned());
+            Expr::product(fs)
+        });
+        let inner = Expr::sum(rest);
+        let shared = if last {
+            chains[0][chains[0].len() - run..].to_vec()
+        } else {
+            chains[0][..run].to_vec()
+        };
+        let product = if last {
+            Expr::product(std::iter::once(inner.clone()).chain(shared))
+        } else {
+            Expr::product(shared.into_iter().chain([inner.clone()]))
+        };
+        self.proposed.borrow_mut().insert(inner);
+        let mut out = Vec::with_capacity(terms.len() - group.len() + 1);
+        for (i, t) in terms.iter().enumerate() {
+            if i == group[0] {
+                out.push(product.clone());
+            } else if !group.contains(&i) {
+                out.push(t.clone());
+            }
+        }
+        Some(out)
+    }
+
     /// A product term: a coefficient, scalar factors and a matrix chain.
     fn product(&mut self, coeff: BigRational, scalars: Vec<Expr>, chain: Vec<Expr>) -> Id {
         // a term of degree 0 in exp(z) (softmax and its derivatives) is
@@ -1199,7 +1299,9 @@ impl Lower {
             .iter()
             .map(|p| [&chain[..at], &p.2[..], &chain[at + 1..]].concat())
             .collect();
-        let extra = (terms.len() - 1) as u64;
+        // an elementwise pass reads two arrays and writes one, at memory
+        // speed: three units an entry, where a product's multiply-add is one
+        let extra = 3 * (terms.len() - 1) as u64;
         let sum_shape = chain[at].shape();
         let res_shape = Shape::new(
             chain[0].shape().rows.clone(),
@@ -1243,7 +1345,7 @@ impl Lower {
                 .sum();
             chains + extra as f64 * size(extra_dim)
         };
-        let (mut d_wins, mut g_wins) = (0, 0);
+        let (mut d_wins, mut g_wins, mut d_cheaper) = (0, 0, false);
         for &m in &masks {
             let (g, d) = (total(&g_plans, &g_extra, m), total(&d_plans, &d_extra, m));
             if d < 0.99 * g {
@@ -1251,12 +1353,20 @@ impl Lower {
             } else if g <= d {
                 g_wins += 1;
             }
+            d_cheaper |= d < g;
         }
         let all_dense = g_plans
             .iter()
             .chain(&d_plans)
             .all(|(cls, _)| cls.iter().all(|c| *c == Cls::Dense));
-        if d_wins == 0 || (g_wins > 0 && !all_dense) {
+        // a sum the factoring proposed stays only where it always pays
+        let proposed = self.proposed.borrow().contains(&chain[at]);
+        if proposed {
+            if !d_cheaper {
+                return None;
+            }
+            g_wins = 0;
+        } else if d_wins == 0 || (g_wins > 0 && !all_dense) {
             return None;
         }
         // the distributed terms
@@ -1277,11 +1387,23 @@ impl Lower {
         if g_wins == 0 {
             return Some(d);
         }
-        // it depends on the sizes: both, and the sizes choose
-        let g = self.grouped(coeff.clone(), scalars.to_vec(), chain.to_vec());
+        // it depends on the sizes: both, and the sizes choose, when the
+        // condition is short enough to read; else the estimate decides
         let mut g_cost = cost_of(&g_plans, &g_extra, extra, &masks, &names);
         let mut d_cost = cost_of(&d_plans, &d_extra, extra, &masks, &names);
         cancel(&mut g_cost.0, &mut d_cost.0);
+        let terms = |(fixed, mins): &(Poly, Vec<Vec<Poly>>)| {
+            fixed.values().filter(|c| **c > 0).count()
+                + mins.iter().flatten().map(|p| p.len()).sum::<usize>()
+        };
+        if terms(&g_cost) + terms(&d_cost) > 8 {
+            let (g, dd) = (
+                total(&g_plans, &g_extra, None),
+                total(&d_plans, &d_extra, None),
+            );
+            return (dd < g).then_some(d);
+        }
+        let g = self.grouped(coeff.clone(), scalars.to_vec(), chain.to_vec());
         let lhs = self.cost_node(&d_cost);
         let rhs = self.cost_node(&g_cost);
         Some(self.op(Op::IfLe([lhs, rhs, d, g]), res_shape))

@@ -451,3 +451,32 @@ for n, m, q in [(6, 7, 2), (3, 4, 9)]:
         assert!(err < 1e-10, "{out}");
     }
 }
+
+/// Terms that share an end factor are multiplied once where that is
+/// cheaper at every size: `B X + B^T X` is `(B + B^T) @ X` (one product
+/// of n×n by n×m instead of two), but `B x + B^T x` stays two
+/// matrix-vector products (the sum `B + B^T` would cost as much as both
+/// and an n×n temporary). The values are held to the evaluator by the
+/// coverage test.
+#[test]
+fn terms_sharing_a_factor_are_multiplied_once_where_that_is_cheaper() {
+    let s = Session::new();
+    let a = s
+        .grad("tr(X^T B X)", "X", None, Some(matcalc::Form::Default))
+        .expect("grad");
+    checked("tr(X^T B X)", "X", None);
+    let code = matcalc::to_numpy(&a).expect("code");
+    assert!(code.contains("return (B + B.T) @ X"), "{code}");
+    let a = s
+        .grad("x^T B x", "x", None, Some(matcalc::Form::Default))
+        .expect("grad");
+    checked("x^T B x", "x", None);
+    let code = matcalc::to_numpy(&a).expect("code");
+    assert!(code.contains("return B @ x + B.T @ x"), "{code}");
+    let a = s
+        .grad("tr(B^T X^T C X B)", "X", None, Some(matcalc::Form::Default))
+        .expect("grad");
+    checked("tr(B^T X^T C X B)", "X", None);
+    let code = matcalc::to_numpy(&a).expect("code");
+    assert!(code.contains("[C + C.T, X, B, B.T]"), "{code}");
+}
