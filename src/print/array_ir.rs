@@ -24,6 +24,14 @@
 //! - **sums** whose terms differ only in a diagonal factor are combined
 //!   before multiplying (`X^T D1 X - X^T D2 X` is `X^T ((d1 - d2)[:, None] *
 //!   X)`), and a leading negative term is moved behind a positive one;
+//!   terms that share an end factor are multiplied once where that is
+//!   cheaper at every size (`(B + B^T) @ X`); and a sum inside a product is
+//!   multiplied out where that is cheaper (`(T - U V^T) V` forms an n×m
+//!   residual that `U (V^T V) - T V` never does when the rank is small).
+//!   Costs are chain costs (plus three units an entry for an elementwise
+//!   pass) at every assignment of small and large sizes; where the winner
+//!   depends on the sizes, both are written and the sizes choose at run
+//!   time, as for chains;
 //! - **stability**: `e^z / (1 + e^z)` and `1 / (1 + e^z)` are sigmoids,
 //!   `log(1 + e^z)` is `logaddexp(0, z)`, `log(1 + x)` is `log1p(x)`,
 //!   `log(sum(exp(z)))` and every term homogeneous of degree 0 in `exp(z)`
