@@ -95,6 +95,9 @@ pub(super) fn build<'a>(ast: &'a Ast, inferred: &Inferred<'a>) -> Expr {
                     PostOp::Transpose => Expr::transpose(&a),
                     PostOp::Inverse => Expr::inverse(&a),
                     PostOp::InverseTranspose => Expr::transpose(&Expr::inverse(&a)),
+                    PostOp::Power(e) | PostOp::ElemPower(e) if const_value(e).is_none() => {
+                        Expr::pow(&a, &build(e, inferred))
+                    }
                     PostOp::Power(e) => Expr::power(&a, &const_value(e).expect("checked")),
                     PostOp::ElemPower(e) => {
                         Expr::hadamard_pow(&a, &const_value(e).expect("checked"))

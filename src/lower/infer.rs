@@ -338,6 +338,19 @@ impl<'a> Infer<'a, '_> {
             .label(arg.span, shape))
     }
 
+    /// Whether `t` is 1×1, settling sizes that can be 1 (`ones^T x`) to 1.
+    fn settle_scalar(&mut self, t: &TShape) -> bool {
+        if t.is_scalar() {
+            return true;
+        }
+        if self.unifier.could_be_one(&t.rows) && self.unifier.could_be_one(&t.cols) {
+            self.unifier.settle_one(&t.rows);
+            self.unifier.settle_one(&t.cols);
+            return true;
+        }
+        false
+    }
+
     /// Evaluates a constant exponent.
     fn exponent(&self, ast: &Ast) -> Result<BigRational, Diagnostic> {
         let k = const_value(ast).ok_or_else(|| {
@@ -439,6 +452,45 @@ impl<'a> Infer<'a, '_> {
                             } else {
                                 s.transpose()
                             })
+                        }
+                        PostOp::Power(e) if const_value(e).is_none() => {
+                            // a^b with an exponent that varies: both scalars
+                            let t = self.infer(e)?;
+                            for (shape, side) in [(&s, &**arg), (&t, &**e)] {
+                                if !self.settle_scalar(shape) {
+                                    let text = self.shape_text(shape);
+                                    let help = match &e.kind {
+                                        // `x^Ty` for `x^T y`
+                                        AstKind::Ident(t) if t.len() > 1 && t.starts_with('T') => {
+                                            format!(
+                                                "for a transpose times `{}` write a space: `{}^T {}`",
+                                                &t[1..],
+                                                self.text(arg.span),
+                                                &t[1..]
+                                            )
+                                        }
+                                        _ => match &side.kind {
+                                            AstKind::Ident(n) => format!(
+                                                "for an elementwise power write `.^`; to mean a scalar, declare it: `where {n}: scalar`"
+                                            ),
+                                            _ => "for an elementwise power write `.^`".to_string(),
+                                        },
+                                    };
+                                    return Err(self
+                                        .err(format!(
+                                            "a power with a variable exponent needs a scalar base and exponent, but `{}` is {text}",
+                                            self.text(side.span)
+                                        ))
+                                        .label(side.span, text)
+                                        .help(help));
+                                }
+                            }
+                            Ok(TShape::scalar())
+                        }
+                        PostOp::ElemPower(e) if const_value(e).is_none() => {
+                            // A .^ B entry by entry: shapes as for `.*`
+                            let t = self.infer(e)?;
+                            self.infer_binary(BinOp::Hadamard, e.span, arg, e, s, t)
                         }
                         PostOp::Power(e) => {
                             let k = self.exponent(e)?;

@@ -286,6 +286,7 @@ impl<'a> Render<'a> {
             Op::Mul(a, b) => (format!("{} * {}", r(*a, MUL), r(*b, POW)), MUL),
             Op::Div(a, b) => (format!("{} / {}", r(*a, MUL), r(*b, POW)), MUL),
             Op::Pow(a, k) => (format!("{} ** {}", r(*a, ATOM), exponent(k)), POW),
+            Op::PowE(a, b) => (format!("{} ** {}", r(*a, ATOM), r(*b, ATOM)), POW),
             Op::MatMul(a, b) => (format!("{} @ {}", r(*a, MUL), r(*b, POW)), MUL),
             Op::Outer(a, b) => call(
                 &format!("{np}.outer"),

@@ -43,6 +43,10 @@ pub(crate) trait Notation {
     fn postfix(&self, base: &str, transpose: bool, inverse: bool) -> String;
     /// `base.^k`.
     fn hadamard_power(&self, base: &str, k: &BigRational) -> String;
+    /// `base^exponent` for an exponent that is an expression (`name`: it
+    /// is a variable's name, which needs no brackets), entry by entry
+    /// when `elementwise`.
+    fn general_power(&self, base: &str, exponent: &str, name: bool, elementwise: bool) -> String;
     /// The infix operator of a Hadamard product, quotient or Kronecker
     /// product.
     fn operator(&self, kind: &Kind) -> &'static str;
@@ -102,6 +106,14 @@ impl Notation for Text {
     }
     fn hadamard_power(&self, base: &str, k: &BigRational) -> String {
         format!("{base}.^{}", self.exponent(k))
+    }
+    fn general_power(&self, base: &str, exponent: &str, name: bool, elementwise: bool) -> String {
+        let op = if elementwise { ".^" } else { "^" };
+        if name {
+            format!("{base}{op}{exponent}")
+        } else {
+            format!("{base}{op}({exponent})")
+        }
     }
     fn operator(&self, kind: &Kind) -> &'static str {
         match kind {
@@ -167,6 +179,11 @@ impl Notation for Spelled<'_> {
     }
     fn hadamard_power(&self, base: &str, k: &BigRational) -> String {
         self.inner.hadamard_power(base, k)
+    }
+    fn general_power(&self, base: &str, exponent: &str, name: bool, elementwise: bool) -> String {
+        // a renamed variable (a pending differential `d(A X)`) may need brackets
+        let name = name && exponent.chars().all(|c| c.is_alphanumeric() || c == '_');
+        self.inner.general_power(base, exponent, name, elementwise)
     }
     fn operator(&self, kind: &Kind) -> &'static str {
         self.inner.operator(kind)
@@ -271,6 +288,15 @@ impl Printer<'_> {
                     PRODUCT,
                 ),
                 Kind::Apply(f, a) => (n.apply(*f, &self.print(a).0), ATOM),
+                Kind::Pow(a, b) => (
+                    n.general_power(
+                        &self.operand(a, ATOM),
+                        &self.print(b).0,
+                        matches!(b.kind(), Kind::Var(_)),
+                        !e.is_scalar(),
+                    ),
+                    POWER,
+                ),
             }
         })
     }
