@@ -132,6 +132,19 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// When an attempt finds no value after `points` attempts, draws
+    /// small values from then on, as for `arcsin`: a derivative may need them
+    /// without naming the function that does (the gradient of
+    /// `sum(arcsin(A x))`, against which its Hessian is checked, holds
+    /// `sqrt(1 - (A x).^2)` but no `arcsin`).
+    pub(crate) fn shrink_after_misses(&mut self, attempts: usize, points: usize) {
+        if attempts > points {
+            self.unit = true;
+        }
+    }
+}
+
 /// A random point: sizes for every dimension, values for every variable
 /// (declared symmetric ones symmetric, SPD ones SPD, every other one
 /// non-symmetric; positive where logs need it, see the module doc).
