@@ -530,6 +530,12 @@ impl<'a> Infer<'a, '_> {
         call: &'a Ast,
     ) -> Result<TShape, Diagnostic> {
         crate::stack::grow(|| {
+            if func.row().signature == Signature::Size {
+                let n = self.size_term(&args[0])?;
+                let s = TShape::new(n, Term::one());
+                self.nodes.record(call, s.clone());
+                return Ok(s);
+            }
             if func.row().signature == Signature::Sizes {
                 let p = self.size_term(&args[0])?;
                 let q = self.size_term(&args[1])?;
@@ -619,7 +625,7 @@ impl<'a> Infer<'a, '_> {
                     self.nodes.record(call, out.clone());
                     Ok(out)
                 }
-                Signature::Sizes => unreachable!("handled above"),
+                Signature::Sizes | Signature::Size => unreachable!("handled above"),
                 Signature::Kron => {
                     let t = shapes[1].clone();
                     if s.is_scalar() {

@@ -204,6 +204,18 @@ fn ones_settles_to_a_size() {
     checked("y^T (x - vector(alpha))", "x", None);
     checked("tr(A^T (X .* matrix(alpha)))", "alpha", None);
     checked("x^T eye y", "x", None);
+    // a printed `ones^T ones` of x's length n says n: `ones(n)^T ones(n)`
+    // (a bare `ones^T ones` would read back as 1), and reads back so
+    let expr = "norm2(x - (sum(x)/nu) ones)^2";
+    let (code, text, err) = run(&["grad", expr, "--wrt", "x", "--where", "nu: scalar"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(text.contains("ones(n)^T ones(n)"), "{text}");
+    means(expr, "x", "nu: scalar", &text);
+    checked("ones(n)^T x + x^T ones(n) ones(n)^T x", "x", None);
+    assert_eq!(
+        run(&["simplify", "ones(n)^T ones(n)"]).1,
+        "ones(n)^T ones(n)"
+    );
 }
 
 #[test]
@@ -214,6 +226,12 @@ fn every_new_function_on_rectangular_shapes() {
         ("norm1(A x - b)", "x"),
         ("norm1(A x - b)", "A"),
         ("arcsin(A x)", "x"),
+        // Hessians too: points inside (-1, 1) though the gradient they
+        // are checked against holds no arcsin
+        ("sum(arcsin(A x))", "x"),
+        ("y^T arccos(A x + b)", "x"),
+        ("sum(asin(A X))", "X"),
+        ("y^T acos(A X B) ones", "X"),
         ("arccos(A X)", "X"),
         ("asin(A x) + acos(A x)", "A"),
         ("arctan(A X)", "X"),
