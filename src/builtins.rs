@@ -117,6 +117,10 @@ pub enum Meaning {
     /// matrix `F`, called with the sizes: `commutation(p, q)`. The text
     /// printer writes it so, a name no input can use for anything else.
     Commutation,
+    /// The all-ones column of a given length, called with the size:
+    /// `ones(n)`. The text printer writes it so where nothing else fixes
+    /// the size (`ones(n)^T ones(n)` is n; a bare `ones^T ones` is 1).
+    SizedOnes,
 }
 
 /// The shapes a built-in takes and gives: its argument and result kinds,
@@ -149,6 +153,9 @@ pub enum Signature {
     /// (`commutation(p, q)`): the arguments are sizes (`n`, `3`, `n m`),
     /// not expressions.
     Sizes,
+    /// A size to a column of that length (`ones(n)`): the argument is a
+    /// size, not an expression.
+    Size,
 }
 
 impl Signature {
@@ -158,6 +165,12 @@ impl Signature {
             Signature::Kron | Signature::Sizes => 2,
             _ => 1,
         }
+    }
+
+    /// Whether the arguments are sizes (`n`, `3`, `n m`) rather than
+    /// expressions.
+    pub const fn takes_sizes(self) -> bool {
+        matches!(self, Signature::Sizes | Signature::Size)
     }
 }
 
@@ -297,7 +310,7 @@ impl Row {
     }
 }
 
-use Meaning::{Apply, Commutation, Fill, Inverse, Kron};
+use Meaning::{Apply, Commutation, Fill, Inverse, Kron, SizedOnes};
 use Signature as S;
 
 /// The built-in functions, in the order the help text lists them.
@@ -338,6 +351,10 @@ pub const TABLE: &[Row] = &[
         .calls("np.full", "jnp.full"),
     Row::new("matrix",   Fill,                 S::ScalarToMatrix).rational()
         .calls("np.full", "jnp.full"),
+    // `ones(n)`: lowered to the all-ones column of length n, which the
+    // printers write themselves.
+    Row::new("ones",     SizedOnes,            S::Size).rational()
+        .calls("np.ones", "jnp.ones"),
     // The NumPy printer writes K as a reshape/transpose of its own.
     Row::new("commutation", Commutation,       S::Sizes).rational()
         .calls("commutation", "commutation"),

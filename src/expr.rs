@@ -88,6 +88,11 @@ pub enum Kind {
     Kron(Expr, Expr),
     /// A function applied to one argument.
     Apply(Func, Expr),
+    /// `a^b` with an exponent that is an expression, not a constant, taken
+    /// entry by entry: `a` and `b` of one shape, or either of them a
+    /// scalar that broadcasts (`alpha^(x^T x)`, `x .^ y`, `2 .^ x`).
+    /// Defined for a positive base.
+    Pow(Expr, Expr),
 }
 
 // The functions of the algebra are named in the table of builtins.
@@ -473,6 +478,24 @@ impl Expr {
         Expr::node(Kind::HadamardPow(a.clone(), k.clone()), a.shape().clone())
     }
 
+    /// `a^b` entry by entry, for an exponent that may be any expression:
+    /// a constant exponent gives [`Expr::hadamard_pow`] (a power for a
+    /// scalar base). The shapes must match or one side be a scalar.
+    pub fn pow(a: &Expr, b: &Expr) -> Expr {
+        if let Some(k) = b.as_const() {
+            return Expr::hadamard_pow(a, k);
+        }
+        if a.is_one() && b.is_scalar() {
+            return a.clone();
+        }
+        let shape = if a.is_scalar() {
+            b.shape().clone()
+        } else {
+            a.shape().clone()
+        };
+        Expr::node(Kind::Pow(a.clone(), b.clone()), shape)
+    }
+
     /// `a ⊗ b` (an ordinary product when one side is a scalar).
     pub fn kron(a: &Expr, b: &Expr) -> Expr {
         if a.is_scalar() || b.is_scalar() {
@@ -507,7 +530,9 @@ impl Expr {
             | Kind::Power(a, _)
             | Kind::HadamardPow(a, _)
             | Kind::Apply(_, a) => vec![a],
-            Kind::Hadamard(a, b) | Kind::HadamardDiv(a, b) | Kind::Kron(a, b) => vec![a, b],
+            Kind::Hadamard(a, b) | Kind::HadamardDiv(a, b) | Kind::Kron(a, b) | Kind::Pow(a, b) => {
+                vec![a, b]
+            }
         }
     }
 
@@ -532,6 +557,7 @@ impl Expr {
             Kind::Hadamard(..) => Expr::hadamard(&k(0), &k(1)),
             Kind::HadamardDiv(..) => Expr::hadamard_div(&k(0), &k(1)),
             Kind::Kron(..) => Expr::kron(&k(0), &k(1)),
+            Kind::Pow(..) => Expr::pow(&k(0), &k(1)),
         }
     }
 

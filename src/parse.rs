@@ -512,11 +512,18 @@ fn unknown_call_comma(main: &Pair<Rule>, src: &str) -> Result<(), Diagnostic> {
 
 fn build_exponent(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
     let span = span_of(&pair);
-    let inner = pair
-        .into_inner()
-        .find(|p| matches!(p.as_rule(), Rule::signed_number | Rule::expr));
-    let inner = inner.expect("an exponent holds a number or an expr");
+    let inner = pair.into_inner().find(|p| {
+        matches!(
+            p.as_rule(),
+            Rule::signed_number | Rule::expr | Rule::exp_name
+        )
+    });
+    let inner = inner.expect("an exponent holds a number, an expr or a name");
     match inner.as_rule() {
+        Rule::exp_name => Ok(Ast {
+            kind: AstKind::Ident(normalize_ident(inner.as_str())),
+            span,
+        }),
         Rule::signed_number => {
             let text = inner.as_str();
             check_digits(text, span, src)?;
@@ -713,7 +720,7 @@ fn error_at(pos: usize, expected: String, src: &str) -> Diagnostic {
     let mut d =
         Diagnostic::new(format!("expected {expected}"), src).label(Span::new(pos, end), found);
     if src[..pos].trim_end().ends_with('^') {
-        d = d.help("after `^` write `T` (transpose), `-1` (inverse), or an exponent such as `2` or `(1/2)`");
+        d = d.help("after `^` write `T` (transpose), `-1` (inverse), or an exponent such as `2`, `(1/2)` or `b`");
     }
     d
 }
@@ -758,8 +765,8 @@ fn describe(rules: &[Rule]) -> String {
             | Rule::inv_transpose
             | Rule::power
             | Rule::epower => "an operator",
-            Rule::exponent | Rule::signed_number | Rule::tee | Rule::one => {
-                "an exponent (`T`, `-1`, a number or `(`)"
+            Rule::exponent | Rule::signed_number | Rule::exp_name | Rule::tee | Rule::one => {
+                "an exponent (`T`, `-1`, a number, a name or `(`)"
             }
             Rule::kind_word | Rule::decl_type | Rule::dims | Rule::dim => {
                 "a kind (`symmetric`, `scalar`, `vector`, `matrix`) or a size such as `n x m`"

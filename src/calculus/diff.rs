@@ -145,6 +145,7 @@ pub fn law(f: &Expr) -> &'static str {
         Kind::Hadamard(..) => "Hadamard product rule",
         Kind::HadamardDiv(..) => "elementwise quotient rule",
         Kind::HadamardPow(..) => "elementwise power rule",
+        Kind::Pow(..) => "general power rule",
         Kind::Kron(..) => "Kronecker product rule",
         Kind::Apply(Func::Tr | Func::Sum | Func::Diag | Func::Vec, _) => "linearity",
         Kind::Apply(Func::Det, _) => "Jacobi's formula",
@@ -283,6 +284,15 @@ impl Diff<'_> {
                     Expr::add(&Expr::kron(&self.d(a), b), &Expr::kron(a, &self.d(b)))
                 }
                 Kind::Apply(func, a) => self.apply(f, *func, a),
+                // d(a^b) = b a^(b-1) da + log(a) a^b db, entry by entry
+                Kind::Pow(a, b) => {
+                    let lower = Expr::pow(a, &Expr::sub(b, &Expr::int(1)));
+                    let log = Expr::apply(Func::Elem(ElemFn::Log), a);
+                    Expr::add(
+                        &Expr::hadamard(&Expr::hadamard(b, &lower), &self.d(a)),
+                        &Expr::hadamard(&Expr::hadamard(&log, f), &self.d(b)),
+                    )
+                }
             }
         })
     }

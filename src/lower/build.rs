@@ -32,6 +32,9 @@ pub(super) fn build<'a>(ast: &'a Ast, inferred: &Inferred<'a>) -> Expr {
             }
             AstKind::Group(x) => build(x, inferred),
             AstKind::Neg(x) => Expr::neg(&build(x, inferred)),
+            AstKind::Call { func, .. } if func.row().meaning == Meaning::SizedOnes => {
+                Expr::ones(inferred.node_shape(ast))
+            }
             AstKind::Call { func, .. } if func.row().meaning == Meaning::Commutation => {
                 let s = inferred.node_shape(ast);
                 Expr::commutation(s.rows, s.cols)
@@ -48,7 +51,7 @@ pub(super) fn build<'a>(ast: &'a Ast, inferred: &Inferred<'a>) -> Expr {
                     // `vector(c)`, `matrix(c)`: c times the all-ones of the
                     // size inferred for the call
                     Meaning::Fill => Expr::mul(&a, &Expr::ones(inferred.node_shape(ast))),
-                    Meaning::Commutation => unreachable!("built above"),
+                    Meaning::Commutation | Meaning::SizedOnes => unreachable!("built above"),
                 }
             }
             AstKind::Binary { .. } => {
@@ -95,6 +98,9 @@ pub(super) fn build<'a>(ast: &'a Ast, inferred: &Inferred<'a>) -> Expr {
                     PostOp::Transpose => Expr::transpose(&a),
                     PostOp::Inverse => Expr::inverse(&a),
                     PostOp::InverseTranspose => Expr::transpose(&Expr::inverse(&a)),
+                    PostOp::Power(e) | PostOp::ElemPower(e) if const_value(e).is_none() => {
+                        Expr::pow(&a, &build(e, inferred))
+                    }
                     PostOp::Power(e) => Expr::power(&a, &const_value(e).expect("checked")),
                     PostOp::ElemPower(e) => {
                         Expr::hadamard_pow(&a, &const_value(e).expect("checked"))

@@ -53,7 +53,8 @@ pub(super) fn lower_guessing(
             // scalar would turn the error of `x y` into a silent product
             // (that guess is left to commands that need a scalar).
             // ... and a divisor, which only a scalar can be: `n` in
-            // `sum(x)/n` (a `/` by a vector or matrix means nothing).
+            // `sum(x)/n` (a `/` by a vector or matrix means nothing), and
+            // so are `x` in `x^x` and `b` in `2^b`.
             let divisors = divisors(parsed);
             let greek = candidates(parsed, base, None)
                 .into_iter()
@@ -182,11 +183,33 @@ fn candidates(parsed: &Parsed, base: &Overrides, keep: Option<&str>) -> Vec<(Str
     out
 }
 
-/// The names that stand alone on the right of a `/`: only a scalar divides.
+/// The names that stand alone on the right of a `/`, or as the base or
+/// exponent of a power with a variable exponent: only a scalar fits there.
 fn divisors(parsed: &Parsed) -> BTreeSet<&str> {
     let mut out = BTreeSet::new();
     let mut stack = vec![&parsed.expr];
+    fn bare(mut r: &crate::ast::Ast) -> Option<&str> {
+        while let AstKind::Group(x) = &r.kind {
+            r = x;
+        }
+        match &r.kind {
+            AstKind::Ident(name) => Some(name.as_str()),
+            _ => None,
+        }
+    }
     while let Some(a) = stack.pop() {
+        // ... and the base and exponent of `a^b` with a variable
+        // exponent, which only scalars can be: `x` in `x^x`
+        if let AstKind::Postfix {
+            op: crate::ast::PostOp::Power(e),
+            arg,
+            ..
+        } = &a.kind
+            && super::const_value(e).is_none()
+        {
+            out.extend(bare(arg));
+            out.extend(bare(e));
+        }
         if let AstKind::Binary {
             op: crate::ast::BinOp::Div,
             rhs,

@@ -338,6 +338,19 @@ impl<'a> Infer<'a, '_> {
             .label(arg.span, shape))
     }
 
+    /// Whether `t` is 1×1, settling sizes that can be 1 (`ones^T x`) to 1.
+    fn settle_scalar(&mut self, t: &TShape) -> bool {
+        if t.is_scalar() {
+            return true;
+        }
+        if self.unifier.could_be_one(&t.rows) && self.unifier.could_be_one(&t.cols) {
+            self.unifier.settle_one(&t.rows);
+            self.unifier.settle_one(&t.cols);
+            return true;
+        }
+        false
+    }
+
     /// Evaluates a constant exponent.
     fn exponent(&self, ast: &Ast) -> Result<BigRational, Diagnostic> {
         let k = const_value(ast).ok_or_else(|| {
@@ -440,6 +453,45 @@ impl<'a> Infer<'a, '_> {
                                 s.transpose()
                             })
                         }
+                        PostOp::Power(e) if const_value(e).is_none() => {
+                            // a^b with an exponent that varies: both scalars
+                            let t = self.infer(e)?;
+                            for (shape, side) in [(&s, &**arg), (&t, &**e)] {
+                                if !self.settle_scalar(shape) {
+                                    let text = self.shape_text(shape);
+                                    let help = match &e.kind {
+                                        // `x^Ty` for `x^T y`
+                                        AstKind::Ident(t) if t.len() > 1 && t.starts_with('T') => {
+                                            format!(
+                                                "for a transpose times `{}` write a space: `{}^T {}`",
+                                                &t[1..],
+                                                self.text(arg.span),
+                                                &t[1..]
+                                            )
+                                        }
+                                        _ => match &side.kind {
+                                            AstKind::Ident(n) => format!(
+                                                "for an elementwise power write `.^`; to mean a scalar, declare it: `where {n}: scalar`"
+                                            ),
+                                            _ => "for an elementwise power write `.^`".to_string(),
+                                        },
+                                    };
+                                    return Err(self
+                                        .err(format!(
+                                            "a power with a variable exponent needs a scalar base and exponent, but `{}` is {text}",
+                                            self.text(side.span)
+                                        ))
+                                        .label(side.span, text)
+                                        .help(help));
+                                }
+                            }
+                            Ok(TShape::scalar())
+                        }
+                        PostOp::ElemPower(e) if const_value(e).is_none() => {
+                            // A .^ B entry by entry: shapes as for `.*`
+                            let t = self.infer(e)?;
+                            self.infer_binary(BinOp::Hadamard, e.span, arg, e, s, t)
+                        }
                         PostOp::Power(e) => {
                             let k = self.exponent(e)?;
                             if s.is_scalar() {
@@ -478,6 +530,12 @@ impl<'a> Infer<'a, '_> {
         call: &'a Ast,
     ) -> Result<TShape, Diagnostic> {
         crate::stack::grow(|| {
+            if func.row().signature == Signature::Size {
+                let n = self.size_term(&args[0])?;
+                let s = TShape::new(n, Term::one());
+                self.nodes.record(call, s.clone());
+                return Ok(s);
+            }
             if func.row().signature == Signature::Sizes {
                 let p = self.size_term(&args[0])?;
                 let q = self.size_term(&args[1])?;
@@ -567,7 +625,7 @@ impl<'a> Infer<'a, '_> {
                     self.nodes.record(call, out.clone());
                     Ok(out)
                 }
-                Signature::Sizes => unreachable!("handled above"),
+                Signature::Sizes | Signature::Size => unreachable!("handled above"),
                 Signature::Kron => {
                     let t = shapes[1].clone();
                     if s.is_scalar() {

@@ -33,7 +33,6 @@ mod infer;
 mod lint;
 
 use crate::ast::{Ast, AstKind, BinOp, Parsed};
-use crate::builtins::Signature;
 use crate::expr::Expr;
 use crate::shape::Shape;
 use crate::span::Diagnostic;
@@ -246,7 +245,7 @@ fn push_operands<'a>(a: &'a Ast, stack: &mut Vec<&'a Ast>) {
     match &a.kind {
         AstKind::Ident(_) | AstKind::Number(_) => {}
         // The arguments of `commutation(p, q)` are sizes, not names.
-        AstKind::Call { func, .. } if func.row().signature == Signature::Sizes => {}
+        AstKind::Call { func, .. } if func.row().signature.takes_sizes() => {}
         AstKind::Call { args, .. } => stack.extend(args.iter()),
         AstKind::Neg(x) | AstKind::Group(x) => stack.push(x),
         AstKind::Binary { lhs, rhs, .. } => {
@@ -299,13 +298,13 @@ fn const_value(ast: &Ast) -> Option<BigRational> {
     })
 }
 
-/// The names of sizes in calls such as `commutation(n, m)`, added to `out`
+/// The names of sizes in calls such as `commutation(n, m)` and `ones(n)`, added to `out`
 /// (so that inferred sizes take other names).
 fn size_names(ast: &Ast, out: &mut Vec<String>) {
     let mut stack = vec![ast];
     while let Some(a) = stack.pop() {
         if let AstKind::Call { func, args, .. } = &a.kind
-            && func.row().signature == Signature::Sizes
+            && func.row().signature.takes_sizes()
         {
             let mut inner: Vec<&Ast> = args.iter().collect();
             while let Some(x) = inner.pop() {

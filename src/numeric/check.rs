@@ -234,7 +234,7 @@ fn sample(
         worst_point: None,
         measured_rel_error: 0.0,
     };
-    let plan = Plan::new(ctx, exprs);
+    let mut plan = Plan::new(ctx, exprs);
     let mut attempts = 0;
     while report.points < points {
         attempts += 1;
@@ -248,6 +248,8 @@ fn sample(
         if let Some(err) = compare(&mut rng, b)? {
             report.max_rel_error = report.max_rel_error.max(err);
             report.points += 1;
+        } else {
+            plan.shrink_after_misses(attempts, points);
         }
     }
     Ok(report)

@@ -558,7 +558,59 @@ pub fn evaluate<N: Number>(
             }
             Kind::Kron(x, y) => evaluate(x, p, work)?.kronecker(&evaluate(y, p, work)?, work),
             Kind::Apply(f, a) => apply(*f, evaluate(a, p, work)?, work)?,
+            Kind::Pow(a, b) => general_power(evaluate(a, p, work)?, evaluate(b, p, work)?)?,
         })
+    })
+}
+
+/// `a^b` entry by entry (either side a broadcast scalar), for a positive
+/// base: transcendental, so f64 only. The two operands travel to the f64
+/// side stacked as one matrix (`a`'s entries, then `b`'s).
+fn general_power<N: Number>(a: Mat<N>, b: Mat<N>) -> Result<Mat<N>, Fault> {
+    if !N::TRANSCENDENTAL {
+        return Err(Fault::Inexact);
+    }
+    let (rows, cols) = if a.is_scalar() {
+        (b.rows, b.cols)
+    } else {
+        (a.rows, a.cols)
+    };
+    let spread = |m: Mat<N>| -> Result<Vec<N>, Fault> {
+        if m.is_scalar() {
+            Ok(vec![m.data[0].clone(); rows * cols])
+        } else if (m.rows, m.cols) == (rows, cols) {
+            Ok(m.data)
+        } else {
+            Err(Fault::Invalid(format!(
+                "shapes {}×{} and {rows}×{cols} do not match",
+                m.rows, m.cols
+            )))
+        }
+    };
+    let mut data = spread(a)?;
+    data.extend(spread(b)?);
+    let stacked = Mat {
+        rows: 2 * rows,
+        cols,
+        data,
+    };
+    N::transcendental(stacked, |m| {
+        let (base, exponent) = m.data.split_at(rows * cols);
+        let data = base
+            .iter()
+            .zip(exponent)
+            .map(|(&x, &y)| {
+                let v = x.powf(y);
+                if x < 0.0 || !v.is_finite() {
+                    Err(Fault::Undefined(format!(
+                        "{x}^{y}: the base must be positive"
+                    )))
+                } else {
+                    Ok(v)
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Mat { rows, cols, data })
     })
 }
 

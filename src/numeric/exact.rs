@@ -303,13 +303,14 @@ pub fn eval_dual(e: &Expr, p: &ExactPoint, budget: &mut Budget) -> Result<DualMa
 }
 
 /// Whether an expression stays within Q (no transcendental functions,
-/// fractional powers, log-determinants or norms).
+/// fractional or variable powers, log-determinants or norms).
 pub fn is_rational(e: &Expr) -> bool {
     let mut stack = vec![e];
     while let Some(x) = stack.pop() {
         match x.kind() {
             Kind::Apply(f, _) if !f.row().rational => return false,
             Kind::Power(_, k) | Kind::HadamardPow(_, k) if !k.is_integer() => return false,
+            Kind::Pow(..) => return false,
             _ => {}
         }
         stack.extend(x.children());

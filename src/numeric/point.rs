@@ -6,7 +6,8 @@
 //! everywhere else it is deliberately non-symmetric, directions included,
 //! so that a transposed factor, `X^-T` for `X^-1`, or the symmetric
 //! formula for a general variable changes the value. Where the domain
-//! asks for it (a `log`, `sqrt`, `logdet` or a fractional power) entries
+//! asks for it (a `log`, `sqrt`, `logdet`, a fractional power or a
+//! power with a variable exponent) entries
 //! are positive and a square matrix is a positive diagonal plus positive
 //! noise: strictly diagonally dominant, so its determinant is positive,
 //! yet not symmetric. (Points for the simplifier's fingerprints keep the
@@ -72,6 +73,8 @@ fn needs_positive(x: &Expr) -> bool {
     match x.kind() {
         Kind::Apply(f, _) => f.row().domain == crate::builtins::Domain::Positive,
         Kind::Power(_, k) | Kind::HadamardPow(_, k) => !k.is_integer(),
+        // a^b with a variable exponent: the base must be positive
+        Kind::Pow(..) => true,
         _ => false,
     }
 }
@@ -125,6 +128,19 @@ impl Plan {
             unit: nodes.iter().any(|x| {
                 matches!(x.kind(), Kind::Apply(f, _) if f.row().domain == crate::builtins::Domain::Unit)
             }),
+        }
+    }
+}
+
+impl Plan {
+    /// When an attempt finds no value after `points` attempts, draws
+    /// small values from then on, as for `arcsin`: a derivative may need them
+    /// without naming the function that does (the gradient of
+    /// `sum(arcsin(A x))`, against which its Hessian is checked, holds
+    /// `sqrt(1 - (A x).^2)` but no `arcsin`).
+    pub(crate) fn shrink_after_misses(&mut self, attempts: usize, points: usize) {
+        if attempts > points {
+            self.unit = true;
         }
     }
 }

@@ -560,7 +560,7 @@ pub fn numeric_verdict(
     };
     let symmetric = info.symmetric;
     let letters = unit_letters(&[f, df], &info.shape);
-    let plan = Plan::new(ctx, &[f, df]);
+    let mut plan = Plan::new(ctx, &[f, df]);
     let split = Split::of(f, df);
     let mut rng = Rng::new(seed);
     let (mut passed, mut unsure, mut attempts) = (0, 0, 0);
@@ -598,7 +598,7 @@ pub fn numeric_verdict(
             }
         };
         match compare_at(f, df, split.as_ref(), &b, wrt, &h, 1.0) {
-            At::Undefined => {}
+            At::Undefined => plan.shrink_after_misses(attempts, points),
             At::Pass { error, estimate } => {
                 passed += 1;
                 if error >= worst.error {

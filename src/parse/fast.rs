@@ -421,18 +421,25 @@ impl Reader<'_> {
     /// `E_{ij}` written `E_ij`.
     fn ident(&mut self) -> Option<String> {
         let start = self.pos;
-        if self.eat("where") {
-            let keyword = self.no_ident_char();
-            self.pos = start;
-            if keyword {
-                return None;
-            }
-        }
         if self.func_name().is_some() {
             self.skip();
             let call = self.peek_byte() == Some(b'(');
             self.pos = start;
             if call {
+                return None;
+            }
+        }
+        self.name_text()
+    }
+
+    /// `name`: not the keyword; a letter, letters and digits, and an
+    /// optional subscript (`E_{ij}` written `E_ij`).
+    fn name_text(&mut self) -> Option<String> {
+        let start = self.pos;
+        if self.eat("where") {
+            let keyword = self.no_ident_char();
+            self.pos = start;
+            if keyword {
                 return None;
             }
         }
@@ -535,7 +542,7 @@ impl Reader<'_> {
         Err(Stop::Fail)
     }
 
-    /// `exponent = { signed_number | lparen ~ expr ~ rparen | "{" ~ expr ~ "}" }`,
+    /// `exponent = { signed_number | lparen ~ expr ~ rparen | "{" ~ expr ~ "}" | exp_name }`,
     /// built as `build_exponent` does.
     fn exponent(&mut self) -> Read<Ast> {
         let start = self.pos;
@@ -550,9 +557,24 @@ impl Reader<'_> {
         }
         self.pos = start;
         match self.bracketed("(", ")") {
-            Err(Stop::Fail) => self.bracketed("{", "}"),
-            done => done,
+            Err(Stop::Fail) => {}
+            done => return done,
         }
+        match self.bracketed("{", "}") {
+            Err(Stop::Fail) => {}
+            done => return done,
+        }
+        // exp_name = @{ name ~ !"(" }
+        if let Some(name) = self.name_text()
+            && self.peek_byte() != Some(b'(')
+        {
+            return Ok(Ast {
+                kind: AstKind::Ident(name),
+                span: Span::new(start, self.pos),
+            });
+        }
+        self.pos = start;
+        Err(Stop::Fail)
     }
 
     /// `where_clause = { where_kw ~ decl_list }`.

@@ -83,6 +83,9 @@ pub enum Op {
     Div(Id, Id),
     /// `a ** k`, elementwise.
     Pow(Id, BigRational),
+    /// `a ** b`, elementwise, for an exponent that is an array or a
+    /// scalar expression (either side broadcasts).
+    PowE(Id, Id),
     /// `a @ b`
     MatMul(Id, Id),
     /// The outer product of two vectors.
@@ -214,6 +217,7 @@ pub fn children(op: &Op) -> Vec<Id> {
         Op::OneHot(a, b)
         | Op::Mul(a, b)
         | Op::Div(a, b)
+        | Op::PowE(a, b)
         | Op::MatMul(a, b)
         | Op::Outer(a, b)
         | Op::RowScale(a, b)
@@ -843,6 +847,10 @@ impl Lower {
             | Kind::HadamardDiv(..) => self.elementwise(e),
             Kind::Kron(a, b) => self.kron(e, a, b, None),
             Kind::Apply(f, a) => self.apply(*f, a, &s),
+            Kind::Pow(a, b) => {
+                let (a, b) = (self.expr(a), self.expr(b));
+                self.op(Op::PowE(a, b), s)
+            }
         }
     }
 

@@ -90,6 +90,13 @@ impl Notation for Latex<'_> {
         let k = self.exponent(k);
         format!("{base}^{{\\circ {}}}", &k[1..k.len() - 1])
     }
+    fn general_power(&self, base: &str, exponent: &str, _: bool, elementwise: bool) -> String {
+        if elementwise {
+            format!("{base}^{{\\circ {exponent}}}")
+        } else {
+            format!("{base}^{{{exponent}}}")
+        }
+    }
     fn operator(&self, kind: &Kind) -> &'static str {
         match kind {
             Kind::Hadamard(..) => "\\odot",

@@ -310,6 +310,7 @@ impl<'a> Render<'a> {
                     _ => (format!("{} @ {}", r(*a, MUL), r(*b, POW)), MUL),
                 }
             }
+            Op::PowE(a, b) => (format!("{} ** {}", r(*a, ATOM), r(*b, ATOM)), POW),
             Op::MatMul(a, b) => (format!("{} @ {}", r(*a, MUL), r(*b, POW)), MUL),
             Op::Outer(a, b) => call(
                 &format!("{np}.outer"),

@@ -43,6 +43,21 @@ pub(crate) trait Notation {
     fn postfix(&self, base: &str, transpose: bool, inverse: bool) -> String;
     /// `base.^k`.
     fn hadamard_power(&self, base: &str, k: &BigRational) -> String;
+    /// The all-ones column (or with `row` its transpose) of the length
+    /// `size`, spelled with it: where nothing else fixes the length.
+    fn sized_ones(&self, size: &str, row: bool) -> String {
+        let _ = size;
+        let ones = self.leaf(&Kind::Ones);
+        if row {
+            self.postfix(&ones, true, false)
+        } else {
+            ones
+        }
+    }
+    /// `base^exponent` for an exponent that is an expression (`name`: it
+    /// is a variable's name, which needs no brackets), entry by entry
+    /// when `elementwise`.
+    fn general_power(&self, base: &str, exponent: &str, name: bool, elementwise: bool) -> String;
     /// The infix operator of a Hadamard product, quotient or Kronecker
     /// product.
     fn operator(&self, kind: &Kind) -> &'static str;
@@ -102,6 +117,21 @@ impl Notation for Text {
     }
     fn hadamard_power(&self, base: &str, k: &BigRational) -> String {
         format!("{base}.^{}", self.exponent(k))
+    }
+    fn sized_ones(&self, size: &str, row: bool) -> String {
+        if row {
+            format!("ones({size})^T")
+        } else {
+            format!("ones({size})")
+        }
+    }
+    fn general_power(&self, base: &str, exponent: &str, name: bool, elementwise: bool) -> String {
+        let op = if elementwise { ".^" } else { "^" };
+        if name {
+            format!("{base}{op}{exponent}")
+        } else {
+            format!("{base}{op}({exponent})")
+        }
     }
     fn operator(&self, kind: &Kind) -> &'static str {
         match kind {
@@ -168,6 +198,14 @@ impl Notation for Spelled<'_> {
     fn hadamard_power(&self, base: &str, k: &BigRational) -> String {
         self.inner.hadamard_power(base, k)
     }
+    fn sized_ones(&self, size: &str, row: bool) -> String {
+        self.inner.sized_ones(size, row)
+    }
+    fn general_power(&self, base: &str, exponent: &str, name: bool, elementwise: bool) -> String {
+        // a renamed variable (a pending differential `d(A X)`) may need brackets
+        let name = name && exponent.chars().all(|c| c.is_alphanumeric() || c == '_');
+        self.inner.general_power(base, exponent, name, elementwise)
+    }
     fn operator(&self, kind: &Kind) -> &'static str {
         self.inner.operator(kind)
     }
@@ -227,6 +265,26 @@ impl Printer<'_> {
                     self.print(&Expr::mul(&s, &Expr::ones(e.shape().clone())))
                 }
                 Kind::Sum(terms) => (join_signed(terms.iter().map(|t| self.signed_term(t))), SUM),
+                // `ones^T ones` of a length nothing else fixes (the
+                // length n of `x` in a gradient) would read back as 1:
+                // `ones(n)^T ones(n)` keeps it
+                Kind::Product(fs)
+                    if e.is_scalar() && fs.iter().all(|f| matches!(f.kind(), Kind::Ones)) =>
+                {
+                    let parts: Vec<String> = fs
+                        .iter()
+                        .map(|f| {
+                            let row = f.shape().rows.is_one();
+                            let len = if row {
+                                &f.shape().cols
+                            } else {
+                                &f.shape().rows
+                            };
+                            n.sized_ones(&size_text(len), row)
+                        })
+                        .collect();
+                    (n.join(&parts), PRODUCT)
+                }
                 Kind::Product(_) => {
                     let (neg, body, level) = self.product_body(e);
                     if neg {
@@ -271,6 +329,15 @@ impl Printer<'_> {
                     PRODUCT,
                 ),
                 Kind::Apply(f, a) => (n.apply(*f, &self.print(a).0), ATOM),
+                Kind::Pow(a, b) => (
+                    n.general_power(
+                        &self.operand(a, ATOM),
+                        &self.print(b).0,
+                        matches!(b.kind(), Kind::Var(_)),
+                        !e.is_scalar(),
+                    ),
+                    POWER,
+                ),
             }
         })
     }

@@ -143,6 +143,7 @@ impl Simplifier<'_> {
                     Expr::hadamard_div(&self.transpose(a), &self.transpose(b))
                 }
                 Kind::HadamardPow(a, k) => Expr::hadamard_pow(&self.transpose(a), k),
+                Kind::Pow(a, b) => Expr::pow(&self.transpose(a), &self.transpose(b)),
                 Kind::Kron(a, b) => Expr::kron(&self.transpose(a), &self.transpose(b)),
                 Kind::Apply(Func::Elem(f), a) => {
                     let t = self.transpose(a);
@@ -538,6 +539,7 @@ impl Simplifier<'_> {
                     single(self.hadamard_power(&n, k))
                 }
                 Kind::HadamardPow(a, k) => single(Expr::hadamard_pow(&self.normal(a), k)),
+                Kind::Pow(a, b) => single(Expr::pow(&self.normal(a), &self.normal(b))),
                 Kind::Apply(f @ (Func::Tr | Func::Sum | Func::Vec | Func::Diag), a) => {
                     let f = *f;
                     self.linear(a, move |s, m| {

@@ -29,6 +29,7 @@ fn calls(name: &str, signature: Signature) -> Vec<(String, &'static str)> {
         Signature::ScalarToVector => vec![(format!("x .* {name}(alpha)"), "alpha")],
         Signature::ScalarToMatrix => vec![(format!("X .* {name}(alpha)"), "alpha")],
         Signature::Sizes => vec![(format!("{name}(n, m) vec(X) where X: n x m"), "X")],
+        Signature::Size => vec![(format!("{name}(n)^T x where x: n"), "x")],
     }
 }
 

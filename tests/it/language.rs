@@ -204,6 +204,18 @@ fn ones_settles_to_a_size() {
     checked("y^T (x - vector(alpha))", "x", None);
     checked("tr(A^T (X .* matrix(alpha)))", "alpha", None);
     checked("x^T eye y", "x", None);
+    // a printed `ones^T ones` of x's length n says n: `ones(n)^T ones(n)`
+    // (a bare `ones^T ones` would read back as 1), and reads back so
+    let expr = "norm2(x - (sum(x)/nu) ones)^2";
+    let (code, text, err) = run(&["grad", expr, "--wrt", "x", "--where", "nu: scalar"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(text.contains("ones(n)^T ones(n)"), "{text}");
+    means(expr, "x", "nu: scalar", &text);
+    checked("ones(n)^T x + x^T ones(n) ones(n)^T x", "x", None);
+    assert_eq!(
+        run(&["simplify", "ones(n)^T ones(n)"]).1,
+        "ones(n)^T ones(n)"
+    );
 }
 
 #[test]
@@ -214,6 +226,12 @@ fn every_new_function_on_rectangular_shapes() {
         ("norm1(A x - b)", "x"),
         ("norm1(A x - b)", "A"),
         ("arcsin(A x)", "x"),
+        // Hessians too: points inside (-1, 1) though the gradient they
+        // are checked against holds no arcsin
+        ("sum(arcsin(A x))", "x"),
+        ("y^T arccos(A x + b)", "x"),
+        ("sum(asin(A X))", "X"),
+        ("y^T acos(A X B) ones", "X"),
         ("arccos(A X)", "X"),
         ("asin(A x) + acos(A x)", "A"),
         ("arctan(A X)", "X"),
@@ -255,6 +273,71 @@ fn printed_derivatives_with_the_commutation_matrix_read_back() {
             let (code, out, err) =
                 run(&["check", expr, "--wrt", wrt, "--where", decls, &flag, &text]);
             assert_eq!(code, Some(0), "{expr}: {text}\n{out}{err}");
+        }
+    }
+}
+
+/// Scalar powers with scalar exponents, and elementwise powers with array
+/// exponents (`a^b`, `alpha^(x^T x)`, `2^x`, `x^x`, `X .^ Y`): every
+/// derivative kind checked numerically on rectangular shapes, and every
+/// printed gradient, Hessian and Jacobian read back and checked as a claim.
+#[test]
+fn powers_with_variable_exponents() {
+    let scalars = "a: scalar, b: scalar";
+    assert_eq!(
+        run(&["grad", "a^b", "--wrt", "a", "--where", scalars]).1,
+        "b a^(b - 1)"
+    );
+    assert_eq!(
+        run(&["grad", "a^b", "--wrt", "b", "--where", scalars]).1,
+        "log(a) a^b"
+    );
+    assert_eq!(
+        run(&["grad", "alpha^(x^T x)", "--wrt", "x"]).1,
+        "2 log(alpha) alpha^(x^T x) x"
+    );
+    // `x` alone can only be a scalar here: read so, with a note
+    let (code, out, err) = run(&["grad", "x^x", "--wrt", "x"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("`x` is read as a scalar"), "{err}");
+    assert_eq!(out, "x x^(x - 1) + log(x) x^x");
+    // `x^Ty` is not `x^T y`, and says so
+    let (code, _, err) = run(&["grad", "x^Ty", "--wrt", "x"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("`x^T y`") && err.contains('^'), "{err}");
+
+    let decls = "A: 3 x 4, B: 3 x 4, X: 4 x 5, Y: 4 x 5, x: 4, y: 3, a: scalar, b: scalar";
+    let cases = [
+        ("a^b", "a"),
+        ("a^b", "b"),
+        ("alpha^(x^T x)", "x"),
+        ("2^a", "a"),
+        ("a^a", "a"),
+        ("(y^T A x)^(a x^T x)", "x"),
+        ("(y^T A x)^(a x^T x)", "A"),
+        ("sum(X .^ Y)", "X"),
+        ("sum(X .^ Y)", "Y"),
+        ("sum(2 .^ X)", "X"),
+        ("y^T (A .^ B) x", "A"),
+        ("y^T (A .^ B) x", "B"),
+        ("sum(X .^ (a x^T x))", "x"),
+        ("tr((X .^ Y) Y^T)", "X"),
+    ];
+    for (expr, wrt) in cases {
+        checked(expr, wrt, Some(decls));
+        // (a claim takes its sizes from the expression: named sizes here)
+        let decls = "a: scalar, b: scalar";
+        for kind in ["grad", "hessian", "jacobian"] {
+            let (code, text, err) = run(&[kind, expr, "--wrt", wrt, "--where", decls]);
+            if code != Some(0) {
+                assert!(err.contains("needs a scalar"), "{kind} {expr}: {err}");
+                continue;
+            }
+            let flag = format!("--{kind}");
+            let flag = if kind == "grad" { "--grad" } else { &flag };
+            let (code, out, err) =
+                run(&["check", expr, "--wrt", wrt, "--where", decls, flag, &text]);
+            assert_eq!(code, Some(0), "{kind} {expr}: {text}\n{out}{err}");
         }
     }
 }
