@@ -226,7 +226,15 @@ impl Printer<'_> {
                     let s = Expr::sum(terms.iter().filter(|t| t.is_scalar()).cloned());
                     self.print(&Expr::mul(&s, &Expr::ones(e.shape().clone())))
                 }
-                Kind::Sum(terms) => (join_signed(terms.iter().map(|t| self.signed_term(t))), SUM),
+                Kind::Sum(terms) => (
+                    join_signed(
+                        terms
+                            .iter()
+                            .enumerate()
+                            .map(|(i, t)| self.signed_term(t, i > 0)),
+                    ),
+                    SUM,
+                ),
                 Kind::Product(_) => {
                     let (neg, body, level) = self.product_body(e);
                     if neg {
@@ -312,8 +320,22 @@ impl Printer<'_> {
     }
 
     /// A sum term as (is negative, text of its absolute value).
-    fn signed_term(&self, t: &Expr) -> (bool, String) {
+    fn signed_term(&self, t: &Expr, later: bool) -> (bool, String) {
         match t.kind() {
+            // `a - B .* C`: a later term's sign binds looser than the
+            // product level, so a lone negated factor needs no parentheses
+            // (a leading `-` is unary minus, which binds tighter)
+            Kind::Product(fs)
+                if later
+                    && fs.len() == 2
+                    && fs[0].as_const().is_some_and(|c| *c == -BigRational::one())
+                    && matches!(
+                        fs[1].kind(),
+                        Kind::Hadamard(..) | Kind::HadamardDiv(..) | Kind::Kron(..)
+                    ) =>
+            {
+                (true, self.operand(&fs[1], PRODUCT))
+            }
             Kind::Product(_) => {
                 let (neg, body, _) = self.product_body(t);
                 (neg, body)
