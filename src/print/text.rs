@@ -60,6 +60,14 @@ pub(crate) trait Notation {
     fn join(&self, parts: &[String]) -> String {
         parts.join(" ")
     }
+    /// What comes between a result and the bindings of its named pieces.
+    fn where_word(&self) -> &'static str {
+        " where "
+    }
+    /// What comes between two bindings.
+    fn binding_separator(&self) -> &'static str {
+        ", "
+    }
 }
 
 /// Parseable text: `A X^T`, `tr(A)`, `B .* C`, `A ⊗ B`.
@@ -185,6 +193,12 @@ impl Notation for Spelled<'_> {
     }
     fn join(&self, parts: &[String]) -> String {
         self.inner.join(parts)
+    }
+    fn where_word(&self) -> &'static str {
+        self.inner.where_word()
+    }
+    fn binding_separator(&self) -> &'static str {
+        self.inner.binding_separator()
     }
 }
 

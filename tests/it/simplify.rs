@@ -463,7 +463,7 @@ fn softmax_is_recognised_and_predictions_group_as_residuals() {
             "hessian",
             "-y^T log(softmax(W x))",
             "x",
-            "sum(y) W^T diag(softmax(W x)) W - sum(y) W^T softmax(W x) softmax(W x)^T W",
+            "sum(y) W^T diag(p) W - sum(y) W^T p p^T W where p = softmax(W x)",
         ),
     ] {
         let s = Session::new();
