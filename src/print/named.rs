@@ -54,9 +54,22 @@ pub struct Named {
 /// `e` with names for its repeated pieces, or `None` when naming would
 /// not shorten it enough. `taken` says which names the input uses.
 pub fn name_repeats(e: &Expr, taken: &dyn Fn(&str) -> bool) -> Option<Named> {
-    if !within(e, MAX_NODES) {
+    let plain = Printer { n: &Text }.show(e).len();
+    named_shorter(e, plain, taken)
+}
+
+/// Shortest full text in which naming can save [`MIN_SAVING`] characters:
+/// a piece of length `L` met `k` times saves `(k - 1) L - k - 11`, which
+/// reaches 8 first at `k = 3`, `L = 11`.
+const MIN_TEXT: usize = 33;
+
+/// [`name_repeats`] for `e`, whose full text is `plain` characters long.
+fn named_shorter(e: &Expr, plain: usize, taken: &dyn Fn(&str) -> bool) -> Option<Named> {
+    if plain < MIN_TEXT || !within(e, MAX_NODES) {
         return None;
     }
+    let mut body = e.clone();
+    let first = best_piece(&body, true)?;
     let mut sizes = BTreeSet::new();
     collect_sizes(e, &mut sizes);
     let mut fresh = (0..)
@@ -65,10 +78,10 @@ pub fn name_repeats(e: &Expr, taken: &dyn Fn(&str) -> bool) -> Option<Named> {
             None => format!("p{}", i + 1 - NAMES.len()),
         })
         .filter(|n| !taken(n) && !taken(&format!("d{n}")) && !sizes.contains(n));
-    let mut body = e.clone();
     let mut bindings: Vec<(String, Expr)> = Vec::new();
+    let mut next = Some(first);
     while bindings.len() < MAX_NAMES {
-        let Some(piece) = best_piece(&body, bindings.is_empty()) else {
+        let Some(piece) = next.take().or_else(|| best_piece(&body, false)) else {
             break;
         };
         let name = fresh.next().expect("names never run out");
@@ -80,14 +93,10 @@ pub fn name_repeats(e: &Expr, taken: &dyn Fn(&str) -> bool) -> Option<Named> {
         }
         bindings.push((name, piece));
     }
-    if bindings.is_empty() {
-        return None;
-    }
     let named = Named {
         body,
         bindings: ordered(bindings),
     };
-    let plain = Printer { n: &Text }.show(e).len();
     (text(&named, &Text).len() + MIN_SAVING <= plain).then_some(named)
 }
 
@@ -119,9 +128,14 @@ pub fn of_answer(a: &Answer) -> Option<Named> {
 /// An answer's text: with names for its repeated pieces where it asks for
 /// them, else the full expression.
 pub fn answer_text(a: &Answer) -> String {
-    match of_answer(a) {
+    let plain = Printer { n: &Text }.show(&a.result);
+    if !a.name_repeats {
+        return plain;
+    }
+    let taken = |n: &str| a.context.vars.contains_key(n) || a.direction.as_deref() == Some(n);
+    match named_shorter(&a.result, plain.len(), &taken) {
         Some(n) => to_text(&n),
-        None => Printer { n: &Text }.show(&a.result),
+        None => plain,
     }
 }
 
