@@ -45,6 +45,8 @@ pub use parse::{parse_decls_fast, parse_decls_reference, parse_fast, parse_refer
 /// A string as a JSON string literal, escaped as every JSON output of
 /// matcalc escapes it (for shells that build their own JSON).
 pub use print::json::json_string;
+/// Names for repeated pieces of a result (`… where p = softmax(W x)`).
+pub use print::named::{Named, answer_text, name_repeats};
 pub use print::{
     IndexForm, Piece, expr_to_index, expr_to_latex, index_form, python_name, to_index, to_jax,
     to_json, to_latex, to_latex_rhs, to_numpy, to_text, value_to_jax, value_to_numpy,

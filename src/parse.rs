@@ -1,6 +1,8 @@
 //! Text → `Ast`: the pest grammar in `grammar/matcalc.pest`, a precedence
-//! climber over its flat operand/operator sequences, and parse errors in the
-//! user's words.
+//! climber over its flat operand/operator sequences, the bindings of a
+//! `where` clause (`p = softmax(W x)`) substituted as they are read (by
+//! [`resolve`], shared by both readers), and parse errors in the user's
+//! words.
 //!
 //! The grammar leaves precedence to this file (rather than to pest's
 //! `PrattParser`) because juxtaposition is an operator with no token: the
@@ -123,23 +125,249 @@ pub fn parse_reference(src: &str) -> Result<Parsed, Diagnostic> {
     let main = pairs.next().expect("main matched");
     unknown_call_comma(&main, src)?;
     let mut expr = None;
-    let mut decls = Vec::new();
+    let mut items = Vec::new();
     for p in main.into_inner() {
         match p.as_rule() {
             Rule::expr => expr = Some(build_expr(p, src)?),
             Rule::where_clause => {
                 for q in p.into_inner() {
-                    if q.as_rule() == Rule::decl_list {
-                        decls = build_decls(q);
+                    match q.as_rule() {
+                        Rule::decl => items.push(Item::Decl(build_decl(q))),
+                        Rule::binding => items.push(build_binding(q, src)?),
+                        _ => {}
                     }
                 }
             }
             _ => {}
         }
     }
-    Ok(Parsed {
-        expr: expr.expect("main holds an expr"),
-        decls,
+    resolve(expr.expect("main holds an expr"), items, src)
+}
+
+/// One item of a `where` clause as read.
+pub(crate) enum Item {
+    /// A declaration: `S: symmetric`.
+    Decl(Decl),
+    /// A binding: `p = softmax(W x)`.
+    Bind {
+        /// The bound name.
+        name: String,
+        /// Where the name is.
+        span: Span,
+        /// The expression it stands for.
+        expr: Ast,
+    },
+}
+
+fn build_binding(pair: Pair<Rule>, src: &str) -> Result<Item, Diagnostic> {
+    let mut name = None;
+    let mut expr = None;
+    for p in pair.into_inner() {
+        match p.as_rule() {
+            Rule::decl_name => name = Some((normalize_ident(p.as_str()), span_of(&p))),
+            Rule::expr => expr = Some(build_expr(p, src)?),
+            _ => {}
+        }
+    }
+    let (name, span) = name.expect("a binding has a name");
+    Ok(Item::Bind {
+        name,
+        span,
+        expr: expr.expect("a binding has an expression"),
+    })
+}
+
+/// Most nodes an expression may have once its bindings are substituted
+/// (bindings that use bindings can double the size per level).
+pub const MAX_BOUND_NODES: u64 = 1_000_000;
+
+/// The expression with the `where` clause's bindings substituted (each as
+/// a parenthesised group, spanning the name it replaces; its nodes keep
+/// their spans in the binding), and the declarations. Shared by both
+/// readers, so that they agree. A binding may use the names bound before
+/// it; it may not use its own name or a later one, bind a name twice,
+/// bind a declared name or a built-in's name.
+pub(crate) fn resolve(expr: Ast, items: Vec<Item>, src: &str) -> Result<Parsed, Diagnostic> {
+    let mut decls = Vec::new();
+    let mut binds: Vec<(String, Span, Ast)> = Vec::new();
+    for item in items {
+        match item {
+            Item::Decl(d) => decls.push(d),
+            Item::Bind { name, span, expr } => binds.push((name, span, expr)),
+        }
+    }
+    if binds.is_empty() {
+        return Ok(Parsed { expr, decls });
+    }
+    let refuse = |msg: String, span: Span, label: &str, help: &str| {
+        Err(Diagnostic::new(msg, src).label(span, label).help(help))
+    };
+    for (i, (name, span, _)) in binds.iter().enumerate() {
+        if Builtin::from_name(name).is_some() || matches!(name.as_str(), "I" | "eye" | "ones") {
+            return refuse(
+                format!("`{name}` is a built-in name and cannot be bound"),
+                *span,
+                "a built-in",
+                "bind another name, such as `p`",
+            );
+        }
+        if binds[..i].iter().any(|(n, _, _)| n == name) {
+            return refuse(
+                format!("`{name}` is bound twice"),
+                *span,
+                "bound again here",
+                "give each binding its own name",
+            );
+        }
+        if decls.iter().any(|d| d.names.iter().any(|(n, _)| n == name)) {
+            return refuse(
+                format!("`{name}` is both bound and declared"),
+                *span,
+                "bound here",
+                "a bound name takes the kind of its expression: drop its declaration",
+            );
+        }
+    }
+    let mut bound: Vec<(String, Ast, u64)> = Vec::new();
+    for (i, (name, _, mut e)) in binds.clone().into_iter().enumerate() {
+        substitute(&mut e, &bound);
+        if let Some((used, at)) = first_ident(&e, |n| binds[i..].iter().any(|(b, _, _)| b == n)) {
+            return refuse(
+                format!("the binding of `{name}` uses `{used}`, which is not bound before it"),
+                at,
+                "bound later or by this binding",
+                "a binding may use only the names bound before it",
+            );
+        }
+        let size = bound_size(&e, &bound);
+        bound.push((name, e, size));
+    }
+    let mut expr = expr;
+    if bound_size(&expr, &bound) > MAX_BOUND_NODES {
+        return refuse(
+            format!("the bindings expand the expression past {MAX_BOUND_NODES} nodes"),
+            expr.span,
+            "too large once expanded",
+            "differentiate a smaller expression",
+        );
+    }
+    substitute(&mut expr, &bound);
+    Ok(Parsed { expr, decls })
+}
+
+/// The first name that `pick` accepts in `e`, with its span.
+fn first_ident(e: &Ast, pick: impl Fn(&str) -> bool + Copy) -> Option<(String, Span)> {
+    let mut stack = vec![e];
+    while let Some(a) = stack.pop() {
+        if let AstKind::Ident(n) = &a.kind
+            && pick(n)
+        {
+            return Some((n.clone(), a.span));
+        }
+        push_children(a, &mut stack);
+    }
+    None
+}
+
+fn push_children<'a>(a: &'a Ast, stack: &mut Vec<&'a Ast>) {
+    match &a.kind {
+        AstKind::Number(_) | AstKind::Ident(_) => {}
+        AstKind::Call { args, .. } => stack.extend(args.iter().rev()),
+        AstKind::Neg(x) | AstKind::Group(x) => stack.push(x),
+        AstKind::Binary { lhs, rhs, .. } => {
+            stack.push(rhs);
+            stack.push(lhs);
+        }
+        AstKind::Postfix { op, arg, .. } => {
+            if let PostOp::Power(x) | PostOp::ElemPower(x) = op {
+                stack.push(x);
+            }
+            stack.push(arg);
+        }
+    }
+}
+
+/// The nodes of `e` once `bound`'s names (with their sizes) are
+/// substituted, saturating.
+fn bound_size(e: &Ast, bound: &[(String, Ast, u64)]) -> u64 {
+    let mut size = 0u64;
+    let mut stack = vec![e];
+    while let Some(a) = stack.pop() {
+        size = size.saturating_add(match &a.kind {
+            AstKind::Ident(n) => bound
+                .iter()
+                .find(|(b, _, _)| b == n)
+                .map_or(1, |(_, _, s)| s.saturating_add(1)),
+            _ => 1,
+        });
+        push_children(a, &mut stack);
+    }
+    size
+}
+
+/// Replaces every name of `bound` in `e` by its expression, in parentheses.
+fn substitute(e: &mut Ast, bound: &[(String, Ast, u64)]) {
+    crate::stack::grow(|| match &mut e.kind {
+        AstKind::Number(_) => {}
+        AstKind::Ident(n) => {
+            if let Some((_, b, _)) = bound.iter().find(|(name, _, _)| name == n) {
+                e.kind = AstKind::Group(Box::new(deep_clone(b)));
+            }
+        }
+        AstKind::Call { args, .. } => args.iter_mut().for_each(|a| substitute(a, bound)),
+        AstKind::Neg(x) | AstKind::Group(x) => substitute(x, bound),
+        AstKind::Binary { lhs, rhs, .. } => {
+            substitute(lhs, bound);
+            substitute(rhs, bound);
+        }
+        AstKind::Postfix { op, arg, .. } => {
+            if let PostOp::Power(x) | PostOp::ElemPower(x) = op {
+                substitute(x, bound);
+            }
+            substitute(arg, bound);
+        }
+    })
+}
+
+/// A clone that grows the stack as it goes (a long input is a deep tree).
+fn deep_clone(a: &Ast) -> Ast {
+    crate::stack::grow(|| {
+        let kind = match &a.kind {
+            AstKind::Number(n) => AstKind::Number(n.clone()),
+            AstKind::Ident(n) => AstKind::Ident(n.clone()),
+            AstKind::Call {
+                func,
+                name_span,
+                args,
+            } => AstKind::Call {
+                func: *func,
+                name_span: *name_span,
+                args: args.iter().map(deep_clone).collect(),
+            },
+            AstKind::Neg(x) => AstKind::Neg(Box::new(deep_clone(x))),
+            AstKind::Group(x) => AstKind::Group(Box::new(deep_clone(x))),
+            AstKind::Binary {
+                op,
+                op_span,
+                lhs,
+                rhs,
+            } => AstKind::Binary {
+                op: *op,
+                op_span: *op_span,
+                lhs: Box::new(deep_clone(lhs)),
+                rhs: Box::new(deep_clone(rhs)),
+            },
+            AstKind::Postfix { op, op_span, arg } => AstKind::Postfix {
+                op: match op {
+                    PostOp::Power(x) => PostOp::Power(Box::new(deep_clone(x))),
+                    PostOp::ElemPower(x) => PostOp::ElemPower(Box::new(deep_clone(x))),
+                    other => other.clone(),
+                },
+                op_span: *op_span,
+                arg: Box::new(deep_clone(arg)),
+            },
+        };
+        Ast { kind, span: a.span }
     })
 }
 
@@ -545,39 +773,40 @@ fn build_exponent(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
 }
 
 fn build_decls(pair: Pair<Rule>) -> Vec<Decl> {
-    let mut decls = Vec::new();
-    for d in pair.into_inner().filter(|p| p.as_rule() == Rule::decl) {
-        let span = span_of(&d);
-        let mut decl = Decl {
-            names: Vec::new(),
-            kinds: Vec::new(),
-            dims: Vec::new(),
-            span,
-        };
-        for p in d.into_inner() {
-            match p.as_rule() {
-                Rule::decl_name => decl.names.push((normalize_ident(p.as_str()), span_of(&p))),
-                Rule::decl_type => {
-                    for q in p.into_inner() {
-                        match q.as_rule() {
-                            Rule::kind_word => {
-                                decl.kinds.push((q.as_str().to_string(), span_of(&q)))
+    pair.into_inner()
+        .filter(|p| p.as_rule() == Rule::decl)
+        .map(build_decl)
+        .collect()
+}
+
+fn build_decl(d: Pair<Rule>) -> Decl {
+    let span = span_of(&d);
+    let mut decl = Decl {
+        names: Vec::new(),
+        kinds: Vec::new(),
+        dims: Vec::new(),
+        span,
+    };
+    for p in d.into_inner() {
+        match p.as_rule() {
+            Rule::decl_name => decl.names.push((normalize_ident(p.as_str()), span_of(&p))),
+            Rule::decl_type => {
+                for q in p.into_inner() {
+                    match q.as_rule() {
+                        Rule::kind_word => decl.kinds.push((q.as_str().to_string(), span_of(&q))),
+                        Rule::dims => {
+                            for r in q.into_inner().filter(|r| r.as_rule() == Rule::dim) {
+                                decl.dims.push((r.as_str().to_string(), span_of(&r)));
                             }
-                            Rule::dims => {
-                                for r in q.into_inner().filter(|r| r.as_rule() == Rule::dim) {
-                                    decl.dims.push((r.as_str().to_string(), span_of(&r)));
-                                }
-                            }
-                            _ => {}
                         }
+                        _ => {}
                     }
                 }
-                _ => {}
             }
+            _ => {}
         }
-        decls.push(decl);
     }
-    decls
+    decl
 }
 
 /// `E_{ij}` → `E_ij`.
@@ -751,6 +980,7 @@ fn describe(rules: &[Rule]) -> String {
             Rule::lparen => "`(`",
             Rule::comma => "`,`",
             Rule::colon => "`:`",
+            Rule::equals => "`=`",
             Rule::EOI => "the end of the input",
             Rule::where_clause | Rule::where_kw => "`where`",
             Rule::add
@@ -772,7 +1002,7 @@ fn describe(rules: &[Rule]) -> String {
                 "a kind (`symmetric`, `scalar`, `vector`, `matrix`) or a size such as `n x m`"
             }
             Rule::times => "`x`",
-            Rule::decl | Rule::decl_list => "a declaration such as `S: symmetric`",
+            Rule::decl | Rule::decl_list | Rule::binding => "a declaration such as `S: symmetric`",
             Rule::ident | Rule::decl_name if !operand_start => "a name",
             _ if operand_start => "an operand (a name, a number, a function or `(`)",
             _ => "something else",

@@ -69,8 +69,13 @@ pub struct Answer {
     pub raw: Expr,
     /// Limits the simplifier hit, in words (empty when none was).
     pub stopped: Vec<String>,
-    /// The result as text.
+    /// The result as text (with names for repeated pieces where
+    /// `name_repeats` asks for them).
     pub text: String,
+    /// Whether the text and LaTeX printers name repeated pieces
+    /// (`… where p = softmax(W x)`): the default and factored forms do,
+    /// `--expand` and `--raw` print the full expression.
+    pub name_repeats: bool,
 }
 
 impl Answer {

@@ -17,7 +17,9 @@
 //! elements, a repetition skips blanks before every item after the first,
 //! and a failed alternative or item puts the position back.
 
-use super::{MAX_LITERAL_DIGITS, MAX_POSTFIX, MAX_TEN_POWER, climb, normalize_ident, parse_number};
+use super::{
+    Item, MAX_LITERAL_DIGITS, MAX_POSTFIX, MAX_TEN_POWER, climb, normalize_ident, parse_number,
+};
 use crate::ast::{Ast, AstKind, BinOp, Builtin, Decl, Parsed, PostOp};
 use crate::span::Span;
 
@@ -171,8 +173,8 @@ impl Reader<'_> {
         self.skip();
         let expr = self.expr()?;
         self.skip();
-        let decls = match self.attempt(Self::where_clause) {
-            Ok(d) => d,
+        let items = match self.attempt(Self::where_clause) {
+            Ok(items) => items,
             Err(Stop::Fail) => Vec::new(),
             Err(Stop::Abort) => return Err(Stop::Abort),
         };
@@ -180,7 +182,8 @@ impl Reader<'_> {
         if !self.at_end() {
             return Err(Stop::Fail);
         }
-        Ok(Parsed { expr, decls })
+        // a binding the tree builder refuses is the grammar's to report
+        super::resolve(expr, items, self.src).map_err(|_| Stop::Abort)
     }
 
     /// `expr = { operand ~ (infix? ~ operand)* }`, with precedence resolved
@@ -577,14 +580,32 @@ impl Reader<'_> {
         Err(Stop::Fail)
     }
 
-    /// `where_clause = { where_kw ~ decl_list }`.
-    fn where_clause(&mut self) -> Read<Vec<Decl>> {
+    /// `where_clause = { where_kw ~ where_item ~ (comma ~ where_item)* }`.
+    fn where_clause(&mut self) -> Read<Vec<Item>> {
         self.expect("where")?;
         if !self.no_ident_char() {
             return Err(Stop::Fail);
         }
         self.skip();
-        self.decl_list()
+        self.comma_list(Self::where_item)
+    }
+
+    /// `where_item = _{ binding | decl }`.
+    fn where_item(&mut self) -> Read<Item> {
+        match self.attempt(Self::binding) {
+            Err(Stop::Fail) => Ok(Item::Decl(self.decl()?)),
+            done => done,
+        }
+    }
+
+    /// `binding = { decl_name ~ equals ~ expr }`.
+    fn binding(&mut self) -> Read<Item> {
+        let (name, span) = self.name()?;
+        self.skip();
+        self.expect("=")?;
+        self.skip();
+        let expr = self.expr()?;
+        Ok(Item::Bind { name, span, expr })
     }
 
     /// `decl_list = { decl ~ (comma ~ decl)* }`.

@@ -10,9 +10,14 @@
 //! ```
 //! Written by hand: the object is flat and its values are strings, so a
 //! serialiser dependency would buy nothing.
+//!
+//! The `text`, `latex` and `equation` fields hold the full expression,
+//! never names for repeated pieces (`… where p = …`, see
+//! `crate::print::named`): a tool reads one self-contained expression.
 
 use crate::calculus::derivative::{Answer, Wrt};
-use crate::print::latex::{to_latex, to_latex_rhs};
+use crate::print::latex::{lhs, to_latex_full};
+use crate::print::text::to_text;
 
 /// A JSON string literal.
 pub fn json_string(s: &str) -> String {
@@ -45,9 +50,12 @@ pub fn to_json(a: &Answer, input: &str) -> String {
         ("input", json_string(input)),
         ("variable", json_string(&variable)),
         ("kind", json_string(a.kind.name())),
-        ("text", json_string(&a.text)),
-        ("latex", json_string(&to_latex_rhs(a))),
-        ("equation", json_string(&to_latex(a))),
+        ("text", json_string(&to_text(&a.result))),
+        ("latex", json_string(&to_latex_full(a))),
+        (
+            "equation",
+            json_string(&format!("{} = {}", lhs(a), to_latex_full(a))),
+        ),
         (
             "shape",
             format!(

@@ -120,6 +120,12 @@ impl Notation for Latex<'_> {
             POSTFIX,
         )
     }
+    fn where_word(&self) -> &'static str {
+        " \\quad \\text{where } "
+    }
+    fn binding_separator(&self) -> &'static str {
+        ",\\; "
+    }
 }
 
 /// Lower-case Greek letters in Unicode order from α (U+03B1) to ω; final
@@ -275,8 +281,20 @@ pub fn to_latex(a: &Answer) -> String {
     format!("{} = {}", lhs(a), to_latex_rhs(a))
 }
 
-/// The right-hand side alone (`--rhs`).
+/// The right-hand side alone (`--rhs`), with names for repeated pieces
+/// where the answer asks for them (`crate::print::named`).
 pub fn to_latex_rhs(a: &Answer) -> String {
+    let ctx = a.direction_context();
+    let latex = Latex::new(&ctx);
+    match crate::print::named::of_answer(a) {
+        Some(n) => crate::print::named::text(&n, &latex),
+        None => latex.show(&a.result),
+    }
+}
+
+/// The right-hand side with the full expression, never with names (for
+/// JSON).
+pub fn to_latex_full(a: &Answer) -> String {
     Latex::new(&a.direction_context()).show(&a.result)
 }
 

@@ -5,6 +5,7 @@ pub mod index;
 pub mod jax;
 pub mod json;
 pub mod latex;
+pub mod named;
 pub mod numpy;
 pub mod python;
 pub mod text;

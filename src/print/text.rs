@@ -75,6 +75,14 @@ pub(crate) trait Notation {
     fn join(&self, parts: &[String]) -> String {
         parts.join(" ")
     }
+    /// What comes between a result and the bindings of its named pieces.
+    fn where_word(&self) -> &'static str {
+        " where "
+    }
+    /// What comes between two bindings.
+    fn binding_separator(&self) -> &'static str {
+        ", "
+    }
 }
 
 /// Parseable text: `A X^T`, `tr(A)`, `B .* C`, `A ⊗ B`.
@@ -224,6 +232,12 @@ impl Notation for Spelled<'_> {
     fn join(&self, parts: &[String]) -> String {
         self.inner.join(parts)
     }
+    fn where_word(&self) -> &'static str {
+        self.inner.where_word()
+    }
+    fn binding_separator(&self) -> &'static str {
+        self.inner.binding_separator()
+    }
 }
 
 /// Prints an expression as parseable text.
@@ -264,7 +278,15 @@ impl Printer<'_> {
                     let s = Expr::sum(terms.iter().filter(|t| t.is_scalar()).cloned());
                     self.print(&Expr::mul(&s, &Expr::ones(e.shape().clone())))
                 }
-                Kind::Sum(terms) => (join_signed(terms.iter().map(|t| self.signed_term(t))), SUM),
+                Kind::Sum(terms) => (
+                    join_signed(
+                        terms
+                            .iter()
+                            .enumerate()
+                            .map(|(i, t)| self.signed_term(t, i > 0)),
+                    ),
+                    SUM,
+                ),
                 // `ones^T ones` of a length nothing else fixes (the
                 // length n of `x` in a gradient) would read back as 1:
                 // `ones(n)^T ones(n)` keeps it
@@ -379,8 +401,22 @@ impl Printer<'_> {
     }
 
     /// A sum term as (is negative, text of its absolute value).
-    fn signed_term(&self, t: &Expr) -> (bool, String) {
+    fn signed_term(&self, t: &Expr, later: bool) -> (bool, String) {
         match t.kind() {
+            // `a - B .* C`: a later term's sign binds looser than the
+            // product level, so a lone negated factor needs no parentheses
+            // (a leading `-` is unary minus, which binds tighter)
+            Kind::Product(fs)
+                if later
+                    && fs.len() == 2
+                    && fs[0].as_const().is_some_and(|c| *c == -BigRational::one())
+                    && matches!(
+                        fs[1].kind(),
+                        Kind::Hadamard(..) | Kind::HadamardDiv(..) | Kind::Kron(..)
+                    ) =>
+            {
+                (true, self.operand(&fs[1], PRODUCT))
+            }
             Kind::Product(_) => {
                 let (neg, body, _) = self.product_body(t);
                 (neg, body)

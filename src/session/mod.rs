@@ -6,7 +6,6 @@ use crate::calculus::differential;
 use crate::expr::Expr;
 use crate::lower::{Context, Lowered, VarKind, lower};
 use crate::parse::parse;
-use crate::print::to_text;
 use crate::simplify::{Form, Simplified, simplify, simplify_from};
 use crate::span::{Detail, Diagnostic, Origin, Phase, Span};
 
@@ -190,7 +189,11 @@ impl Session {
         }
         let mut own = extra.map(declared_names).unwrap_or_default();
         if let Some(at) = where_at(expr) {
-            own.extend(declared_names(&expr[at + "where".len()..]));
+            // the clause may bind names too (`p = A x`): read it whole
+            match parse(expr) {
+                Ok(p) => own.extend(p.decls.into_iter().flat_map(|d| d.names).map(|(n, _)| n)),
+                Err(_) => own.extend(declared_names(&expr[at + "where".len()..])),
+            }
         }
         let mut decls: Vec<String> = self
             .declarations
@@ -416,12 +419,11 @@ fn diff_lowered(
         None => (result.clone(), Vec::new()),
     };
     printable(&simplified)?;
-    let text = to_text(&simplified);
     let kind = match wrt {
         Wrt::Var(_) => Derivative::Differential,
         Wrt::Entry { .. } => Derivative::Entrywise,
     };
-    Ok(Answer {
+    let mut answer = Answer {
         kind,
         function: lowered.expr,
         context: lowered.context,
@@ -430,8 +432,11 @@ fn diff_lowered(
         result: simplified,
         raw: result,
         stopped,
-        text,
-    })
+        text: String::new(),
+        name_repeats: matches!(form, Some(Form::Default | Form::Factored)),
+    };
+    answer.text = crate::print::named::answer_text(&answer);
+    Ok(answer)
 }
 
 impl Session {

@@ -6,7 +6,7 @@ use super::{Answer, Derivative, Session, Wrt, resolve_wrt};
 use crate::calculus::{differential, extract};
 use crate::expr::Expr;
 use crate::lower::{Context, Lowered};
-use crate::print::to_text;
+use crate::print::named::answer_text;
 use crate::rat;
 use crate::simplify::{Form, simplify, simplify_from};
 use crate::span::{Detail, Diagnostic, Phase, Span};
@@ -191,9 +191,10 @@ impl Setup {
             None => (raw.clone(), Vec::new()),
         };
         super::printable(&result)?;
-        Ok(Answer {
+        let mut answer = Answer {
             kind,
-            text: to_text(&result),
+            text: String::new(),
+            name_repeats: matches!(form, Some(Form::Default | Form::Factored)),
             function: self.lowered.expr,
             context: self.lowered.context,
             wrt: Wrt::Var(self.var),
@@ -201,7 +202,9 @@ impl Setup {
             result,
             raw,
             stopped,
-        })
+        };
+        answer.text = answer_text(&answer);
+        Ok(answer)
     }
 
     /// The differential of `f`, or a diagnostic when it is too large.

@@ -6,8 +6,9 @@
 //! (`a ./ b` is `a .* b.^-1`). Equal bases with exponents of opposite signs
 //! cancel only where the base is known to be nonzero — by
 //! [`Simplifier::positive`], an analysis of the expression (exp, sigmoid,
-//! softplus and `1 - sigmoid` are positive, and so are sums and Hadamard
-//! products of positives and positive constants), never by assumption.
+//! softplus, softmax and `1 - sigmoid` are positive, and so are sums and
+//! Hadamard products of positives and positive constants), never by
+//! assumption.
 //! `(1 + exp(v)).^-1` is `sigmoid(-v)`, and `exp(u) .* sigmoid(-u)` is
 //! `sigmoid(u)`.
 //!
@@ -85,6 +86,7 @@ impl Simplifier<'_> {
             Kind::Const(c) => c.is_positive(),
             Kind::Ones => true,
             Kind::Apply(Func::Elem(ElemFn::Exp | ElemFn::Sigmoid | ElemFn::Softplus), _) => true,
+            Kind::Apply(Func::Softmax, _) => true,
             Kind::Hadamard(a, b) | Kind::HadamardDiv(a, b) => self.positive(a) && self.positive(b),
             Kind::HadamardPow(a, _) => self.positive(a),
             Kind::Power(a, _) if e.is_scalar() => self.positive(a),
@@ -372,5 +374,108 @@ impl Simplifier<'_> {
         } else {
             e.clone()
         }
+    }
+}
+
+/// Whether `e` has an `exp` anywhere: only then can it divide `exp(z)`
+/// by `sum(exp(z))`.
+fn has_exponential(e: &Expr) -> bool {
+    let mut stack = vec![e];
+    while let Some(x) = stack.pop() {
+        if matches!(x.kind(), Kind::Apply(Func::Elem(ElemFn::Exp), _)) {
+            return true;
+        }
+        stack.extend(x.children());
+    }
+    false
+}
+
+impl Simplifier<'_> {
+    /// `exp(z) / sum(exp(z))` written `softmax(z)` (the law
+    /// `elementwise-softmax-of`, for a vector `z`) wherever a product
+    /// divides `exp(z)`, its transpose or a Hadamard product with it by
+    /// `sum(exp(z))`. A last pass over the finished form, so that the
+    /// exponentials cancel and merge among themselves first.
+    pub(crate) fn softmax_written(&self, e: &Expr) -> Expr {
+        if !has_exponential(e) {
+            return e.clone();
+        }
+        let mut memo = crate::hash::FxHashMap::default();
+        self.softmax_in(e, &mut memo)
+    }
+
+    fn softmax_in(&self, e: &Expr, memo: &mut crate::hash::FxHashMap<Expr, Expr>) -> Expr {
+        crate::stack::grow(|| {
+            if let Some(done) = memo.get(e) {
+                return done.clone();
+            }
+            let kids: Vec<Expr> = e
+                .children()
+                .into_iter()
+                .map(|c| self.softmax_in(c, memo))
+                .collect();
+            let changed = kids.iter().zip(e.children()).any(|(a, b)| a != b);
+            let mut out = if changed { e.rebuild(kids) } else { e.clone() };
+            while let Some(s) = self.softmax_product(&out) {
+                out = s;
+            }
+            memo.insert(e.clone(), out.clone());
+            out
+        })
+    }
+
+    /// One `exp(z) / sum(exp(z))` of a product written `softmax(z)`.
+    fn softmax_product(&self, p: &Expr) -> Option<Expr> {
+        if !matches!(p.kind(), Kind::Product(_)) {
+            return None;
+        }
+        let (c, scalars, chain) = p.split_product();
+        for (i, s) in scalars.iter().enumerate() {
+            let Kind::Power(base, k) = s.kind() else {
+                continue;
+            };
+            let (Kind::Apply(Func::Sum, ex), true) = (base.kind(), *k == -BigRational::one())
+            else {
+                continue;
+            };
+            let Kind::Apply(Func::Elem(ElemFn::Exp), z) = ex.kind() else {
+                continue;
+            };
+            if !z.shape().is_vector() {
+                continue;
+            }
+            let sm = Expr::apply(Func::Softmax, z);
+            let swap = |f: &Expr| -> Option<Expr> {
+                if f == ex {
+                    return Some(sm.clone());
+                }
+                match f.kind() {
+                    Kind::Transpose(a) if a == ex => Some(Expr::transpose(&sm)),
+                    Kind::Hadamard(a, b) if a == ex => Some(Expr::hadamard(&sm, b)),
+                    Kind::Hadamard(a, b) if b == ex => Some(Expr::hadamard(a, &sm)),
+                    _ => None,
+                }
+            };
+            for (j, f) in chain.iter().enumerate() {
+                let Some(g) = swap(f) else { continue };
+                self.fire("elementwise-softmax-of");
+                let mut fs = vec![Expr::constant(c)];
+                fs.extend(
+                    scalars
+                        .iter()
+                        .enumerate()
+                        .filter(|&(x, _)| x != i)
+                        .map(|(_, s)| s.clone()),
+                );
+                fs.extend(
+                    chain
+                        .iter()
+                        .enumerate()
+                        .map(|(x, f)| if x == j { g.clone() } else { f.clone() }),
+                );
+                return Some(Expr::product(fs));
+            }
+        }
+        None
     }
 }

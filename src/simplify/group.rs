@@ -220,14 +220,25 @@ impl Simplifier<'_> {
         !t.chain.is_empty() && self.is_piece(&chain)
     }
 
-    /// Whether a monomial is a piece of the input, or a constant.
+    /// Whether a monomial is a piece of the input, a constant, or an
+    /// elementwise function (or softmax, or a Hadamard product or
+    /// quotient) of pieces: the prediction of a residual such as
+    /// `sigmoid(X w) - y` or `ones - X ./ (W H)`, which the input may have
+    /// written only through its antiderivative (`softplus(X w)`).
     fn is_piece(&mut self, m: &Expr) -> bool {
-        m.is_one()
-            || matches!(
-                m.kind(),
-                crate::expr::Kind::Ones | crate::expr::Kind::Identity
-            )
-            || self.pieces().contains(m)
+        use crate::expr::{Func, Kind};
+        crate::stack::grow(|| {
+            m.is_one()
+                || matches!(m.kind(), Kind::Ones | Kind::Identity)
+                || self.pieces().contains(m)
+                || match m.kind() {
+                    Kind::Apply(Func::Elem(_) | Func::Softmax, a) => self.is_piece(a),
+                    Kind::Hadamard(a, b) | Kind::HadamardDiv(a, b) => {
+                        self.is_piece(a) && self.is_piece(b)
+                    }
+                    _ => false,
+                }
+        })
     }
 
     /// Groups terms greedily; the result has as many terms or fewer.

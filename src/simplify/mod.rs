@@ -191,6 +191,7 @@ fn simplify_bounded(
         Form::Expanded => normal,
         Form::Factored => s.factor(&normal),
     };
+    let expr = s.softmax_written(&expr);
     Simplified {
         expr,
         stopped: s.notes,
@@ -265,9 +266,11 @@ pub fn simplify_traced(
             f
         }
     };
+    let written = s.softmax_written(&out);
+    step(&mut s, &out, &written);
     (
         Simplified {
-            expr: out,
+            expr: written,
             stopped: s.notes,
         },
         trace,

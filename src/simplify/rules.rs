@@ -241,9 +241,6 @@ const fn canon(
 /// The canonicaliser's laws. The tests check each one numerically on its
 /// witness (both sides agree at random points, on rectangular shapes) and
 /// check that the default form of its left side is its right side.
-///
-/// Softmax is a builtin now; its law `exp(z) / sum(exp(z)) = softmax(z)`
-/// (positive: softmax) is still to be added here as one row.
 #[rustfmt::skip]
 pub const CANON: &[CanonLaw] = &[
     canon("elementwise-cancel",            "sigmoid(a) .* (b ./ sigmoid(a))", "b",               "the cancelled base is known positive (exp, sigmoid, softplus, 1 - sigmoid, sums and products of positives)", "a: 3 x 4, b: 3 x 4"),
@@ -254,6 +251,7 @@ pub const CANON: &[CanonLaw] = &[
     canon("elementwise-log-exp",           "log(exp(a))",                     "a",               "always",                                 "a: 3 x 4"),
     canon("elementwise-exp-log",           "exp(log(sigmoid(a)))",            "sigmoid(a)",      "the argument of log is known positive",  "a: 3 x 4"),
     canon("elementwise-softplus-of",       "log(1 + exp(a))",                 "softplus(a)",     "always",                                 "a: 3 x 4"),
+    canon("elementwise-softmax-of",        "exp(z) / sum(exp(z))",            "softmax(z)",      "z is a vector",                          "z: 4"),
     canon("elementwise-transpose",         "exp(x^T W^T)",                    "exp(W x)^T",      "the argument has fewer transposes",      "x: 4, W: 3 x 4"),
     canon("elementwise-distribute",        "(1 - sigmoid(a)) .* b + sigmoid(a) .* b", "b",       "distributing makes terms cancel or merge", "a: 3 x 4, b: 3 x 4"),
     canon("diag-product",                  "diag(a) diag(b)",                 "diag(a .* b)",    "a and b are vectors",                    "a: 4, b: 4"),

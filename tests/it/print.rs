@@ -281,6 +281,8 @@ struct RoundTrips {
     /// A constant whose size comes from where it is used (`ones`, `I / c`),
     /// re-read on its own with a free size.
     free_size: usize,
+    /// Printed with names for repeated pieces (`… where p = …`).
+    named: usize,
 }
 
 /// `text` with the arguments of every `commutation(…)` dropped.
@@ -318,16 +320,20 @@ fn derivative_round_trip(seed: u64, seen: &mut RoundTrips) {
         return;
     };
     let entry = if var == "X" { "X_ij" } else { "x_i" };
-    let form = Some(matcalc::Form::Expanded);
     let mut answers = Vec::new();
     answers.extend(s.diff(&text, var, None, decls).ok());
     answers.extend(s.diff(&text, entry, None, decls).ok());
-    answers.extend(s.jacobian(&text, var, decls, form).ok());
-    if e.shape().is_scalar() {
-        answers.extend(s.grad(&text, var, decls, form).ok());
-        answers.extend(s.hessian(&text, var, decls, form).ok());
+    // the expanded form prints the full expression, the default and
+    // factored forms may name repeated pieces
+    for form in [matcalc::Form::Expanded, matcalc::Form::Default] {
+        answers.extend(s.jacobian(&text, var, decls, Some(form)).ok());
+        if e.shape().is_scalar() {
+            answers.extend(s.grad(&text, var, decls, Some(form)).ok());
+            answers.extend(s.hessian(&text, var, decls, Some(form)).ok());
+        }
     }
     for a in answers {
+        seen.named += usize::from(a.text.contains(" where "));
         let printed = &a.text;
         let kind = a.kind.name();
         let again = match s.lower(printed, decls) {
@@ -349,10 +355,20 @@ fn derivative_round_trip(seed: u64, seen: &mut RoundTrips) {
             .values()
             .all(|v| v.kind == matcalc::VarKind::Scalar)
             || (again.expr.shape().is_scalar() && !a.result.shape().is_scalar());
-        let reprinted = to_text(&again.expr);
+        // printed again as the answer prints it: with the same names for
+        // the same repeated pieces
+        let reprinted = matcalc::answer_text(&matcalc::Answer {
+            result: again.expr.clone(),
+            ..a.clone()
+        });
         if &reprinted == printed {
             seen.same_text += 1;
-        } else if without_sizes(&reprinted) == without_sizes(printed) {
+        } else if without_sizes(&reprinted) == without_sizes(printed)
+            || to_text(&again.expr) == to_text(&a.result)
+        {
+            // (a piece whose size nothing fixes, such as `e_i` in
+            // `e_i^T (e_i .* e_i)`, reads back with a size of its own, so
+            // its occurrences are no longer the same piece to name)
             seen.renamed_sizes += 1;
         } else if free {
             seen.free_size += 1;
@@ -389,4 +405,58 @@ fn printed_derivatives_of_every_kind_parse_back_to_the_same_value() {
     }
     println!("derivative round trips: {seen:?}");
     assert!(seen.judged >= 500, "too few judged: {seen:?}");
+    assert!(seen.named >= 10, "too few named: {seen:?}");
+}
+
+/// A result that repeats a large piece names it, in text and LaTeX; the
+/// text reads back (bindings substituted) to the same expression, which
+/// prints with the same names again; `--expand` and JSON print the full
+/// expression. Each derivative is checked numerically.
+#[test]
+fn repeated_pieces_are_named_and_read_back() {
+    let decls = Some("W: 4 x 3");
+    for (expr, wrt, want) in [
+        (
+            "logsumexp(W x)",
+            "x",
+            "W^T diag(p) W - W^T p p^T W where p = softmax(W x)",
+        ),
+        (
+            "-y^T log(softmax(W x))",
+            "x",
+            "sum(y) W^T diag(p) W - sum(y) W^T p p^T W where p = softmax(W x)",
+        ),
+        // a name the input uses is not taken
+        (
+            "logsumexp(W p) + q^T p",
+            "p",
+            "W^T diag(s) W - W^T s s^T W where s = softmax(W p)",
+        ),
+    ] {
+        let s = Session::new();
+        let a = s
+            .hessian(expr, wrt, decls, Some(matcalc::Form::Default))
+            .expect("differentiates");
+        assert_eq!(a.text, want, "hessian {expr}");
+        crate::common::checked(expr, wrt, decls);
+        let again = s.lower(&a.text, decls).expect("reads back");
+        assert_eq!(
+            to_text(&again.expr),
+            to_text(&a.result),
+            "{want} reads back to the same expression"
+        );
+        let reprinted = matcalc::answer_text(&matcalc::Answer {
+            result: again.expr,
+            ..a.clone()
+        });
+        assert_eq!(reprinted, a.text);
+        let latex = matcalc::to_latex_rhs(&a);
+        assert!(latex.contains("\\quad \\text{where } "), "{latex}");
+        let json = matcalc::to_json(&a, expr);
+        assert!(!json.contains("where"), "{json}");
+        let expanded = s
+            .hessian(expr, wrt, decls, Some(matcalc::Form::Expanded))
+            .expect("differentiates");
+        assert!(!expanded.text.contains("where"), "{}", expanded.text);
+    }
 }

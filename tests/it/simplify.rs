@@ -419,3 +419,73 @@ fn every_canonicaliser_law_holds_on_its_witness_and_fires() {
         );
     }
 }
+
+/// `exp(z) / sum(exp(z))` is written `softmax(z)`, and a residual whose
+/// prediction the input wrote only through its antiderivative
+/// (`softplus(X w)`, `logsumexp(W x)`) is grouped as the textbook groups
+/// it. Each derivative is checked numerically on rectangular shapes.
+#[test]
+fn softmax_is_recognised_and_predictions_group_as_residuals() {
+    let decls = Some("X: 5 x 3, W: 4 x 3");
+    for (cmd, expr, wrt, want) in [
+        ("grad", "log(sum(exp(x)))", "x", "softmax(x)"),
+        (
+            "grad",
+            "logsumexp(W x) - y^T W x",
+            "W",
+            "(softmax(W x) - y) x^T",
+        ),
+        (
+            "grad",
+            "-y^T log(softmax(W x))",
+            "W",
+            "(sum(y) softmax(W x) - y) x^T",
+        ),
+        (
+            "grad",
+            "-y^T log(exp(W x) / sum(exp(W x)))",
+            "W",
+            "(sum(y) softmax(W x) - y) x^T",
+        ),
+        (
+            "grad",
+            "sum(softplus(X w) - y .* (X w))",
+            "w",
+            "X^T (sigmoid(X w) - y)",
+        ),
+        (
+            "hessian",
+            "logsumexp(x)",
+            "x",
+            "diag(softmax(x)) - softmax(x) softmax(x)^T",
+        ),
+        (
+            "hessian",
+            "-y^T log(softmax(W x))",
+            "x",
+            "sum(y) W^T diag(p) W - sum(y) W^T p p^T W where p = softmax(W x)",
+        ),
+    ] {
+        let s = Session::new();
+        let a = match cmd {
+            "grad" => s.grad(expr, wrt, decls, Some(Form::Default)),
+            _ => s.hessian(expr, wrt, decls, Some(Form::Default)),
+        }
+        .unwrap_or_else(|d| panic!("{expr}: {}", d.render()));
+        assert_eq!(a.text, want, "{cmd} {expr} --wrt {wrt}");
+        crate::common::checked(expr, wrt, decls);
+    }
+    for (input, want) in [
+        ("exp(z) / sum(exp(z))", "softmax(z)"),
+        ("exp(z) ./ sum(exp(z))", "softmax(z)"),
+        ("exp(z) * (1/sum(exp(z)))", "softmax(z)"),
+        ("exp(z)^T / sum(exp(z))", "softmax(z)^T"),
+        ("A exp(z) / sum(exp(z))", "A softmax(z)"),
+        // a matrix has no softmax
+        ("exp(Z) / sum(exp(Z))", "exp(Z) / sum(exp(Z))"),
+    ] {
+        let l = Session::new().lower(input, None).expect("parses");
+        let out = simplify(&l.expr, &l.context, Form::Default).expr;
+        assert_eq!(to_text(&out), want, "simplify {input}");
+    }
+}
