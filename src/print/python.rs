@@ -148,6 +148,9 @@ struct Render<'a> {
     uses: Vec<usize>,
     /// The temporary's name of each named node.
     names: Vec<Option<String>>,
+    /// JAX: the LU factorisation shared by the solves with one matrix
+    /// (`A` and `A^T` alike), by the matrix's node.
+    lu: std::collections::HashMap<Id, String>,
 }
 
 impl<'a> Render<'a> {
@@ -158,6 +161,7 @@ impl<'a> Render<'a> {
             p,
             uses,
             names: vec![None; p.nodes.len()],
+            lu: Default::default(),
         };
         let mut k = 0;
         for id in 0..p.nodes.len() {
@@ -171,7 +175,37 @@ impl<'a> Render<'a> {
                 r.names[id] = Some(format!("_t{k}"));
             }
         }
+        if d == Dialect::Jax {
+            // two or more solves with one matrix (or its transpose) share
+            // one factorisation
+            let mut count: std::collections::HashMap<Id, usize> = Default::default();
+            for id in 0..p.nodes.len() {
+                if r.uses[id] > 0
+                    && let Op::Solve(a, _) = &p.nodes[id].op
+                {
+                    *count.entry(r.solve_base(*a).0).or_insert(0) += 1;
+                }
+            }
+            let mut bases: Vec<Id> = count
+                .into_iter()
+                .filter(|(_, c)| *c >= 2)
+                .map(|(b, _)| b)
+                .collect();
+            bases.sort_unstable();
+            for (k, b) in bases.into_iter().enumerate() {
+                r.lu.insert(b, format!("_lu{}", k + 1));
+            }
+        }
         r
+    }
+
+    /// The matrix a solve factorises, and whether the solve is with its
+    /// transpose.
+    fn solve_base(&self, a: Id) -> (Id, bool) {
+        match &self.p.nodes[a].op {
+            Op::T(m) if self.names[a].is_none() => (*m, true),
+            _ => (a, false),
+        }
     }
 
     /// Cheaper to recompute than to name.
@@ -193,14 +227,21 @@ impl<'a> Render<'a> {
     fn statements(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (id, n) in self.p.nodes.iter().enumerate() {
-            let Some(name) = &self.names[id] else {
-                continue;
-            };
-            let code = match &n.op {
-                Op::Size(_, p, axis) => format!("{p}.shape[{axis}]"),
-                _ => self.code(id).0,
-            };
-            out.push(format!("{name} = {code}"));
+            if let Some(name) = &self.names[id] {
+                let code = match &n.op {
+                    Op::Size(_, p, axis) => format!("{p}.shape[{axis}]"),
+                    _ => self.code(id).0,
+                };
+                out.push(format!("{name} = {code}"));
+            }
+            // a shared factorisation right after its matrix, before any
+            // solve that uses it (children come before parents)
+            if let Some(lu) = self.lu.get(&id) {
+                out.push(format!(
+                    "{lu} = jax.scipy.linalg.lu_factor({})",
+                    self.render(id, 0)
+                ));
+            }
         }
         out
     }
@@ -354,6 +395,14 @@ impl<'a> Render<'a> {
             Op::Col(m, i) if self.is_1d(*m) => (format!("{}[{}]", r(*m, ATOM), r(*i, 0)), ATOM),
             Op::Col(m, i) => (format!("{}[:, {}]", r(*m, ATOM), r(*i, 0)), ATOM),
             Op::Row(m, j) => (format!("{}[{}]", r(*m, ATOM), r(*j, 0)), ATOM),
+            Op::Solve(a, b) if self.lu.contains_key(&self.solve_base(*a).0) => {
+                let (base, trans) = self.solve_base(*a);
+                let t = if trans { ", trans=1" } else { "" };
+                call(
+                    "jax.scipy.linalg.lu_solve",
+                    format!("{}, {}{t}", self.lu[&base], r(*b, 0)),
+                )
+            }
             Op::Solve(a, b) => call(
                 &format!("{np}.linalg.solve"),
                 format!("{}, {}", r(*a, 0), r(*b, 0)),

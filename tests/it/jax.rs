@@ -76,3 +76,17 @@ fn jax_code_multiplies_a_vector_without_transposing_the_matrix() {
     let numpy = code(&["grad", "x^T A x", "--wrt", "x", "--format", "numpy"]);
     assert!(numpy.contains("return A @ x + A.T @ x"), "{numpy}");
 }
+
+/// Solves with one matrix and with its transpose share one LU
+/// factorisation in JAX (`lu_solve(..., trans=1)`); NumPy has no
+/// factorisation to share and writes two solves. The values are held to
+/// the evaluator under `jax.jit` by the special forms.
+#[test]
+fn solves_with_a_matrix_and_its_transpose_share_one_factorisation_in_jax() {
+    crate::common::checked("x^T inv(A) x", "x", None);
+    let jax = code(&["grad", "x^T inv(A) x", "--wrt", "x", "--format", "jax"]);
+    assert_eq!(jax.matches("lu_factor(").count(), 1, "{jax}");
+    assert!(jax.contains("lu_solve(_lu1, x, trans=1)"), "{jax}");
+    let numpy = code(&["grad", "x^T inv(A) x", "--wrt", "x", "--format", "numpy"]);
+    assert_eq!(numpy.matches("np.linalg.solve(").count(), 2, "{numpy}");
+}
