@@ -12,6 +12,12 @@
 //! has no `A^T`) and `A E_ij X^T A^T + A X E_ij^T A^T` (it has no `E_ij`)
 //! are printed as the product rule produced them.
 //!
+//! A scalar product of sums the input wrote, `(x - m)^T (x - m)`, whose
+//! expansion survives whole in the result (times anything) is written
+//! back as that product: `-2 (x - m)^T (x - m) / sigma^3`, not its three
+//! terms. A group whose terms are all transposes is printed as the
+//! transpose of the group, `(x - m)^T`.
+//!
 //! Terms of the form `L (H .* P_k) R` with one `H` are written
 //! `L (H .* (Σ P_k)) R` when the sum of the `P_k` groups into one term
 //! (Hadamard factoring, `A .* B + A .* C = A .* (B + C)`).
@@ -112,6 +118,13 @@ impl Simplifier<'_> {
             })
             .collect();
         let n = terms.len();
+        let (terms, folded) = if n > 1 && has_sum(source) {
+            self.fold(terms)
+        } else {
+            (terms, false)
+        };
+        rejoined |= folded;
+        let n = terms.len();
         // a group of the input needs a sum or an elementwise function in
         // the input (or, for Hadamard factoring, a Hadamard product in the
         // result)
@@ -121,10 +134,97 @@ impl Simplifier<'_> {
         } else {
             terms
         };
-        if grouped.len() == n && !rejoined {
+        let mut untransposed = false;
+        let grouped: Vec<Split> = grouped
+            .into_iter()
+            .map(|mut t| {
+                for f in t.chain.iter_mut() {
+                    if let Some(g) = untranspose(f) {
+                        *f = g;
+                        untransposed = true;
+                    }
+                }
+                t
+            })
+            .collect();
+        if grouped.len() == n && !rejoined && !untransposed {
             return normal.clone();
         }
         Expr::sum_shaped(normal.shape(), grouped.iter().map(Split::expr))
+    }
+
+    /// Terms that together are a multiple of a scalar product of sums the
+    /// input wrote, `c R (e1 q1 + … + ek qk)` spread over k terms, written
+    /// back as the one term `c R P`: `-2 (x^T x) / s^3 + 4 (x^T m) / s^3 -
+    /// 2 (m^T m) / s^3` is `-2 (x - m)^T (x - m) / s^3`.
+    fn fold(&mut self, mut terms: Vec<Split>) -> (Vec<Split>, bool) {
+        self.pieces();
+        let folds = std::mem::take(&mut self.folds);
+        let mut any = false;
+        for (p, expansion) in &folds {
+            if terms.len() < expansion.len() {
+                continue;
+            }
+            // each term as its scalar factors (a scalar term's chain is
+            // one of them) and the rest of its chain
+            let parts: Vec<(Vec<Expr>, Vec<Expr>)> = terms
+                .iter()
+                .map(|t| {
+                    let mut sc = t.scalars.clone();
+                    let chain = if !t.chain.is_empty() && t.monomial().is_scalar() {
+                        sc.push(Expr::product(t.chain.iter().cloned()));
+                        vec![]
+                    } else {
+                        t.chain.clone()
+                    };
+                    (sc, chain)
+                })
+                .collect();
+            let (e0, q0) = &expansion[0];
+            'start: for i in 0..terms.len() {
+                let Some(rest) = minus(&parts[i].0, std::slice::from_ref(q0)) else {
+                    continue;
+                };
+                let c = &terms[i].coeff / e0;
+                let chain = &parts[i].1;
+                let mut used = vec![i];
+                for (ek, qk) in &expansion[1..] {
+                    let found = (0..terms.len()).find(|&j| {
+                        !used.contains(&j)
+                            && &parts[j].1 == chain
+                            && terms[j].coeff == &c * ek
+                            && minus(&parts[j].0, std::slice::from_ref(qk)).is_some_and(|r| {
+                                r.len() == rest.len() && minus(&r, &rest).is_some()
+                            })
+                    });
+                    match found {
+                        Some(j) => used.push(j),
+                        None => continue 'start,
+                    }
+                }
+                let mut scalars = rest.clone();
+                scalars.push(p.clone());
+                let folded = Split {
+                    coeff: c,
+                    scalars,
+                    chain: chain.clone(),
+                };
+                let mut out = Vec::with_capacity(terms.len() - used.len() + 1);
+                for (k, t) in terms.into_iter().enumerate() {
+                    if k == i {
+                        out.push(folded.clone());
+                    } else if !used.contains(&k) {
+                        out.push(t);
+                    }
+                }
+                terms = out;
+                any = true;
+                self.fire("group-residual");
+                break;
+            }
+        }
+        self.folds = folds;
+        (terms, any)
     }
 
     /// The canonical monomials of the input's pieces.
@@ -132,6 +232,7 @@ impl Simplifier<'_> {
         if self.pieces.is_none() {
             let mut set = FxHashSet::default();
             let mut groups = FxHashSet::default();
+            let mut folds = Vec::new();
             let mut seen = FxHashSet::default();
             let mut stack: Vec<Expr> = self.source.iter().cloned().collect();
             while let Some(e) = stack.pop() {
@@ -150,13 +251,31 @@ impl Simplifier<'_> {
                         .map(|t| Split::of(&BigRational::one(), t))
                         .collect();
                     groups.insert(key(&split));
+                    // a scalar product of sums: its expansion folds back
+                    let expansion: Vec<(BigRational, Expr)> = split
+                        .iter()
+                        .map(|t| (t.coeff.clone(), t.monomial()))
+                        .collect();
+                    if e.is_scalar()
+                        && matches!(e.kind(), crate::expr::Kind::Product(_))
+                        && expansion.iter().all(|(_, m)| m.as_const().is_none())
+                        && e.size() <= expansion.iter().map(|(_, m)| m.size()).sum::<usize>()
+                    {
+                        folds.push((e.clone(), expansion));
+                    }
                 }
                 for t in terms {
                     set.insert(Split::of(&BigRational::one(), &t).monomial());
                 }
             }
+            // the largest first: a group inside another folds only where
+            // the outer one did not
+            folds.sort_by_key(|(_, x): &(Expr, Vec<(BigRational, Expr)>)| {
+                std::cmp::Reverse(x.len())
+            });
             self.pieces = Some(set);
             self.groups = groups;
+            self.folds = folds;
         }
         self.pieces.as_ref().expect("just built")
     }
@@ -477,6 +596,67 @@ impl Simplifier<'_> {
 }
 
 /// Whether `e` has a sum node or an elementwise function.
+/// A group whose terms are all transposes, written as the transpose of
+/// the group: `(x^T - m^T)` is `(x - m)^T`, as a textbook prints it.
+fn transposed_sum(f: &Expr) -> Option<Expr> {
+    let crate::expr::Kind::Sum(ts) = f.kind() else {
+        return None;
+    };
+    let inner: Option<Vec<Expr>> = ts
+        .iter()
+        .map(|t| {
+            let (c, scalars, chain) = t.split_product();
+            match chain.as_slice() {
+                [x] => match x.kind() {
+                    crate::expr::Kind::Transpose(u) => Some(Expr::scale(
+                        &c,
+                        &Expr::product(scalars.into_iter().chain([u.clone()])),
+                    )),
+                    _ => None,
+                },
+                _ => None,
+            }
+        })
+        .collect();
+    Some(Expr::transpose(&Expr::sum(inner?)))
+}
+
+/// [`transposed_sum`] applied to every group among the factors of a
+/// product (and inside those groups' terms), `None` where none applies.
+fn untranspose(f: &Expr) -> Option<Expr> {
+    match f.kind() {
+        crate::expr::Kind::Product(fs) => {
+            let mut changed = false;
+            let out: Vec<Expr> = fs
+                .iter()
+                .map(|g| match untranspose(g) {
+                    Some(h) => {
+                        changed = true;
+                        h
+                    }
+                    None => g.clone(),
+                })
+                .collect();
+            changed.then(|| Expr::product(out))
+        }
+        crate::expr::Kind::Sum(ts) => transposed_sum(f).or_else(|| {
+            let mut changed = false;
+            let out: Vec<Expr> = ts
+                .iter()
+                .map(|g| match untranspose(g) {
+                    Some(h) => {
+                        changed = true;
+                        h
+                    }
+                    None => g.clone(),
+                })
+                .collect();
+            changed.then(|| Expr::sum_shaped(f.shape(), out))
+        }),
+        _ => None,
+    }
+}
+
 fn has_sum(e: &Expr) -> bool {
     let mut stack = vec![e];
     while let Some(x) = stack.pop() {

@@ -130,6 +130,10 @@ pub(crate) struct Simplifier<'a> {
     /// The input's sums, as order-free keys (built with `pieces`), to
     /// write a group the way round the input wrote it.
     groups: crate::hash::FxHashSet<Vec<(Expr, BigRational)>>,
+    /// The input's scalar products of sums, such as `(x - m)^T (x - m)`,
+    /// each with its expansion's terms (built with `pieces`), to write the
+    /// expansion back as the product the input wrote.
+    folds: Vec<(Expr, Vec<(BigRational, Expr)>)>,
     /// Bases known nonzero because the input takes their log or root
     /// (`log(X ./ (W H))` is defined only where `X` and `W H` are
     /// nonzero).
@@ -298,6 +302,7 @@ impl<'a> Simplifier<'a> {
             source: None,
             pieces: None,
             groups: Default::default(),
+            folds: Vec::new(),
             domain: Default::default(),
             dets: None,
             distribute: false,

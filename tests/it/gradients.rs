@@ -308,3 +308,45 @@ fn check_reports_kinds_it_does_not_write() {
         "{stdout}"
     );
 }
+
+/// A scalar product of sums the input wrote, `(x - m)^T (x - m)`, stays
+/// written that way when it survives differentiation as a whole (the
+/// Gaussian's variance, a ridge weight), instead of its three-term
+/// expansion; a group of transposes is the transpose of the group.
+#[test]
+fn products_of_sums_the_input_wrote_are_kept() {
+    let cases = [
+        (
+            "(x - m)^T (x - m) / sigma^2",
+            "sigma",
+            None,
+            "-2 ((x - m)^T (x - m)) / sigma^3",
+        ),
+        (
+            "(A x - b)^T (A x - b) beta",
+            "beta",
+            Some("beta: scalar"),
+            "(A x - b)^T (A x - b)",
+        ),
+        (
+            "-(x - m)^T inv(S) (x - m)/2 - logdet(S)/2",
+            "S",
+            None,
+            "(1/2) S^-T (x - m) (x - m)^T S^-T - (1/2) S^-T",
+        ),
+    ];
+    for (e, wrt, decls, want) in cases {
+        let mut args = vec!["grad", e, "--wrt", wrt];
+        if let Some(d) = decls {
+            args.extend(["--where", d]);
+        }
+        assert_eq!(run(&args).trim(), want, "{e}");
+        checked(e, wrt, decls);
+        // the printed answer is the gradient
+        let mut args = vec!["check", e, "--wrt", wrt, "--grad", want];
+        if let Some(d) = decls {
+            args.extend(["--where", d]);
+        }
+        run(&args);
+    }
+}
