@@ -334,6 +334,7 @@ impl Simplifier<'_> {
         {
             stack.push(Expr::identity(r));
         }
+        merge_expression_powers(&mut scalars, |law| self.fire(law));
         let mut fs: Vec<Expr> = Vec::with_capacity(scalars.len() + stack.len());
         for (base, k) in scalars {
             if !k.is_zero() {
@@ -731,6 +732,62 @@ impl Simplifier<'_> {
 }
 
 /// `det` of one square chain factor.
+/// `a^e a^k = a^(e + k)` among a term's scalar factors (base, rational
+/// exponent), where `e` is an expression: `det(X)^(alpha - 1) det(X)` is
+/// `det(X)^alpha`. The constants of the new exponent are folded.
+fn merge_expression_powers(scalars: &mut Vec<(Expr, BigRational)>, fire: impl Fn(&'static str)) {
+    let mut i = 0;
+    while i < scalars.len() {
+        let (f, k) = &scalars[i];
+        let Kind::Pow(a, e) = f.kind() else {
+            i += 1;
+            continue;
+        };
+        if !k.is_one() {
+            i += 1;
+            continue;
+        }
+        let Some(j) = scalars.iter().position(|(b, _)| b == a) else {
+            i += 1;
+            continue;
+        };
+        let add = scalars[j].1.clone();
+        // the exponent's constant terms and the rest
+        let terms: Vec<Expr> = match e.kind() {
+            Kind::Sum(ts) => ts.clone(),
+            _ => vec![e.clone()],
+        };
+        let mut c = add;
+        let mut rest = Vec::new();
+        for t in terms {
+            match t.kind() {
+                Kind::Const(x) => c += x,
+                _ => rest.push(t),
+            }
+        }
+        if !c.is_zero() {
+            rest.push(Expr::constant(c));
+        }
+        let merged = if rest.is_empty() {
+            None
+        } else {
+            let exponent = Expr::sum(rest);
+            Some(match exponent.kind() {
+                Kind::Const(k) => Expr::power(a, k),
+                _ => Expr::pow(a, &exponent),
+            })
+        };
+        fire("powers of one base add");
+        // drop the plain factor (j) and replace the power (i)
+        match merged {
+            Some(m) => scalars[i] = (m, BigRational::one()),
+            None => scalars[i].1 = BigRational::zero(),
+        }
+        scalars.remove(j);
+        i = 0;
+    }
+}
+
 fn det_factor(f: &Expr) -> Expr {
     crate::stack::grow(|| match f.kind() {
         Kind::Transpose(a) => det_factor(a),

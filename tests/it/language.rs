@@ -300,7 +300,13 @@ fn powers_with_variable_exponents() {
     let (code, out, err) = run(&["grad", "x^x", "--wrt", "x"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("`x` is read as a scalar"), "{err}");
-    assert_eq!(out, "x x^(x - 1) + log(x) x^x");
+    assert_eq!(out, "x^x + log(x) x^x");
+    // powers of one base add, whatever the exponent
+    assert_eq!(
+        run(&["grad", "det(X)^alpha", "--wrt", "X"]).1,
+        "alpha det(X)^alpha X^-T"
+    );
+    crate::common::checked("det(X)^alpha", "X", None);
     // `x^Ty` is not `x^T y`, and says so
     let (code, _, err) = run(&["grad", "x^Ty", "--wrt", "x"]);
     assert_eq!(code, Some(1));
