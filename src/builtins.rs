@@ -95,6 +95,13 @@ pub enum ElemFn {
     /// the step (Heaviside) function: 1 where x > 0, else 0 — ReLU's
     /// derivative (its value at 0, where ReLU has none, is taken as 0)
     Step,
+    /// the error function `(2/√π) ∫₀ˣ e^(-t²) dt`
+    Erf,
+    /// the standard normal distribution function Φ (the probit link):
+    /// `(1 + erf(x/√2)) / 2`
+    Normcdf,
+    /// the standard normal density φ, Φ's derivative: `e^(-x²/2) / √(2π)`
+    Normpdf,
 }
 
 /// What a call of a built-in means in the algebra. `Inverse` and `Kron`
@@ -390,6 +397,18 @@ pub const TABLE: &[Row] = &[
         .calls("np.arctan", "jnp.arctan"),
     Row::new("step",     elem(ElemFn::Step),   S::Elementwise).aliases(&["heaviside"])
         .code(Code::Wrap("np.heaviside(", ", 0.0)"), Code::Wrap("jnp.heaviside(", ", 0.0)")),
+    // NumPy has no vectorised erf: the code maps Python's `math.erf` and
+    // `math.erfc` (correctly rounded to within an ulp or so) over the
+    // entries, and the printer imports `math` when a row needs it.
+    // Φ(x) = erfc(-x/√2)/2 keeps its relative accuracy in the lower tail.
+    Row::new("erf",      elem(ElemFn::Erf),    S::Elementwise)
+        .code(Code::Call("np.vectorize(math.erf, otypes=[float])"), Code::Call("jax.scipy.special.erf")),
+    Row::new("normcdf",  elem(ElemFn::Normcdf), S::Elementwise)
+        .code(Code::Arith("0.5 * np.vectorize(math.erfc, otypes=[float])(-0.7071067811865476 * ", ")"),
+              Code::Call("jax.scipy.stats.norm.cdf")),
+    Row::new("normpdf",  elem(ElemFn::Normpdf), S::Elementwise)
+        .code(Code::Arith("0.3989422804014327 * np.exp(-0.5 * ", " ** 2)"),
+              Code::Call("jax.scipy.stats.norm.pdf")),
 ];
 
 /// The meaning of a call of an elementwise function (shorthand for the
@@ -538,6 +557,7 @@ mod tests {
                 ElemFn::Tanh | ElemFn::Sqrt | ElemFn::Abs | ElemFn::Sign => {}
                 ElemFn::Sigmoid | ElemFn::Relu | ElemFn::Softplus => {}
                 ElemFn::Arcsin | ElemFn::Arccos | ElemFn::Arctan | ElemFn::Step => {}
+                ElemFn::Erf | ElemFn::Normcdf | ElemFn::Normpdf => {}
             },
         };
         use ElemFn as E;
@@ -558,6 +578,9 @@ mod tests {
             E::Arccos,
             E::Arctan,
             E::Step,
+            E::Erf,
+            E::Normcdf,
+            E::Normpdf,
         ];
         assert_eq!(
             elem.len(),

@@ -416,6 +416,24 @@ impl Diff<'_> {
             ElemFn::Arccos => Expr::neg(&Expr::hadamard_div(dz, &unit_root(z))),
             // arctan' z = 1 / (1 + z^2)
             ElemFn::Arctan => Expr::hadamard_div(dz, &Expr::add(&one, &sq(z))),
+            // erf' z = (2/√π) e^(-z²) = 2 √2 φ(√2 z): the algebra's
+            // constants are rational, and φ carries the 1/√(2π)
+            ElemFn::Erf => {
+                let root2 = Expr::apply(Func::Elem(ElemFn::Sqrt), &Expr::int(2));
+                let inner = Expr::mul(&root2, z);
+                Expr::hadamard(
+                    &Expr::product([
+                        Expr::int(2),
+                        root2,
+                        Expr::apply(Func::Elem(ElemFn::Normpdf), &inner),
+                    ]),
+                    dz,
+                )
+            }
+            // Φ' = φ
+            ElemFn::Normcdf => Expr::hadamard(&ap(ElemFn::Normpdf), dz),
+            // φ' z = -z φ(z)
+            ElemFn::Normpdf => Expr::neg(&Expr::hadamard(&Expr::hadamard(z, f), dz)),
         }
     }
 }

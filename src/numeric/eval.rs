@@ -750,6 +750,9 @@ pub fn elem(g: ElemFn, x: f64) -> f64 {
                 0.0
             }
         }
+        ElemFn::Erf => super::special::erf(x),
+        ElemFn::Normcdf => super::special::normcdf(x),
+        ElemFn::Normpdf => super::special::normpdf(x),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod exact;
 pub mod float;
 pub mod point;
 pub mod rng;
+pub mod special;
 pub mod verify;
 
 pub use float::{Bindings, EvalError, Matrix, eval};

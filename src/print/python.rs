@@ -80,7 +80,21 @@ pub fn function(
         ));
     }
     let r = Render::new(dialect, program);
-    let mut out = String::from(dialect.header());
+    let mut out = String::new();
+    // A row spelled with Python's `math` (NumPy's erf) needs its import.
+    let uses_math = dialect == Dialect::Numpy
+        && program.nodes.iter().any(|n| {
+            matches!(&n.op, Op::Call(f, _)
+                if matches!(f.row().numpy, Code::Call(c) | Code::Wrap(c, _) | Code::Arith(c, _)
+                    if c.contains("math.")))
+        });
+    if uses_math {
+        out.push_str(
+            "import math
+",
+        );
+    }
+    out.push_str(dialect.header());
     let mut args: Vec<String> = params.iter().map(|(_, p)| p.clone()).collect();
     args.extend(indices.iter().map(|(_, n)| n.clone()));
     let _ = writeln!(out, "def {name}({}):", args.join(", "));

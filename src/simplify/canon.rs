@@ -10,7 +10,7 @@
 //! transpose, inverses and determinants of products) are left to egg, which
 //! then only sees one term at a time.
 
-use crate::expr::{Expr, Func, Kind, rat};
+use crate::expr::{ElemFn, Expr, Func, Kind, rat};
 use crate::hash::FxHashMap;
 use crate::simplify::Simplifier;
 use num_rational::BigRational;
@@ -336,7 +336,22 @@ impl Simplifier<'_> {
         }
         merge_expression_powers(&mut scalars, |law| self.fire(law));
         let mut fs: Vec<Expr> = Vec::with_capacity(scalars.len() + stack.len());
-        for (base, k) in scalars {
+        for (base, mut k) in scalars {
+            // sqrt(q)^k = q^(k div 2) sqrt(q)^(k mod 2) for a number q > 0
+            // (the 2 sqrt(2) of erf's derivative, differentiated again)
+            if let Kind::Apply(Func::Elem(ElemFn::Sqrt), r) = base.kind()
+                && let Some(q) = r.as_const()
+                && q.is_positive()
+                && k.is_integer()
+                && k.abs() >= rat(2)
+                && k.abs() <= rat(64)
+            {
+                let n: i32 = k.to_integer().try_into().expect("bounded above");
+                let half = n.div_euclid(2);
+                self.fire("the square of a root of a number is the number");
+                c *= num_traits::Pow::pow(q, half);
+                k = BigRational::from_integer(n.rem_euclid(2).into());
+            }
             if !k.is_zero() {
                 fs.push(Expr::power(&base, &k));
             }

@@ -85,10 +85,20 @@ impl Simplifier<'_> {
         crate::stack::grow(|| match e.kind() {
             Kind::Const(c) => c.is_positive(),
             Kind::Ones => true,
-            Kind::Apply(Func::Elem(ElemFn::Exp | ElemFn::Sigmoid | ElemFn::Softplus), _) => true,
+            Kind::Apply(
+                Func::Elem(
+                    ElemFn::Exp
+                    | ElemFn::Sigmoid
+                    | ElemFn::Softplus
+                    | ElemFn::Normcdf
+                    | ElemFn::Normpdf,
+                ),
+                _,
+            ) => true,
             Kind::Apply(Func::Softmax, _) => true,
             Kind::Hadamard(a, b) | Kind::HadamardDiv(a, b) => self.positive(a) && self.positive(b),
             Kind::HadamardPow(a, _) => self.positive(a),
+            Kind::Apply(Func::Elem(ElemFn::Sqrt), a) => self.positive(a),
             Kind::Power(a, _) if e.is_scalar() => self.positive(a),
             Kind::Apply(Func::Sum, a) => self.positive(a),
             Kind::Product(_) if e.is_scalar() || e.shape().is_vector() => {
@@ -98,13 +108,17 @@ impl Simplifier<'_> {
                     && scalars.iter().chain(&chain).all(|f| self.positive(f))
             }
             Kind::Sum(ts) => {
-                // 1 - c sigmoid(z) with 0 < c <= 1 is positive
+                // 1 - c sigmoid(z) (or c normcdf(z)) with 0 < c <= 1 is
+                // positive
                 if let [one, s] = ts.as_slice()
                     && let Some(k) = one.as_const()
                     && let (c, sc, ch) = s.split_product()
                     && sc.is_empty()
                     && let [f] = ch.as_slice()
-                    && matches!(f.kind(), Kind::Apply(Func::Elem(ElemFn::Sigmoid), _))
+                    && matches!(
+                        f.kind(),
+                        Kind::Apply(Func::Elem(ElemFn::Sigmoid | ElemFn::Normcdf), _)
+                    )
                     && c.is_negative()
                     && -c <= *k
                 {

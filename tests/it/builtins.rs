@@ -78,3 +78,37 @@ fn every_builtin_is_named_in_the_help() {
         "{text}"
     );
 }
+
+/// The probit functions: the probit loss, erf through its derivative in
+/// φ, and every derivative kind checked numerically on rectangular shapes
+/// (X is 3×4 or 4×5 in the checks). The loss is differentiated in its
+/// stable form `log(normcdf(-X w))`: written `log(1 - normcdf(X w))`, its
+/// f64 value near `X w = 6` has lost five digits to the subtraction, and
+/// central differences there cannot decide (the form is still
+/// checked below, at `check`'s own points).
+#[test]
+fn probit_functions_differentiate_as_a_textbook_does() {
+    let probit = "-(y^T log(normcdf(X w)) + (1 - y)^T log(normcdf(-X w)))";
+    let cases = [
+        ("erf(X)", "X", "2 sqrt(2) (normpdf(sqrt(2) X) .* dX)"),
+        ("normcdf(A x)", "x", "normpdf(A x) .* (A dx)"),
+        ("normpdf(X)", "X", "-((X .* normpdf(X)) .* dX)"),
+        (
+            probit,
+            "w",
+            "-y^T ((normpdf(X w) .* (X dw)) ./ normcdf(X w)) + (1 - y^T) ((normpdf(-X w) .* (X dw)) ./ normcdf(-X w))",
+        ),
+    ];
+    for (expr, wrt, want) in cases {
+        let answer = verified_diff(expr, wrt, None);
+        assert_eq!(to_text(&answer.result), want, "{expr}");
+        checked(expr, wrt, None);
+    }
+    checked(
+        "-(y^T log(normcdf(X w)) + (1 - y)^T log(1 - normcdf(X w)))",
+        "w",
+        None,
+    );
+    checked("sum(erf(A X B))", "X", None);
+    checked("normcdf(x)^T normpdf(y) + sum(erf(X))", "X", None);
+}

@@ -104,9 +104,11 @@ pub fn verify(answer: &Answer, what: &str) {
     .unwrap_or_else(|e| panic!("{what}: could not check {}: {e}", answer.text));
     assert!(
         report.max_rel_error < TOLERANCE,
-        "{what}: d/d{var} = {} is wrong: relative error {:e}",
+        "{what}: d/d{var} = {} is wrong: relative error {:e} (measured {:e} at {:?})",
         answer.text,
-        report.max_rel_error
+        report.max_rel_error,
+        report.measured_rel_error,
+        report.worst_point
     );
 }
 
