@@ -189,6 +189,7 @@ fn the_fast_reader_agrees_with_the_grammar_at_the_edges() {
         "p where A: symmetric, p = A x",
         "q where p = A x, q = p p^T",
         "q where q = p p^T, p = A x",
+        "r where p = x^T x, q = p + p, r = q q",
         "p where p = p",
         "p where p = A, p = B",
         "p where p = A, p: matrix",
