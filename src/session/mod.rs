@@ -364,7 +364,7 @@ pub(crate) fn printable(e: &Expr) -> Result<(), Diagnostic> {
 
 /// The derivative of an already lowered expression.
 fn diff_lowered(
-    lowered: Lowered,
+    mut lowered: Lowered,
     wrt: &str,
     direction: Option<&str>,
     form: Option<Form>,
@@ -373,6 +373,7 @@ fn diff_lowered(
     let var = match &wrt {
         Wrt::Var(v) | Wrt::Entry { var: v, .. } => v.clone(),
     };
+    lowered.context.free_differential(&var);
     let info = lowered.context.get(&var).expect("resolved").clone();
     let (dir_expr, dir_name) = match (&wrt, direction) {
         (Wrt::Entry { .. }, Some(d)) => {
@@ -386,7 +387,7 @@ fn diff_lowered(
         (Wrt::Var(v), d) => {
             let name = match d {
                 Some(d) => check_direction(d, &lowered.context)?,
-                None => format!("d{v}"),
+                None => default_direction(v, &mut lowered.context),
             };
             (Expr::var(&name, info.shape.clone()), Some(name))
         }
@@ -594,6 +595,32 @@ pub fn resolve_wrt(text: &str, ctx: &Context) -> Result<Wrt, Diagnostic> {
         });
     }
     Err(err(format!("`{t}` does not appear in the expression")).help(names()))
+}
+
+/// The direction of a differential with respect to `var` when none is
+/// named: `dX`, unless the input itself uses that name (`tr(dX X)`), where
+/// `dX` would be confused with the direction and the answer would be
+/// wrong. Then the direction takes a fresh name of the variable's
+/// conventional kind, so that the printed result reads back alike (`H`,
+/// `h`, `epsilon`, then with a number), and a note says so.
+fn default_direction(var: &str, ctx: &mut Context) -> String {
+    let usual = format!("d{var}");
+    if ctx.get(&usual).is_none() {
+        return usual;
+    }
+    let base = match ctx.vars[var].kind {
+        VarKind::Matrix => "H",
+        VarKind::Vector => "h",
+        VarKind::Scalar => "epsilon",
+    };
+    let name = std::iter::once(base.to_string())
+        .chain((1..).map(|k| format!("{base}{k}")))
+        .find(|n| ctx.get(n).is_none())
+        .expect("a fresh name");
+    ctx.notes.push(format!(
+        "the input uses `{usual}`, so the direction is named `{name}` (choose another with `--direction`)"
+    ));
+    name
 }
 
 fn check_direction(d: &str, ctx: &Context) -> Result<String, Diagnostic> {
