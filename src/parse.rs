@@ -44,6 +44,27 @@ fn is_postfix(r: Rule) -> bool {
     )
 }
 
+/// Whether a postfix operator raises to an exponent written after a caret
+/// (`^2`, `.^b`, `^-1`): two in a row (`2^3^2`) could be read either way,
+/// `(2^3)^2` or `2^(3^2)` as mathematics and Python read it, and are
+/// refused ([`chained_powers`]). A transpose takes no exponent (`X^2^T`,
+/// `X^T^2`, `X^-T^2` have one reading), nor does the superscript `⁻¹`
+/// (`X⁻¹^2` is `(X⁻¹)^2`).
+pub(crate) fn is_exponent(r: Rule, text: &str) -> bool {
+    match r {
+        Rule::power | Rule::epower => true,
+        Rule::inverse => text.starts_with('^'),
+        _ => false,
+    }
+}
+
+/// The refusal of a second exponent in a row: `a^b^c`.
+pub(crate) fn chained_powers(span: Span, src: &str) -> Diagnostic {
+    Diagnostic::new("two exponents in a row: which power is taken first?", src)
+        .label(span, "a second exponent")
+        .help("write `(a^b)^c` or `a^(b^c)`")
+}
+
 /// Most digits in one number literal.
 pub const MAX_LITERAL_DIGITS: usize = 100;
 
@@ -555,9 +576,15 @@ fn build_operand(pair: Pair<Rule>, src: &str) -> Result<Operand, Diagnostic> {
     let mut node: Option<Ast> = None;
     let mut factor: Option<Ast> = None;
     let mut postfixes = 0usize;
+    let mut last_exponent = false;
     for p in pair.into_inner() {
         let span = span_of(&p);
         if is_postfix(p.as_rule()) {
+            let exponent = is_exponent(p.as_rule(), p.as_str());
+            if exponent && last_exponent {
+                return Err(chained_powers(span, src));
+            }
+            last_exponent = exponent;
             postfixes += 1;
             if postfixes > MAX_POSTFIX {
                 return Err(Diagnostic::new(

@@ -267,6 +267,7 @@ impl Reader<'_> {
         let mut node = self.primary()?;
         self.skip();
         let mut postfixes = 0usize;
+        let mut last_exponent = false;
         let mut first = true;
         loop {
             let save = self.pos;
@@ -277,6 +278,16 @@ impl Reader<'_> {
             let start = self.pos;
             match self.postfix() {
                 Ok(op) => {
+                    // `a^b^c` is refused by the grammar's tree builder
+                    let exponent = match &op {
+                        PostOp::Power(_) | PostOp::ElemPower(_) => true,
+                        PostOp::Inverse => self.src[start..].starts_with('^'),
+                        _ => false,
+                    };
+                    if exponent && last_exponent {
+                        return Err(Stop::Abort);
+                    }
+                    last_exponent = exponent;
                     postfixes += 1;
                     if postfixes > MAX_POSTFIX {
                         return Err(Stop::Abort);

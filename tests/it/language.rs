@@ -341,3 +341,41 @@ fn powers_with_variable_exponents() {
         }
     }
 }
+
+/// `a^b^c` could be `(a^b)^c` (as matcalc read it: `2^3^2` was 64) or
+/// `a^(b^c)` (as mathematics and Python read it: 512): it is refused with
+/// a caret under the second exponent. Postfix transposes keep their one
+/// reading, before or after a power.
+#[test]
+fn chained_powers_are_refused() {
+    for args in [
+        &["simplify", "2^3^2"][..],
+        &["simplify", "alpha^(1/2)^2"],
+        &[
+            "eval",
+            "alpha^beta^gamma",
+            "--at",
+            "alpha=2, beta=3, gamma=2",
+        ],
+        &["grad", "x^T X^-1^2 x", "--wrt", "x"],
+    ] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, Some(1), "{args:?}: {out}");
+        assert!(err.contains("two exponents in a row"), "{err}");
+        assert!(err.contains("write `(a^b)^c` or `a^(b^c)`"), "{err}");
+    }
+    assert_eq!(run(&["simplify", "2^(3^2)"]).1, "512");
+    assert_eq!(run(&["simplify", "(2^3)^2"]).1, "64");
+    for (input, out) in [
+        ("X^T^T", "X"),
+        ("X^-1^T", "X^-T"),
+        ("X^T^-1", "X^-T"),
+        ("X^2^T", "(X^2)^T"),
+        ("X^T^2", "(X^2)^T"),
+        ("X⁻¹^2", "X^-2"),
+    ] {
+        assert_eq!(run(&["simplify", input]).1, out, "{input}");
+    }
+    checked("tr(X^2^T A)", "X", None);
+    checked("x^T X^-T^2 x", "X", None);
+}
