@@ -379,3 +379,26 @@ fn chained_powers_are_refused() {
     checked("tr(X^2^T A)", "X", None);
     checked("x^T X^-T^2 x", "X", None);
 }
+
+/// `ones` is a constant and `ones(n)` a call: only a name glued to `(` is
+/// a call, so `ones (alpha + beta)` is the product, as matcalc prints it
+/// (it was refused: "a size is a name …"), and a printed result with
+/// `ones (…)` reads back.
+#[test]
+fn ones_before_a_blank_is_the_constant() {
+    let (code, out, err) = run(&["simplify", "ones (alpha + beta)"]);
+    assert_eq!((code, out.as_str()), (Some(0), "alpha + beta"), "{err}");
+    let (code, out, err) = run(&["simplify", "x + ones (alpha + beta)"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "x + alpha ones + beta ones"),
+        "{err}"
+    );
+    let printed = "2 ones ((ones(n)^T ones(n)) ones^T / nu^2 - 2 ones^T / nu)";
+    assert_eq!(run(&["simplify", printed]).0, Some(0));
+    // glued, it is the call; a function that is no constant is a call either way
+    assert_eq!(run(&["simplify", "ones(n)^T x"]).1, "ones^T x");
+    assert_eq!(run(&["simplify", "exp (x)"]).1, "exp(x)");
+    checked("x^T ones (alpha + x^T x)", "x", None);
+    checked("norm2(x - (sum(x)/nu) ones)^2", "x", None);
+}
