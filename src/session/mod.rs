@@ -386,7 +386,7 @@ fn diff_lowered(
         (Wrt::Entry { indices, .. }, None) => (Expr::unit(indices, info.shape.clone()), None),
         (Wrt::Var(v), d) => {
             let name = match d {
-                Some(d) => check_direction(d, &lowered.context)?,
+                Some(d) => check_direction_for(d, v, &lowered.context)?,
                 None => default_direction(v, &mut lowered.context),
             };
             (Expr::var(&name, info.shape.clone()), Some(name))
@@ -642,4 +642,51 @@ fn check_direction(d: &str, ctx: &Context) -> Result<String, Diagnostic> {
         .label(whole, ""));
     }
     Ok(t.to_string())
+}
+
+/// [`check_direction`], and then a name that reads back as the direction:
+/// not a built-in (`I`, `ones`, `eye`, a function: `I X^T + X I^T` reads
+/// back as `X^T + X`), and of the variable's conventional kind (SPEC §2),
+/// since the printed result reads the name by its convention: `alpha X^T +
+/// X alpha^T` would read back with a scalar `alpha`. Refused rather than
+/// noted: a note cannot make the printed text mean what was computed.
+fn check_direction_for(d: &str, var: &str, ctx: &Context) -> Result<String, Diagnostic> {
+    let t = check_direction(d, ctx)?;
+    let refuse = |msg: String, help: String| {
+        Err(Diagnostic::new(msg, d)
+            .origin(crate::span::Origin::Direction)
+            .label(Span::new(0, d.len()), "")
+            .help(help))
+    };
+    let kind = ctx.vars[var].kind;
+    let (word, example) = match kind {
+        VarKind::Matrix => ("a matrix", "H"),
+        VarKind::Vector => ("a vector", "h"),
+        VarKind::Scalar => ("a scalar", "epsilon"),
+    };
+    if crate::builtins::lookup(&t).is_some()
+        || crate::lower::is_identity(&t)
+        || t == "ones"
+        || t == "where"
+    {
+        return refuse(
+            format!("`{t}` is a built-in name and cannot name the direction"),
+            format!("name the direction otherwise, such as `{example}`"),
+        );
+    }
+    let named = crate::lower::conventional_kind(&t);
+    if named != kind {
+        let is = match named {
+            VarKind::Matrix => "a matrix",
+            VarKind::Vector => "a vector",
+            VarKind::Scalar => "a scalar",
+        };
+        return refuse(
+            format!("`{t}` names {is} by convention, but the direction of `{var}` is {word}"),
+            format!(
+                "a printed `{t}` would read back as another kind: name the direction like `{var}`, such as `{example}`"
+            ),
+        );
+    }
+    Ok(t)
 }

@@ -389,3 +389,48 @@ fn an_input_dx_is_not_the_direction() {
     crate::common::checked("dx^T x + h^T x", "x", None);
     crate::common::checked("x^T dX x where dX: matrix", "x", None);
 }
+
+/// A direction must read back as itself: `--direction I` printed
+/// `I X^T + X I^T` (which reads back as `X^T + X`), `--direction alpha`
+/// a "scalar" direction of a matrix. Built-in names and names of another
+/// conventional kind are refused, exit 1.
+#[test]
+fn a_direction_reads_back_as_itself() {
+    for (wrt, dir, says) in [
+        ("X", "I", "`I` is a built-in name"),
+        ("X", "ones", "`ones` is a built-in name"),
+        ("X", "eye", "`eye` is a built-in name"),
+        ("x", "exp", "`exp` is a built-in name"),
+        (
+            "X",
+            "alpha",
+            "`alpha` names a scalar by convention, but the direction of `X` is a matrix",
+        ),
+        (
+            "X",
+            "h",
+            "`h` names a vector by convention, but the direction of `X` is a matrix",
+        ),
+        (
+            "x",
+            "H",
+            "`H` names a matrix by convention, but the direction of `x` is a vector",
+        ),
+    ] {
+        let input = if wrt == "X" { "X X^T" } else { "x^T x" };
+        let (code, out, err) = run(&["diff", input, "--wrt", wrt, "--direction", dir], None);
+        assert_eq!(code, Some(1), "{dir}: {out}");
+        assert!(err.contains(says), "{err}");
+    }
+    let (code, out, _) = run(&["diff", "X X^T", "--wrt", "X", "--direction", "V"], None);
+    assert_eq!((code, out.trim()), (Some(0), "V X^T + X V^T"));
+    let (code, out, _) = run(&["diff", "x^T x", "--wrt", "x", "--direction", "v"], None);
+    assert_eq!((code, out.trim()), (Some(0), "2 v^T x"));
+    let (code, out, _) = run(
+        &["diff", "alpha^2", "--wrt", "alpha", "--direction", "eta"],
+        None,
+    );
+    assert_eq!((code, out.trim()), (Some(0), "2 alpha eta"));
+    crate::common::verified_diff("X X^T", "X", Some("V"));
+    crate::common::verified_diff("alpha^2", "alpha", Some("eta"));
+}
