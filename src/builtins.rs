@@ -464,6 +464,13 @@ impl fmt::Debug for Builtin {
     }
 }
 
+/// The functions whose names are also constants: `ones` is the all-ones
+/// matrix, and `ones(n)` (glued) the all-ones column of length `n`. Such
+/// a name followed by a blank and `(` is the constant times a group,
+/// `ones (a + b)`, as matcalc prints it; the grammar spells the list out
+/// too (`glued_only` in `grammar/matcalc.pest`).
+pub const GLUED_ONLY: [&str; 1] = ["ones"];
+
 /// The built-in function a name (or alias) calls, if any. Allocates
 /// nothing: the fast reader calls it for every name before `(`.
 pub fn lookup(name: &str) -> Option<Builtin> {

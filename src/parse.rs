@@ -44,6 +44,27 @@ fn is_postfix(r: Rule) -> bool {
     )
 }
 
+/// Whether a postfix operator raises to an exponent written after a caret
+/// (`^2`, `.^b`, `^-1`): two in a row (`2^3^2`) could be read either way,
+/// `(2^3)^2` or `2^(3^2)` as mathematics and Python read it, and are
+/// refused ([`chained_powers`]). A transpose takes no exponent (`X^2^T`,
+/// `X^T^2`, `X^-T^2` have one reading), nor does the superscript `⁻¹`
+/// (`X⁻¹^2` is `(X⁻¹)^2`).
+pub(crate) fn is_exponent(r: Rule, text: &str) -> bool {
+    match r {
+        Rule::power | Rule::epower => true,
+        Rule::inverse => text.starts_with('^'),
+        _ => false,
+    }
+}
+
+/// The refusal of a second exponent in a row: `a^b^c`.
+pub(crate) fn chained_powers(span: Span, src: &str) -> Diagnostic {
+    Diagnostic::new("two exponents in a row: which power is taken first?", src)
+        .label(span, "a second exponent")
+        .help("write `(a^b)^c` or `a^(b^c)`")
+}
+
 /// Most digits in one number literal.
 pub const MAX_LITERAL_DIGITS: usize = 100;
 
@@ -177,9 +198,12 @@ fn build_binding(pair: Pair<Rule>, src: &str) -> Result<Item, Diagnostic> {
     })
 }
 
-/// Most nodes an expression may have once its bindings are substituted
-/// (bindings that use bindings can double the size per level).
-pub const MAX_BOUND_NODES: u64 = 1_000_000;
+/// Most nodes an expression (or one binding) may have once its bindings
+/// are substituted (bindings that use bindings can double the size per
+/// level): twice what the longest input ([`MAX_INPUT_LEN`] bytes) can
+/// spell out, so expanding never makes more than typing could, and a
+/// derivative of the largest accepted expansion takes about a second.
+pub const MAX_BOUND_NODES: u64 = 100_000;
 
 /// The expression with the `where` clause's bindings substituted (each as
 /// a parenthesised group, spanning the name it replaces; its nodes keep
@@ -228,10 +252,14 @@ pub(crate) fn resolve(expr: Ast, items: Vec<Item>, src: &str) -> Result<Parsed, 
             );
         }
     }
+    // Sizes first, bottom-up: the size of each binding once expanded is
+    // known from the sizes of the ones before it, before anything is
+    // copied, so a chain that doubles per binding (`p1 = p0 + p0`, …) is
+    // refused at the first binding past the limit, in time linear in the
+    // input. Only the main expression is then expanded, once.
     let mut bound: Vec<(String, Ast, u64)> = Vec::new();
-    for (i, (name, _, mut e)) in binds.clone().into_iter().enumerate() {
-        substitute(&mut e, &bound);
-        if let Some((used, at)) = first_ident(&e, |n| binds[i..].iter().any(|(b, _, _)| b == n)) {
+    for (i, (name, span, e)) in binds.iter().enumerate() {
+        if let Some((used, at)) = first_ident(e, |n| binds[i..].iter().any(|(b, _, _)| b == n)) {
             return refuse(
                 format!("the binding of `{name}` uses `{used}`, which is not bound before it"),
                 at,
@@ -239,8 +267,16 @@ pub(crate) fn resolve(expr: Ast, items: Vec<Item>, src: &str) -> Result<Parsed, 
                 "a binding may use only the names bound before it",
             );
         }
-        let size = bound_size(&e, &bound);
-        bound.push((name, e, size));
+        let size = bound_size(e, &bound);
+        if size > MAX_BOUND_NODES {
+            return refuse(
+                format!("the binding of `{name}` expands past {MAX_BOUND_NODES} nodes"),
+                span.join(e.span),
+                "too large once expanded",
+                "bindings that use a binding twice double in size: differentiate a smaller expression",
+            );
+        }
+        bound.push((name.clone(), deep_clone(e), size));
     }
     let mut expr = expr;
     if bound_size(&expr, &bound) > MAX_BOUND_NODES {
@@ -305,13 +341,17 @@ fn bound_size(e: &Ast, bound: &[(String, Ast, u64)]) -> u64 {
     size
 }
 
-/// Replaces every name of `bound` in `e` by its expression, in parentheses.
+/// Replaces every name of `bound` in `e` by its expression, in parentheses,
+/// itself expanded (each binding's expression may use the ones before it).
 fn substitute(e: &mut Ast, bound: &[(String, Ast, u64)]) {
     crate::stack::grow(|| match &mut e.kind {
         AstKind::Number(_) => {}
         AstKind::Ident(n) => {
-            if let Some((_, b, _)) = bound.iter().find(|(name, _, _)| name == n) {
-                e.kind = AstKind::Group(Box::new(deep_clone(b)));
+            if let Some(k) = bound.iter().position(|(name, _, _)| name == n) {
+                // a binding's expression uses only the bindings before it
+                let mut b = deep_clone(&bound[k].1);
+                substitute(&mut b, &bound[..k]);
+                e.kind = AstKind::Group(Box::new(b));
             }
         }
         AstKind::Call { args, .. } => args.iter_mut().for_each(|a| substitute(a, bound)),
@@ -536,9 +576,15 @@ fn build_operand(pair: Pair<Rule>, src: &str) -> Result<Operand, Diagnostic> {
     let mut node: Option<Ast> = None;
     let mut factor: Option<Ast> = None;
     let mut postfixes = 0usize;
+    let mut last_exponent = false;
     for p in pair.into_inner() {
         let span = span_of(&p);
         if is_postfix(p.as_rule()) {
+            let exponent = is_exponent(p.as_rule(), p.as_str());
+            if exponent && last_exponent {
+                return Err(chained_powers(span, src));
+            }
+            last_exponent = exponent;
             postfixes += 1;
             if postfixes > MAX_POSTFIX {
                 return Err(Diagnostic::new(

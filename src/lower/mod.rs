@@ -98,6 +98,18 @@ impl Context {
         self.vars.get(name)
     }
 
+    /// Reads the input's own `dX` as an ordinary variable of `X`'s shape
+    /// when differentiating with respect to `X`: it does not vary with `X`
+    /// and is not the direction (which then takes another name), so its
+    /// value is drawn like any other variable's when checking.
+    pub fn free_differential(&mut self, var: &str) {
+        if let Some(info) = self.vars.get_mut(&format!("d{var}"))
+            && info.differential_of.as_deref() == Some(var)
+        {
+            info.differential_of = None;
+        }
+    }
+
     /// The context with the direction `dir` of the variable `var` declared
     /// (unless it already is): it has the variable's shape and symmetry,
     /// so a direction of a symmetric variable is symmetric too.

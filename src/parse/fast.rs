@@ -267,6 +267,7 @@ impl Reader<'_> {
         let mut node = self.primary()?;
         self.skip();
         let mut postfixes = 0usize;
+        let mut last_exponent = false;
         let mut first = true;
         loop {
             let save = self.pos;
@@ -277,6 +278,16 @@ impl Reader<'_> {
             let start = self.pos;
             match self.postfix() {
                 Ok(op) => {
+                    // `a^b^c` is refused by the grammar's tree builder
+                    let exponent = match &op {
+                        PostOp::Power(_) | PostOp::ElemPower(_) => true,
+                        PostOp::Inverse => self.src[start..].starts_with('^'),
+                        _ => false,
+                    };
+                    if exponent && last_exponent {
+                        return Err(Stop::Abort);
+                    }
+                    last_exponent = exponent;
                     postfixes += 1;
                     if postfixes > MAX_POSTFIX {
                         return Err(Stop::Abort);
@@ -393,6 +404,14 @@ impl Reader<'_> {
         Some(func)
     }
 
+    /// `glued_only ~ WHITESPACE` for the name read from `start` to here:
+    /// a function's name that is also a constant, before a blank (`ones (`
+    /// is never a call).
+    fn glued_only(&self, start: usize) -> bool {
+        crate::builtins::GLUED_ONLY.contains(&&self.src[start..self.pos])
+            && matches!(self.peek_byte(), Some(b' ' | b'\t' | b'\r' | b'\n'))
+    }
+
     /// `call = { call_name ~ lparen ~ expr ~ (comma ~ expr)* ~ rparen }` for
     /// a function's name; a call of another name is read as the grammar's
     /// tree has it, a name (`ident`) and then a group.
@@ -400,6 +419,9 @@ impl Reader<'_> {
         let start = self.pos;
         let func = self.func_name().ok_or(Stop::Fail)?;
         let name_span = Span::new(start, self.pos);
+        if self.glued_only(start) {
+            return Err(Stop::Fail);
+        }
         self.skip();
         self.expect("(")?;
         self.skip();
@@ -425,8 +447,9 @@ impl Reader<'_> {
     fn ident(&mut self) -> Option<String> {
         let start = self.pos;
         if self.func_name().is_some() {
+            let glued_only = self.glued_only(start);
             self.skip();
-            let call = self.peek_byte() == Some(b'(');
+            let call = !glued_only && self.peek_byte() == Some(b'(');
             self.pos = start;
             if call {
                 return None;

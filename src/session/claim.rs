@@ -68,7 +68,7 @@ impl Session {
         claim: &Claim,
     ) -> Result<Verdict, Diagnostic> {
         let opt = flag(claim.kind);
-        let lowered = self.lower(expr, where_)?;
+        let mut lowered = self.lower(expr, where_)?;
         let var = match resolve_wrt(wrt, &lowered.context)? {
             Wrt::Var(v) => v,
             Wrt::Entry { .. } => {
@@ -80,6 +80,7 @@ impl Session {
                 .label(Span::new(0, wrt.len()), "an entry"));
             }
         };
+        lowered.context.free_differential(&var);
         // matcalc's own answer: the reference, and the direction's name
         let form = Some(Form::Default);
         let own = match claim.kind {
@@ -106,7 +107,8 @@ impl Session {
             let info = &claimed.context.vars[name];
             let known = match &info.differential_of {
                 Some(of) => of == &var && name == &dir,
-                None => lowered.context.get(name).is_some(),
+                // a direction named otherwise (`H` where the input uses `dX`)
+                None => lowered.context.get(name).is_some() || name == &dir,
             };
             if !known {
                 let what = if info.differential_of.is_some() {

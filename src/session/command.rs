@@ -294,7 +294,21 @@ impl Session {
                     None => self.check(expr, wrt, where_)?,
                     Some(c) => vec![self.check_claim(expr, wrt, where_, c)?],
                 };
-                (Body::Verdicts(verdicts), Vec::new())
+                // the differentials checked are in a direction of another
+                // name when the input uses `dX` itself: say so, as `diff` does
+                let renamed = self
+                    .lower(expr, where_)
+                    .ok()
+                    .and_then(|mut l| {
+                        let var = match super::resolve_wrt(wrt, &l.context).ok()? {
+                            super::Wrt::Var(v) | super::Wrt::Entry { var: v, .. } => v,
+                        };
+                        let before = l.context.notes.len();
+                        super::default_direction(&var, &mut l.context);
+                        Some(l.context.notes.split_off(before))
+                    })
+                    .unwrap_or_default();
+                (Body::Verdicts(verdicts), renamed)
             }
         };
         // What the reading assumed comes first (SPEC §2: where a result

@@ -364,7 +364,7 @@ pub(crate) fn printable(e: &Expr) -> Result<(), Diagnostic> {
 
 /// The derivative of an already lowered expression.
 fn diff_lowered(
-    lowered: Lowered,
+    mut lowered: Lowered,
     wrt: &str,
     direction: Option<&str>,
     form: Option<Form>,
@@ -373,6 +373,7 @@ fn diff_lowered(
     let var = match &wrt {
         Wrt::Var(v) | Wrt::Entry { var: v, .. } => v.clone(),
     };
+    lowered.context.free_differential(&var);
     let info = lowered.context.get(&var).expect("resolved").clone();
     let (dir_expr, dir_name) = match (&wrt, direction) {
         (Wrt::Entry { .. }, Some(d)) => {
@@ -385,8 +386,8 @@ fn diff_lowered(
         (Wrt::Entry { indices, .. }, None) => (Expr::unit(indices, info.shape.clone()), None),
         (Wrt::Var(v), d) => {
             let name = match d {
-                Some(d) => check_direction(d, &lowered.context)?,
-                None => format!("d{v}"),
+                Some(d) => check_direction_for(d, v, &lowered.context)?,
+                None => default_direction(v, &mut lowered.context),
             };
             (Expr::var(&name, info.shape.clone()), Some(name))
         }
@@ -596,6 +597,32 @@ pub fn resolve_wrt(text: &str, ctx: &Context) -> Result<Wrt, Diagnostic> {
     Err(err(format!("`{t}` does not appear in the expression")).help(names()))
 }
 
+/// The direction of a differential with respect to `var` when none is
+/// named: `dX`, unless the input itself uses that name (`tr(dX X)`), where
+/// `dX` would be confused with the direction and the answer would be
+/// wrong. Then the direction takes a fresh name of the variable's
+/// conventional kind, so that the printed result reads back alike (`H`,
+/// `h`, `epsilon`, then with a number), and a note says so.
+fn default_direction(var: &str, ctx: &mut Context) -> String {
+    let usual = format!("d{var}");
+    if ctx.get(&usual).is_none() {
+        return usual;
+    }
+    let base = match ctx.vars[var].kind {
+        VarKind::Matrix => "H",
+        VarKind::Vector => "h",
+        VarKind::Scalar => "epsilon",
+    };
+    let name = std::iter::once(base.to_string())
+        .chain((1..).map(|k| format!("{base}{k}")))
+        .find(|n| ctx.get(n).is_none())
+        .expect("a fresh name");
+    ctx.notes.push(format!(
+        "the input uses `{usual}`, so the direction is named `{name}` (choose another with `--direction`)"
+    ));
+    name
+}
+
 fn check_direction(d: &str, ctx: &Context) -> Result<String, Diagnostic> {
     let t = d.trim();
     let whole = Span::new(0, d.len());
@@ -615,4 +642,51 @@ fn check_direction(d: &str, ctx: &Context) -> Result<String, Diagnostic> {
         .label(whole, ""));
     }
     Ok(t.to_string())
+}
+
+/// [`check_direction`], and then a name that reads back as the direction:
+/// not a built-in (`I`, `ones`, `eye`, a function: `I X^T + X I^T` reads
+/// back as `X^T + X`), and of the variable's conventional kind (SPEC §2),
+/// since the printed result reads the name by its convention: `alpha X^T +
+/// X alpha^T` would read back with a scalar `alpha`. Refused rather than
+/// noted: a note cannot make the printed text mean what was computed.
+fn check_direction_for(d: &str, var: &str, ctx: &Context) -> Result<String, Diagnostic> {
+    let t = check_direction(d, ctx)?;
+    let refuse = |msg: String, help: String| {
+        Err(Diagnostic::new(msg, d)
+            .origin(crate::span::Origin::Direction)
+            .label(Span::new(0, d.len()), "")
+            .help(help))
+    };
+    let kind = ctx.vars[var].kind;
+    let (word, example) = match kind {
+        VarKind::Matrix => ("a matrix", "H"),
+        VarKind::Vector => ("a vector", "h"),
+        VarKind::Scalar => ("a scalar", "epsilon"),
+    };
+    if crate::builtins::lookup(&t).is_some()
+        || crate::lower::is_identity(&t)
+        || t == "ones"
+        || t == "where"
+    {
+        return refuse(
+            format!("`{t}` is a built-in name and cannot name the direction"),
+            format!("name the direction otherwise, such as `{example}`"),
+        );
+    }
+    let named = crate::lower::conventional_kind(&t);
+    if named != kind {
+        let is = match named {
+            VarKind::Matrix => "a matrix",
+            VarKind::Vector => "a vector",
+            VarKind::Scalar => "a scalar",
+        };
+        return refuse(
+            format!("`{t}` names {is} by convention, but the direction of `{var}` is {word}"),
+            format!(
+                "a printed `{t}` would read back as another kind: name the direction like `{var}`, such as `{example}`"
+            ),
+        );
+    }
+    Ok(t)
 }

@@ -120,11 +120,8 @@ fn derivation(answer: Answer, gradient: Option<Expr>, form: Form) -> Derivation 
     };
     let shape = answer.context.vars[&var].shape.clone();
     let mut dname = format!("d{var}");
-    while answer
-        .context
-        .get(&dname)
-        .is_some_and(|i| i.differential_of.as_deref() != Some(var.as_str()))
-    {
+    // a name of the input is never the direction (`tr(dX X)`)
+    while answer.context.get(&dname).is_some() {
         dname.push('_');
     }
     let ctx = answer.direction_context().with_direction(&var, &dname);

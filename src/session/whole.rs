@@ -66,6 +66,7 @@ pub(super) fn setup(
     need_scalar: bool,
 ) -> Result<Setup, Diagnostic> {
     let (input, span) = read;
+    let mut lowered = lowered;
     let var = match resolve_wrt(wrt, &lowered.context)? {
         Wrt::Var(v) => v,
         Wrt::Entry { var, .. } => {
@@ -90,6 +91,7 @@ pub(super) fn setup(
         .label(span, "not 1×1")
         .help("`diff` gives its differential and `jacobian` its Jacobian"));
     }
+    lowered.context.free_differential(&var);
     let info = lowered.context.vars[&var].clone();
     let mut dir = format!("d{var}");
     while lowered.context.get(&dir).is_some() {

@@ -349,3 +349,88 @@ fn a_divisor_is_read_as_a_scalar_with_a_note() {
     let (code, _, _) = run(&["simplify", "sum(x)/n where n: vector"], None);
     assert_eq!(code, Some(1));
 }
+
+/// The input's own `dX` is never the direction: `tr(dX X)` was answered
+/// `tr(dX dX)` (and `tr(dX^2)`). The direction takes a fresh name of the
+/// variable's kind, with a note, in every shell and in `check`.
+#[test]
+fn an_input_dx_is_not_the_direction() {
+    let note = "the input uses `dX`, so the direction is named `H`";
+    for input in ["tr(dX X)", "tr(dX X) where dX: matrix"] {
+        let (code, out, err) = run(&["diff", input, "--wrt", "X"], None);
+        assert_eq!((code, out.trim()), (Some(0), "tr(dX H)"), "{err}");
+        assert!(err.contains(note), "{err}");
+    }
+    let (_, out, _) = run(
+        &["diff", "tr(dX X)", "--wrt", "X", "--format", "json"],
+        None,
+    );
+    assert!(out.contains("\"text\": \"tr(dX H)\""), "{out}");
+    assert!(out.contains(note), "{out}");
+    let (code, out, err) = run(&["check", "tr(dX X)", "--wrt", "X"], None);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("differential: tr(dX H)"), "{out}");
+    assert!(err.contains(note), "{err}");
+    let claim = ["check", "tr(dX X)", "--wrt", "X", "--diff", "tr(dX H)"];
+    assert_eq!(run(&claim, None).0, Some(0));
+    let (_, out, err) = run(&["repl"], Some("diff tr(dX X) wrt X\n"));
+    assert!(out.contains("tr(dX H)") && err.contains(note), "{out}{err}");
+    // a vector's direction is `h`, the next free name if `h` is used
+    let (_, out, err) = run(&["diff", "dx^T x + h^T x", "--wrt", "x"], None);
+    assert_eq!(out.trim(), "(dx^T + h^T) h1", "{err}");
+    assert!(err.contains("the direction is named `h1`"), "{err}");
+    // a direction that is named is used as it is, without a note
+    let (_, out, err) = run(
+        &["diff", "tr(dX X)", "--wrt", "X", "--direction", "K"],
+        None,
+    );
+    assert_eq!((out.trim(), err.as_str()), ("tr(dX K)", ""));
+    crate::common::checked("tr(dX X)", "X", None);
+    crate::common::checked("dx^T x + h^T x", "x", None);
+    crate::common::checked("x^T dX x where dX: matrix", "x", None);
+}
+
+/// A direction must read back as itself: `--direction I` printed
+/// `I X^T + X I^T` (which reads back as `X^T + X`), `--direction alpha`
+/// a "scalar" direction of a matrix. Built-in names and names of another
+/// conventional kind are refused, exit 1.
+#[test]
+fn a_direction_reads_back_as_itself() {
+    for (wrt, dir, says) in [
+        ("X", "I", "`I` is a built-in name"),
+        ("X", "ones", "`ones` is a built-in name"),
+        ("X", "eye", "`eye` is a built-in name"),
+        ("x", "exp", "`exp` is a built-in name"),
+        (
+            "X",
+            "alpha",
+            "`alpha` names a scalar by convention, but the direction of `X` is a matrix",
+        ),
+        (
+            "X",
+            "h",
+            "`h` names a vector by convention, but the direction of `X` is a matrix",
+        ),
+        (
+            "x",
+            "H",
+            "`H` names a matrix by convention, but the direction of `x` is a vector",
+        ),
+    ] {
+        let input = if wrt == "X" { "X X^T" } else { "x^T x" };
+        let (code, out, err) = run(&["diff", input, "--wrt", wrt, "--direction", dir], None);
+        assert_eq!(code, Some(1), "{dir}: {out}");
+        assert!(err.contains(says), "{err}");
+    }
+    let (code, out, _) = run(&["diff", "X X^T", "--wrt", "X", "--direction", "V"], None);
+    assert_eq!((code, out.trim()), (Some(0), "V X^T + X V^T"));
+    let (code, out, _) = run(&["diff", "x^T x", "--wrt", "x", "--direction", "v"], None);
+    assert_eq!((code, out.trim()), (Some(0), "2 v^T x"));
+    let (code, out, _) = run(
+        &["diff", "alpha^2", "--wrt", "alpha", "--direction", "eta"],
+        None,
+    );
+    assert_eq!((code, out.trim()), (Some(0), "2 alpha eta"));
+    crate::common::verified_diff("X X^T", "X", Some("V"));
+    crate::common::verified_diff("alpha^2", "alpha", Some("eta"));
+}

@@ -310,7 +310,13 @@ fn bad_input_battery() {
             1,
         ),
         ("scalar exponent too large", diff("alpha^1001", "alpha"), 1),
-        ("power tower of constants", diff("33^33^4^44^42 X", "X"), 1),
+        (
+            "power tower of constants",
+            diff("(((33^33)^4)^44)^42 X", "X"),
+            1,
+        ),
+        ("two exponents in a row", diff("2^3^2 X", "X"), 1),
+        ("an exponent after an inverse", diff("X^-1^2", "X"), 1),
         (
             "many large folded constants",
             diff(&vec!["(10^99)^20 X"; 200].join(" "), "X"),
@@ -447,9 +453,9 @@ fn fuzzer_findings_stay_fixed() {
             "--wrt",
             "X",
             "--",
-            " X   .^51 ^43    .^95 X   .^51 ^43    .^9 ^4A",
+            " ((X   .^51) ^43)    .^95 (((X   .^51) ^43)    .^9) ^4A",
         ],
-        &["simplify", "33^33^4^44^42"],
+        &["simplify", "(((33^33)^4)^44)^42"],
         &["check", "X^-55", "--wrt", "X"],
         &["check", "tr(A X^61 B)", "--wrt", "X"],
         &["check", "tr(X^64)", "--wrt", "X"],
@@ -712,4 +718,46 @@ fn errors_carry_their_phase_and_data() {
     assert_eq!(d.phase, Phase::Evaluation, "{}", d.render());
     let json = matcalc::render_error(&d, matcalc::Format::Json);
     assert!(json.contains("\"phase\": \"evaluation\""), "{json}");
+}
+
+/// Bindings that use the binding before them twice double in size per
+/// level: forty of them used to take minutes and gigabytes before the size
+/// limit fired. The size is now known before anything is expanded, and
+/// the first binding past it is refused, with the caret under it, at once.
+#[test]
+fn chained_bindings_are_refused_before_they_are_expanded() {
+    let mut sum = "p0 = x^T x".to_string();
+    let mut product = "P_0 = X".to_string();
+    for i in 1..=40 {
+        sum += &format!(", p{i} = p{} + p{}", i - 1, i - 1);
+        product += &format!(", P_{i} = P_{} P_{}", i - 1, i - 1);
+    }
+    for (input, wrt, first) in [
+        (format!("p40 where {sum}"), "x", "p14"),
+        (format!("tr(P_30) where {product}"), "X", "P_15"),
+    ] {
+        let start = std::time::Instant::now();
+        let out = matcalc()
+            .args(["grad", "--wrt", wrt, "--", &input])
+            .output()
+            .expect("runs");
+        assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "the binding of `{first}` expands past 100000 nodes"
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("^^^ too large once expanded"), "{stderr}");
+    }
+    // a short chain still expands, each binding by the ones before it
+    let input = "p3 where p0 = x^T x, p1 = p0 + p0, p2 = p1 p1, p3 = p2 + p0";
+    assert_eq!(
+        crate::common::run(&["grad", input, "--wrt", "x"]),
+        "2 (8 (x^T x) x + x)"
+    );
+    crate::common::checked("4 (x^T x)^2 + x^T x", "x", None);
+    crate::common::checked(input, "x", None);
 }

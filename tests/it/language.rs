@@ -347,3 +347,64 @@ fn powers_with_variable_exponents() {
         }
     }
 }
+
+/// `a^b^c` could be `(a^b)^c` (as matcalc read it: `2^3^2` was 64) or
+/// `a^(b^c)` (as mathematics and Python read it: 512): it is refused with
+/// a caret under the second exponent. Postfix transposes keep their one
+/// reading, before or after a power.
+#[test]
+fn chained_powers_are_refused() {
+    for args in [
+        &["simplify", "2^3^2"][..],
+        &["simplify", "alpha^(1/2)^2"],
+        &[
+            "eval",
+            "alpha^beta^gamma",
+            "--at",
+            "alpha=2, beta=3, gamma=2",
+        ],
+        &["grad", "x^T X^-1^2 x", "--wrt", "x"],
+    ] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, Some(1), "{args:?}: {out}");
+        assert!(err.contains("two exponents in a row"), "{err}");
+        assert!(err.contains("write `(a^b)^c` or `a^(b^c)`"), "{err}");
+    }
+    assert_eq!(run(&["simplify", "2^(3^2)"]).1, "512");
+    assert_eq!(run(&["simplify", "(2^3)^2"]).1, "64");
+    for (input, out) in [
+        ("X^T^T", "X"),
+        ("X^-1^T", "X^-T"),
+        ("X^T^-1", "X^-T"),
+        ("X^2^T", "(X^2)^T"),
+        ("X^T^2", "(X^2)^T"),
+        ("X⁻¹^2", "X^-2"),
+    ] {
+        assert_eq!(run(&["simplify", input]).1, out, "{input}");
+    }
+    checked("tr(X^2^T A)", "X", None);
+    checked("x^T X^-T^2 x", "X", None);
+}
+
+/// `ones` is a constant and `ones(n)` a call: only a name glued to `(` is
+/// a call, so `ones (alpha + beta)` is the product, as matcalc prints it
+/// (it was refused: "a size is a name …"), and a printed result with
+/// `ones (…)` reads back.
+#[test]
+fn ones_before_a_blank_is_the_constant() {
+    let (code, out, err) = run(&["simplify", "ones (alpha + beta)"]);
+    assert_eq!((code, out.as_str()), (Some(0), "alpha + beta"), "{err}");
+    let (code, out, err) = run(&["simplify", "x + ones (alpha + beta)"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "x + alpha ones + beta ones"),
+        "{err}"
+    );
+    let printed = "2 ones ((ones(n)^T ones(n)) ones^T / nu^2 - 2 ones^T / nu)";
+    assert_eq!(run(&["simplify", printed]).0, Some(0));
+    // glued, it is the call; a function that is no constant is a call either way
+    assert_eq!(run(&["simplify", "ones(n)^T x"]).1, "ones^T x");
+    assert_eq!(run(&["simplify", "exp (x)"]).1, "exp(x)");
+    checked("x^T ones (alpha + x^T x)", "x", None);
+    checked("norm2(x - (sum(x)/nu) ones)^2", "x", None);
+}
