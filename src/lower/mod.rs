@@ -189,7 +189,18 @@ pub fn conventional_kind(name: &str) -> VarKind {
 /// §2) unless that makes no sense in its context: then it takes the kind
 /// the context needs, and the context's `notes` say so (see `guess`).
 pub fn lower(parsed: &Parsed, src: &str) -> Result<Lowered, Diagnostic> {
-    guess::lower_guessing(parsed, src, &Overrides::new())
+    guess::lower_guessing(parsed, src, &Overrides::new(), None)
+}
+
+/// Lowers as [`lower`] does, with the shape of the whole expression known
+/// beforehand (a claimed derivative has the derivative's shape): the
+/// expression's shape is unified with `expect` before the sizes that
+/// nothing else fixes are settled, so the free sizes of `I`, `ones`,
+/// `E_ij` and commutation matrices take the expected sizes rather than
+/// fresh names (or 1). A shape that cannot be unified is left for the
+/// caller to report, with both shapes in its words.
+pub fn lower_expecting(parsed: &Parsed, src: &str, expect: &Shape) -> Result<Lowered, Diagnostic> {
+    guess::lower_guessing(parsed, src, &Overrides::new(), Some(expect))
 }
 
 /// Lowers as [`lower`] does, for a command that needs a scalar (`grad`,
@@ -210,12 +221,13 @@ pub(crate) fn lower_with(
     parsed: &Parsed,
     src: &str,
     overrides: &Overrides,
+    expect: Option<&Shape>,
 ) -> Result<(Lowered, Vec<(String, VarKind)>), Diagnostic> {
     let declared = declare::declare(&parsed.decls, src)?;
     let mut used = BTreeSet::new();
     collect_names(&parsed.expr, &mut used);
     lint::check_glued(&parsed.expr, src, &used, &declared)?;
-    let mut inferred = infer::infer(parsed, src, &declared, &used, overrides)?;
+    let mut inferred = infer::infer(parsed, src, &declared, &used, overrides, expect)?;
     lint::check_number_sizes(&parsed.expr, src)?;
     let expr = build::build(&parsed.expr, &inferred);
     lint::check_folded(&expr, src)?;

@@ -235,6 +235,22 @@ impl Session {
         lower(&parsed, &input).map_err(|d| self.explain_bound(d).phase_or(Phase::Shape))
     }
 
+    /// [`Session::lower`] for an expression whose shape is known
+    /// beforehand (a claimed derivative): its free sizes unify with
+    /// `expect` (`crate::lower::lower_expecting`).
+    pub(crate) fn lower_expecting(
+        &self,
+        expr: &str,
+        where_: Option<&str>,
+        expect: &crate::shape::Shape,
+    ) -> Result<Lowered, Diagnostic> {
+        let input = self.full_input(expr, where_);
+        let mut parsed = parse(&input).map_err(|d| d.phase_or(Phase::Parse))?;
+        self.substitute(&mut parsed.expr);
+        crate::lower::lower_expecting(&parsed, &input, expect)
+            .map_err(|d| self.explain_bound(d).phase_or(Phase::Shape))
+    }
+
     /// [`Session::lower`] for a command that needs a scalar: an undeclared
     /// vector name (other than `wrt`) may be read as a scalar when that
     /// makes the expression 1×1, with a note (`crate::lower::lower_scalar`).
