@@ -241,6 +241,26 @@ pub(crate) fn lower_with(
     ))
 }
 
+/// The shapes inference gives the bare `ones` of the expression (not
+/// `ones(n)`), in the order of the text, with no other reading tried: for
+/// telling whether a printed `ones` reads back with its size.
+pub fn ones_shapes(parsed: &Parsed, src: &str) -> Result<Vec<Shape>, Diagnostic> {
+    let declared = declare::declare(&parsed.decls, src)?;
+    let mut used = BTreeSet::new();
+    collect_names(&parsed.expr, &mut used);
+    let inferred = infer::infer(parsed, src, &declared, &used, &Overrides::new(), None)?;
+    let mut found = Vec::new();
+    let mut stack = vec![&parsed.expr];
+    while let Some(a) = stack.pop() {
+        if matches!(&a.kind, AstKind::Ident(n) if n == "ones") {
+            found.push(a);
+        }
+        push_operands(a, &mut stack);
+    }
+    found.sort_by_key(|a| a.span.start);
+    Ok(found.into_iter().map(|a| inferred.node_shape(a)).collect())
+}
+
 /// Every name used in the expression.
 fn collect_names(ast: &Ast, out: &mut BTreeSet<String>) {
     let mut stack = vec![ast];

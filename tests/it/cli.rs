@@ -259,8 +259,8 @@ fn claims_with_free_sizes_take_the_derivatives_shape() {
         ("hessian", "x^T x", "x", "2 I"),
         ("grad", "tr(X)", "X", "I"),
         ("jacobian", "x", "x", "I"),
-        ("grad", "sum(x)", "x", "ones"),
-        ("hessian", "sum(x)^2", "x", "2 ones ones^T"),
+        ("grad", "sum(x)", "x", "ones(n)"),
+        ("hessian", "sum(x)^2", "x", "2 ones(n) ones(n)^T"),
         ("hessian", "norm2(A X - B)^2", "X", "2 (I ⊗ (A^T A))"),
         ("hessian", "logsumexp(W x) - y^T W x", "W", ""),
         ("jacobian", "kron(A, X)", "X", ""),
@@ -311,6 +311,34 @@ fn claims_with_free_sizes_take_the_derivatives_shape() {
     );
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("exact"), "{out}");
+}
+
+/// A `ones` whose size nothing in the printed answer fixes is printed
+/// with its size, so that the answer reads back with its shape (a bare
+/// `2 ones ones^T` reads back as the number 2); a `ones` that its context
+/// sizes stays bare.
+#[test]
+fn a_ones_with_a_free_size_prints_its_size() {
+    for (command, expr, wrt, want) in [
+        ("hessian", "sum(x)^2", "x", "2 ones(n) ones(n)^T"),
+        ("grad", "sum(x)", "x", "ones(n)"),
+        ("grad", "sum(x) / nu", "x", "ones(n) / nu"),
+        (
+            "grad",
+            "sum(W H - X .* log(W H))",
+            "W",
+            "(ones - X ./ (W H)) H^T",
+        ),
+    ] {
+        crate::common::checked(expr, wrt, None);
+        let (code, out, err) = run(&[command, expr, "--wrt", wrt], None);
+        assert_eq!((code, out.trim_end()), (Some(0), want), "{err}");
+        // read back on its own, it has its shape and prints the same
+        let (code, again, err) = run(&["simplify", want], None);
+        assert_eq!((code, again.trim_end()), (Some(0), want), "{err}");
+    }
+    let (code, out, _) = run(&["simplify", "2 ones ones^T"], None);
+    assert_eq!((code, out.trim_end()), (Some(0), "2"));
 }
 
 /// The files under `src/<dir>` (for each of `dirs`) whose text mentions
