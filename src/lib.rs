@@ -54,7 +54,7 @@ pub use print::{
 pub use session::{
     Action, Answer, Body, CHECK_POINTS, CHECK_TOLERANCE, Claim, Command, Derivation, Derivative,
     Format, Mode, NumericVerdict, Output, Repl, Reply, Session, Verdict, Wrt, is_incomplete,
-    render, render_error, resolve_wrt,
+    readable_text, render, render_error, resolve_wrt, text_with_sized_ones,
 };
 pub use shape::{Dim, Shape};
 pub use simplify::{Form, Limits, Simplified, simplify, simplify_from};

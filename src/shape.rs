@@ -226,6 +226,36 @@ impl TShape {
     }
 }
 
+/// What is left of two resolved products once the sizes and the factor
+/// they share are divided out, each in its own order.
+fn cancel(a: &Term, b: &Term) -> (Term, Term) {
+    let mut rest = b.vars.clone();
+    let mut left = Vec::new();
+    for &v in &a.vars {
+        match rest.iter().position(|&w| w == v) {
+            Some(i) => {
+                rest.remove(i);
+            }
+            None => left.push(v),
+        }
+    }
+    let g = gcd(a.factor, b.factor).max(1);
+    (
+        Term {
+            factor: a.factor / g,
+            vars: left,
+        },
+        Term {
+            factor: b.factor / g,
+            vars: rest,
+        },
+    )
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
 /// Size variables and their bindings: a union-find over dimension terms.
 ///
 /// A variable is rigid (a name's size: never 1, so a name's kind is fixed
@@ -237,6 +267,10 @@ impl TShape {
 pub(crate) struct Unifier {
     bound: Vec<Option<Term>>,
     flexible: Vec<bool>,
+    /// Whether the variable is a size the user named (`X: n x m`,
+    /// `commutation(n, m)`): unified with an anonymous one, it keeps
+    /// its name.
+    named: Vec<bool>,
     names: Vec<Rc<str>>,
     reserved: Vec<String>,
     next_name: usize,
@@ -256,6 +290,7 @@ impl Unifier {
 
     /// A new size variable with the given name, or the next free one.
     pub(crate) fn fresh(&mut self, name: Option<&str>) -> Term {
+        self.named.push(name.is_some());
         let name: Rc<str> = match name {
             Some(n) => Rc::from(n),
             None => Rc::from(self.next_free_name().as_str()),
@@ -347,6 +382,14 @@ impl Unifier {
                     (y, a)
                 }
             }
+            // A size the user named keeps its name.
+            (Some(x), Some(y)) if self.named[x as usize] != self.named[y as usize] => {
+                if self.named[x as usize] {
+                    (y, a)
+                } else {
+                    (x, b)
+                }
+            }
             // Bind the younger variable to the older, so names stay stable.
             (Some(x), Some(y)) => {
                 if x < y {
@@ -358,8 +401,19 @@ impl Unifier {
             (Some(x), None) => (x, b),
             (None, Some(y)) => (y, a),
             (None, None) => {
+                // Two products: the sizes and the factor they share cancel
+                // (`n·m` is `m·n`, `9` is `3·m` with m = 3); when what is left of one is a single size, it is
+                // bound to what is left of the other (`r` to `m·n` in
+                // `p (I ⊗ vec(X))`, p of size `m·n·r`).
+                let (ra, rb) = cancel(&a, &b);
+                if (ra.vars.len() < a.vars.len() || ra.factor < a.factor)
+                    && (ra.single().is_some() || rb.single().is_some() || ra == rb)
+                {
+                    return self.unify(&ra, &rb);
+                }
                 // Two products of as many sizes: unify them factor by
                 // factor, in the order the Kronecker products built them.
+                let (a, b) = (ra, rb);
                 if a.factor != b.factor || a.vars.len() != b.vars.len() {
                     return false;
                 }
@@ -379,6 +433,19 @@ impl Unifier {
         }
         self.bound[var as usize] = Some(other);
         true
+    }
+
+    /// Whether unifying `a` with `b` has at most one outcome: not two
+    /// products that, once their shared sizes cancel, still have two or
+    /// more sizes each (`r·s` and `m·p` unify as r = m and s = p, or as
+    /// r = p and s = m).
+    pub(crate) fn determined(&self, a: &Term, b: &Term) -> bool {
+        let (a, b) = (self.resolve(a), self.resolve(b));
+        if a == b {
+            return true;
+        }
+        let (ra, rb) = cancel(&a, &b);
+        ra.vars.len() < 2 || rb.vars.len() < 2
     }
 
     /// Unifies both dimensions of two shapes.

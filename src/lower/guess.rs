@@ -32,6 +32,7 @@ use super::{
     push_operands, unit_indices,
 };
 use crate::ast::{AstKind, Builtin, Parsed};
+use crate::shape::Shape;
 use crate::span::Diagnostic;
 use std::collections::BTreeSet;
 
@@ -43,9 +44,10 @@ pub(super) fn lower_guessing(
     parsed: &Parsed,
     src: &str,
     base: &Overrides,
+    expect: Option<&Shape>,
 ) -> Result<Lowered, Diagnostic> {
     unknown_calls(parsed, src)?;
-    let first = lower_with(parsed, src, base);
+    let first = lower_with(parsed, src, base, expect);
     let (mut lowered, broadcasts) = match first {
         Ok(ok) => ok,
         Err(d) => {
@@ -62,7 +64,7 @@ pub(super) fn lower_guessing(
             for (name, kind) in greek {
                 let mut over = base.clone();
                 over.insert(name.clone(), kind);
-                if let Ok((mut l, more)) = lower_with(parsed, src, &over) {
+                if let Ok((mut l, more)) = lower_with(parsed, src, &over, expect) {
                     l.context.notes.push(read_as(&name, kind));
                     for (n, _) in more {
                         l.context.notes.push(broadcast_note(&n));
@@ -78,7 +80,7 @@ pub(super) fn lower_guessing(
     }
     let mut over = base.clone();
     over.extend(broadcasts.iter().cloned());
-    if let Ok((mut l, more)) = lower_with(parsed, src, &over)
+    if let Ok((mut l, more)) = lower_with(parsed, src, &over, expect)
         && more.is_empty()
     {
         for (name, kind) in &broadcasts {
@@ -98,7 +100,7 @@ pub(super) fn lower_guessing(
 /// [`super::lower_scalar`]: `wrt` (the variable) is never guessed to be
 /// a scalar.
 pub(super) fn lower_scalar(parsed: &Parsed, src: &str, wrt: &str) -> Result<Lowered, Diagnostic> {
-    let first = lower_guessing(parsed, src, &Overrides::new());
+    let first = lower_guessing(parsed, src, &Overrides::new(), None);
     if first.as_ref().is_ok_and(|l| l.expr.is_scalar()) {
         return first;
     }
@@ -108,7 +110,7 @@ pub(super) fn lower_scalar(parsed: &Parsed, src: &str, wrt: &str) -> Result<Lowe
             continue;
         }
         let over = Overrides::from([(name.clone(), kind)]);
-        if let Ok(mut l) = lower_guessing(parsed, src, &over)
+        if let Ok(mut l) = lower_guessing(parsed, src, &over, None)
             && l.expr.is_scalar()
         {
             l.context.notes.insert(0, read_as(&name, kind));

@@ -23,7 +23,7 @@ use crate::ast::{Ast, AstKind, BinOp, Builtin, Parsed, PostOp};
 use crate::builtins::Signature;
 use crate::expr::rat;
 use crate::hash::FxHashMap;
-use crate::shape::{Shape, TShape, Term, Unifier};
+use crate::shape::{Dim, Shape, TShape, Term, Unifier};
 use crate::span::{Diagnostic, Span};
 use num_rational::BigRational;
 use num_traits::{Signed, Zero};
@@ -122,8 +122,16 @@ impl<'a> Inferred<'a> {
     }
 }
 
+/// A size equation put off until more is known: two products of sizes
+/// that could be made equal in more than one way (`r·s` and `m·p`), with
+/// the error to report if they cannot (none for an expected shape).
+type Deferred = (Term, Term, Option<Diagnostic>);
+
 /// Inference in progress over a tree borrowed for `'a`.
 struct Infer<'a, 'd> {
+    /// Equations between products that are not yet determined, solved
+    /// once the whole tree (and any expected shape) has been seen.
+    deferred: Vec<Deferred>,
     src: &'d str,
     unifier: Unifier,
     declared: &'d Declarations,
@@ -147,6 +155,7 @@ pub(super) fn infer<'a>(
     declared: &Declarations,
     used: &BTreeSet<String>,
     overrides: &Overrides,
+    expect: Option<&Shape>,
 ) -> Result<Inferred<'a>, Diagnostic> {
     // The user's size names (declared, or written in `commutation(n, m)`)
     // are not handed out to inferred sizes.
@@ -156,6 +165,11 @@ pub(super) fn infer<'a>(
         .flat_map(|d| d.dims.iter().map(|(n, _)| n.clone()))
         .collect();
     size_names(&parsed.expr, &mut reserved);
+    if let Some(want) = expect {
+        for d in [&want.rows, &want.cols] {
+            reserved.extend(d.names.iter().map(|n| n.to_string()));
+        }
+    }
     let mut cx = Infer {
         src,
         unifier: Unifier::new(reserved),
@@ -167,8 +181,18 @@ pub(super) fn infer<'a>(
         nodes: NodeShapes::new(),
         overrides,
         broadcasts: Vec::new(),
+        deferred: Vec::new(),
     };
-    cx.infer(&parsed.expr)?;
+    let root = cx.infer(&parsed.expr)?;
+    if let Some(want) = expect {
+        // The expected shape's sizes are the declared names (`X: n x m`)
+        // or their products; a failure is the caller's to report.
+        let rows = cx.expected_term(&want.rows)?;
+        let cols = cx.expected_term(&want.cols)?;
+        cx.deferred.push((root.rows, rows, None));
+        cx.deferred.push((root.cols, cols, None));
+    }
+    cx.solve_deferred()?;
     // A size of `ones` (or `vector(c)`, `matrix(c)`) that nothing fixed is 1.
     cx.unifier.settle();
     Ok(Inferred {
@@ -216,6 +240,38 @@ impl<'a> Infer<'a, '_> {
         }
         let t = self.unifier.fresh(Some(text));
         self.dim_vars.insert(text.to_string(), t.clone());
+        Ok(t)
+    }
+
+    /// Solves the deferred equations: every one that has become
+    /// determined, again and again, and when none has, the first left in
+    /// the order of the Kronecker products that built its sides.
+    fn solve_deferred(&mut self) -> Result<(), Diagnostic> {
+        let mut pending = std::mem::take(&mut self.deferred);
+        while !pending.is_empty() {
+            let i = pending
+                .iter()
+                .position(|(a, b, _)| self.unifier.determined(a, b))
+                .unwrap_or(0);
+            let (a, b, d) = pending.remove(i);
+            let saved = self.unifier.clone();
+            if !self.unifier.unify(&a, &b) {
+                match d {
+                    Some(d) => return Err(d),
+                    None => self.unifier = saved,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The term of an expected dimension: its factor times its named sizes.
+    fn expected_term(&mut self, d: &Dim) -> Result<Term, Diagnostic> {
+        let mut t = Term::lit(d.factor);
+        for name in &d.names {
+            let v = self.dim_term(name, Span::new(0, 0))?;
+            t = t.times(&v).ok_or_else(|| self.err("dimension too large"))?;
+        }
         Ok(t)
     }
 
@@ -708,14 +764,25 @@ impl<'a> Infer<'a, '_> {
                         self.unifier.settle_one(&b.cols);
                         return Ok(a);
                     }
-                    if self.unifier.unify_shapes(&a, &b) {
-                        return Ok(a);
-                    }
                     let verb = match op {
                         BinOp::Add => "add",
                         BinOp::Sub => "subtract",
                         _ => "combine elementwise",
                     };
+                    let (rows, cols) = (
+                        self.unifier.determined(&a.rows, &b.rows),
+                        self.unifier.determined(&a.cols, &b.cols),
+                    );
+                    if !(rows && cols) {
+                        let d = clash(self, verb, ": their shapes differ");
+                        for (x, y) in [(&a.rows, &b.rows), (&a.cols, &b.cols)] {
+                            self.deferred.push((x.clone(), y.clone(), Some(d.clone())));
+                        }
+                        return Ok(a);
+                    }
+                    if self.unifier.unify_shapes(&a, &b) {
+                        return Ok(a);
+                    }
                     Err(clash(self, verb, ": their shapes differ"))
                 }
                 BinOp::Mul => {
@@ -724,6 +791,17 @@ impl<'a> Infer<'a, '_> {
                     }
                     if b.is_scalar() {
                         return Ok(a);
+                    }
+                    if !self.unifier.determined(&a.cols, &b.rows) {
+                        let (ca, rb) = (self.unifier.dim(&a.cols), self.unifier.dim(&b.rows));
+                        let d = clash(
+                            self,
+                            "multiply",
+                            &format!(": the left has {ca} columns, the right {rb} rows"),
+                        );
+                        self.deferred
+                            .push((a.cols.clone(), b.rows.clone(), Some(d)));
+                        return Ok(TShape::new(a.rows, b.cols));
                     }
                     if self.unifier.unify(&a.cols, &b.rows) {
                         return Ok(TShape::new(a.rows, b.cols));

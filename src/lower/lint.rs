@@ -34,6 +34,10 @@ pub(super) fn check_glued(
     let mut stack = vec![ast];
     while let Some(a) = stack.pop() {
         match &a.kind {
+            // `dX` glued to a variable's name is its differential (as
+            // `infer` reads it), so that every printed differential reads
+            // back even where `d` is a variable too.
+            AstKind::Ident(n) if is_differential(n, used, declared) => {}
             AstKind::Ident(n) if !declared.contains_key(n) && n.chars().count() > 1 => {
                 let known: Vec<&str> = used
                     .iter()
@@ -55,6 +59,17 @@ pub(super) fn check_glued(
         push_operands(a, &mut stack);
     }
     Ok(())
+}
+
+/// Whether `name` reads as the differential of a variable: `d` glued to
+/// the name of one that is used or declared (the rule of `infer`).
+fn is_differential(name: &str, used: &BTreeSet<String>, declared: &Declarations) -> bool {
+    name.strip_prefix('d').is_some_and(|base| {
+        !base.is_empty()
+            && !super::is_greek_name(name)
+            && !declared.contains_key(name)
+            && (used.contains(base) || declared.contains_key(base))
+    })
 }
 
 /// `name` as two or more of `known`, glued (the fewest pieces).

@@ -201,7 +201,18 @@ pub fn conventional_kind(name: &str) -> VarKind {
 /// §2) unless that makes no sense in its context: then it takes the kind
 /// the context needs, and the context's `notes` say so (see `guess`).
 pub fn lower(parsed: &Parsed, src: &str) -> Result<Lowered, Diagnostic> {
-    guess::lower_guessing(parsed, src, &Overrides::new())
+    guess::lower_guessing(parsed, src, &Overrides::new(), None)
+}
+
+/// Lowers as [`lower`] does, with the shape of the whole expression known
+/// beforehand (a claimed derivative has the derivative's shape): the
+/// expression's shape is unified with `expect` before the sizes that
+/// nothing else fixes are settled, so the free sizes of `I`, `ones`,
+/// `E_ij` and commutation matrices take the expected sizes rather than
+/// fresh names (or 1). A shape that cannot be unified is left for the
+/// caller to report, with both shapes in its words.
+pub fn lower_expecting(parsed: &Parsed, src: &str, expect: &Shape) -> Result<Lowered, Diagnostic> {
+    guess::lower_guessing(parsed, src, &Overrides::new(), Some(expect))
 }
 
 /// Lowers as [`lower`] does, for a command that needs a scalar (`grad`,
@@ -222,12 +233,13 @@ pub(crate) fn lower_with(
     parsed: &Parsed,
     src: &str,
     overrides: &Overrides,
+    expect: Option<&Shape>,
 ) -> Result<(Lowered, Vec<(String, VarKind)>), Diagnostic> {
     let declared = declare::declare(&parsed.decls, src)?;
     let mut used = BTreeSet::new();
     collect_names(&parsed.expr, &mut used);
     lint::check_glued(&parsed.expr, src, &used, &declared)?;
-    let mut inferred = infer::infer(parsed, src, &declared, &used, overrides)?;
+    let mut inferred = infer::infer(parsed, src, &declared, &used, overrides, expect)?;
     lint::check_number_sizes(&parsed.expr, src)?;
     let expr = build::build(&parsed.expr, &inferred);
     lint::check_folded(&expr, src)?;
@@ -239,6 +251,26 @@ pub(crate) fn lower_with(
         },
         broadcasts,
     ))
+}
+
+/// The shapes inference gives the bare `ones` of the expression (not
+/// `ones(n)`), in the order of the text, with no other reading tried: for
+/// telling whether a printed `ones` reads back with its size.
+pub fn ones_shapes(parsed: &Parsed, src: &str) -> Result<Vec<Shape>, Diagnostic> {
+    let declared = declare::declare(&parsed.decls, src)?;
+    let mut used = BTreeSet::new();
+    collect_names(&parsed.expr, &mut used);
+    let inferred = infer::infer(parsed, src, &declared, &used, &Overrides::new(), None)?;
+    let mut found = Vec::new();
+    let mut stack = vec![&parsed.expr];
+    while let Some(a) = stack.pop() {
+        if matches!(&a.kind, AstKind::Ident(n) if n == "ones") {
+            found.push(a);
+        }
+        push_operands(a, &mut stack);
+    }
+    found.sort_by_key(|a| a.span.start);
+    Ok(found.into_iter().map(|a| inferred.node_shape(a)).collect())
 }
 
 /// Every name used in the expression.

@@ -46,11 +46,18 @@ pub fn to_json(a: &Answer, input: &str) -> String {
         Wrt::Entry { var, indices } => format!("{var}_{indices}"),
     };
     let s = a.result.shape();
+    // The full expression: the answer's own text unless that names
+    // repeated pieces (its `ones` are sized where the text needs it).
+    let text = if a.text.is_empty() || a.text.contains(" where ") {
+        to_text(&a.result)
+    } else {
+        a.text.clone()
+    };
     let fields = [
         ("input", json_string(input)),
         ("variable", json_string(&variable)),
         ("kind", json_string(a.kind.name())),
-        ("text", json_string(&to_text(&a.result))),
+        ("text", json_string(&text)),
         ("latex", json_string(&to_latex_full(a))),
         (
             "equation",

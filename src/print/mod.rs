@@ -15,4 +15,4 @@ pub use jax::{to_jax, value_to_jax};
 pub use json::to_json;
 pub use latex::{expr_to_latex, to_latex, to_latex_rhs};
 pub use numpy::{python_name, to_numpy, value_to_numpy};
-pub use text::to_text;
+pub use text::{marked_ones, to_text, to_text_sizing_ones};

@@ -54,6 +54,16 @@ pub(crate) trait Notation {
             ones
         }
     }
+    /// A leaf of ones of this shape, and its level: `ones`, or `ones^T`
+    /// for a row (a bare `ones` would read back as a column, or as 1).
+    fn ones(&self, shape: &crate::shape::Shape) -> (String, u8) {
+        let ones = self.leaf(&Kind::Ones);
+        if shape.rows.is_one() && !shape.cols.is_one() {
+            (self.postfix(&ones, true, false), POSTFIX)
+        } else {
+            (ones, ATOM)
+        }
+    }
     /// `base^exponent` for an exponent that is an expression (`name`: it
     /// is a variable's name, which needs no brackets), entry by entry
     /// when `elementwise`.
@@ -209,6 +219,9 @@ impl Notation for Spelled<'_> {
     fn sized_ones(&self, size: &str, row: bool) -> String {
         self.inner.sized_ones(size, row)
     }
+    fn ones(&self, shape: &crate::shape::Shape) -> (String, u8) {
+        self.inner.ones(shape)
+    }
     fn general_power(&self, base: &str, exponent: &str, name: bool, elementwise: bool) -> String {
         // a renamed variable (a pending differential `d(A X)`) may need brackets
         let name = name && exponent.chars().all(|c| c.is_alphanumeric() || c == '_');
@@ -245,6 +258,157 @@ pub fn to_text(e: &Expr) -> String {
     Printer { n: &Text }.print(e).0
 }
 
+/// The text notation with some leaves of ones spelled with their sizes
+/// (`ones(n)`, `ones(n)^T`, `ones(m) ones(n)^T`): the leaves are numbered
+/// in the order the walk meets them, which is the same on every walk of
+/// one expression. With `mark`, every bare `ones` is followed by a
+/// marker holding its number, so that the caller can tell which `ones`
+/// of the text is which leaf (see [`marked_ones`]).
+struct SizedOnes<'a> {
+    /// The leaves to size, with whether their rows and their columns
+    /// need it (a matrix spells only those).
+    sized: &'a std::collections::BTreeMap<usize, (bool, bool)>,
+    mark: bool,
+    next: std::cell::Cell<usize>,
+    shapes: std::cell::RefCell<Vec<crate::shape::Shape>>,
+}
+
+/// Opens and closes a marker in [`marked_ones`]'s text.
+const MARK: (char, char) = ('\u{1}', '\u{2}');
+
+impl SizedOnes<'_> {
+    fn spell(&self, shape: &crate::shape::Shape) -> (String, u8) {
+        let i = self.next.get();
+        self.next.set(i + 1);
+        self.shapes.borrow_mut().push(shape.clone());
+        if let Some(&(free_rows, free_cols)) = self.sized.get(&i) {
+            let (rows, cols) = (&shape.rows, &shape.cols);
+            let column = |free: bool| {
+                if free {
+                    Text.sized_ones(&size_text(rows), false)
+                } else {
+                    "ones".to_string()
+                }
+            };
+            let row = |free: bool| {
+                if free {
+                    Text.sized_ones(&size_text(cols), true)
+                } else {
+                    "ones^T".to_string()
+                }
+            };
+            return match (rows.is_one(), cols.is_one()) {
+                (_, true) => (column(true), ATOM),
+                (true, false) => (row(true), POSTFIX),
+                // only the free sizes are spelled: `A^T ones ones(q)^T`
+                (false, false) => (format!("{} {}", column(free_rows), row(free_cols)), PRODUCT),
+            };
+        }
+        let (text, level) = Text.ones(shape);
+        if self.mark {
+            let marked = format!("ones{}{i}{}", MARK.0, MARK.1);
+            return (text.replacen("ones", &marked, 1), level);
+        }
+        (text, level)
+    }
+}
+
+/// Parseable text in which the leaves of ones numbered in `sized` (as
+/// [`marked_ones`] numbers them) are spelled with their sizes.
+pub fn to_text_sizing_ones(
+    e: &Expr,
+    sized: &std::collections::BTreeMap<usize, (bool, bool)>,
+) -> String {
+    let n = SizedOnes {
+        sized,
+        mark: false,
+        next: std::cell::Cell::new(0),
+        shapes: std::cell::RefCell::new(Vec::new()),
+    };
+    Printer {
+        n: &OnesNotation(&n),
+    }
+    .show(e)
+}
+
+/// The text of `e`, and for each bare `ones` in it, in the order of the
+/// text: its leaf's number and shape (a row's is the row's shape).
+pub fn marked_ones(e: &Expr) -> (String, Vec<(usize, crate::shape::Shape)>) {
+    let none = std::collections::BTreeMap::new();
+    let n = SizedOnes {
+        sized: &none,
+        mark: true,
+        next: std::cell::Cell::new(0),
+        shapes: std::cell::RefCell::new(Vec::new()),
+    };
+    let marked = Printer {
+        n: &OnesNotation(&n),
+    }
+    .show(e);
+    let shapes = n.shapes.into_inner();
+    let mut text = String::with_capacity(marked.len());
+    let mut found = Vec::new();
+    let mut rest = marked.as_str();
+    while let Some(open) = rest.find(MARK.0) {
+        text.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find(MARK.1).expect("every marker is closed");
+        let i: usize = after[..close].parse().expect("a marker holds a number");
+        found.push((i, shapes[i].clone()));
+        rest = &after[close + 1..];
+    }
+    text.push_str(rest);
+    (text, found)
+}
+
+/// [`Text`] with the leaves of ones as a [`SizedOnes`] spells them.
+struct OnesNotation<'a>(&'a SizedOnes<'a>);
+
+impl Notation for OnesNotation<'_> {
+    fn var(&self, name: &str) -> String {
+        Text.var(name)
+    }
+    fn leaf(&self, kind: &Kind) -> String {
+        Text.leaf(kind)
+    }
+    fn unit(&self, indices: &str, vector: bool) -> String {
+        Text.unit(indices, vector)
+    }
+    fn fraction(&self, numer: &BigInt, denom: &BigInt) -> (String, u8) {
+        Text.fraction(numer, denom)
+    }
+    fn exponent(&self, k: &BigRational) -> String {
+        Text.exponent(k)
+    }
+    fn postfix(&self, base: &str, transpose: bool, inverse: bool) -> String {
+        Text.postfix(base, transpose, inverse)
+    }
+    fn hadamard_power(&self, base: &str, k: &BigRational) -> String {
+        Text.hadamard_power(base, k)
+    }
+    fn sized_ones(&self, size: &str, row: bool) -> String {
+        Text.sized_ones(size, row)
+    }
+    fn ones(&self, shape: &crate::shape::Shape) -> (String, u8) {
+        self.0.spell(shape)
+    }
+    fn general_power(&self, base: &str, exponent: &str, name: bool, elementwise: bool) -> String {
+        Text.general_power(base, exponent, name, elementwise)
+    }
+    fn operator(&self, kind: &Kind) -> &'static str {
+        Text.operator(kind)
+    }
+    fn apply(&self, f: Func, arg: &str) -> String {
+        Text.apply(f, arg)
+    }
+    fn paren(&self, s: &str) -> String {
+        Text.paren(s)
+    }
+    fn divide(&self, numerator: &str, denominators: &[String]) -> (String, u8) {
+        Text.divide(numerator, denominators)
+    }
+}
+
 /// The precedence-aware walk, in a given notation.
 pub(crate) struct Printer<'a> {
     /// The notation.
@@ -264,12 +428,8 @@ impl Printer<'_> {
             match e.kind() {
                 Kind::Const(c) => self.constant(c),
                 Kind::Var(v) => (n.var(v), ATOM),
-                // A row of ones is the transpose of a column: `ones^T` (a
-                // bare `ones` would read back as a column, or as 1).
-                Kind::Ones if e.shape().rows.is_one() && !e.shape().cols.is_one() => {
-                    (n.postfix(&n.leaf(e.kind()), true, false), POSTFIX)
-                }
-                Kind::Identity | Kind::Ones | Kind::Commutation(..) => (n.leaf(e.kind()), ATOM),
+                Kind::Ones => n.ones(e.shape()),
+                Kind::Identity | Kind::Commutation(..) => (n.leaf(e.kind()), ATOM),
                 Kind::Unit(idx) => (n.unit(idx, e.shape().is_vector()), ATOM),
                 // A broadcast scalar whose matrix terms vanished: `s ones`.
                 Kind::Sum(terms)
@@ -476,6 +636,13 @@ impl Printer<'_> {
     /// 1×1 products get parentheses.
     fn factor(&self, f: &Expr, among_others: bool) -> String {
         let (s, level) = self.print(f);
+        // A matrix of ones spelled with its sizes, `ones(m) ones(n)^T`, is
+        // a chain of matrices: among the factors of a product it needs no
+        // parentheses (it reads back as those factors, and prints again
+        // the same).
+        if matches!(f.kind(), Kind::Ones) {
+            return s;
+        }
         let is_product = matches!(f.kind(), Kind::Product(_));
         // A lone product before `/ s` needs no parentheses: `/` is left
         // associative, so `x^T A dx / s` reads as `(x^T A dx) / s`.

@@ -25,9 +25,14 @@ fn flag(kind: Derivative) -> Origin {
 
 /// Declarations that give every variable of `ctx` its kind, symmetry and
 /// symbolic shape, so that a claim read under them has the expression's
-/// shapes (a dimension that is not a plain name is left to inference).
+/// shapes (a dimension that is neither a plain name nor a number is left
+/// to inference).
 fn declarations_of(ctx: &Context) -> String {
-    let plain = |d: &Dim| (d.factor == 1 && d.names.len() == 1).then(|| d.names[0].to_string());
+    let plain = |d: &Dim| match d.names.as_slice() {
+        [] => Some(d.factor.to_string()),
+        [n] if d.factor == 1 => Some(n.to_string()),
+        _ => None,
+    };
     let mut out = Vec::new();
     for name in &ctx.order {
         let info = &ctx.vars[name];
@@ -101,7 +106,21 @@ impl Session {
                 d
             }
         };
-        let claimed = self.lower(text, Some(&decls)).map_err(at_claim)?;
+        // The claim has the derivative's shape: that shape is a constraint
+        // on its free sizes (`I`, `ones`, `E_ij`, commutation sizes),
+        // unified with them rather than compared by name afterwards.
+        let f = &lowered.expr;
+        let x_shape = lowered.context.vars[&var].shape.clone();
+        let len = |s: &Shape| s.rows.times(&s.cols).unwrap_or_else(Dim::one);
+        let want = match claim.kind {
+            Derivative::Differential | Derivative::Entrywise => f.shape().clone(),
+            Derivative::Gradient => x_shape.clone(),
+            Derivative::Hessian => Shape::new(len(&x_shape), len(&x_shape)),
+            Derivative::Jacobian => Shape::new(len(f.shape()), len(&x_shape)),
+        };
+        let claimed = self
+            .lower_expecting(text, Some(&decls), &want)
+            .map_err(at_claim)?;
         let whole = Span::new(0, text.len());
         for name in &claimed.context.order {
             let info = &claimed.context.vars[name];
@@ -124,16 +143,14 @@ impl Session {
                 .label(whole, ""));
             }
         }
-        let f = &lowered.expr;
-        let x_shape = lowered.context.vars[&var].shape.clone();
-        let len = |s: &Shape| s.rows.times(&s.cols).unwrap_or_else(Dim::one);
-        let want = match claim.kind {
-            Derivative::Differential | Derivative::Entrywise => f.shape().clone(),
-            Derivative::Gradient => x_shape.clone(),
-            Derivative::Hessian => Shape::new(len(&x_shape), len(&x_shape)),
-            Derivative::Jacobian => Shape::new(len(f.shape()), len(&x_shape)),
+        // A zero matrix prints as `0`: claimed, it is the zero of the
+        // derivative's shape.
+        let claimed_expr = if claimed.expr.is_zero() && claimed.expr.is_scalar() {
+            crate::expr::Expr::zero(want.clone())
+        } else {
+            claimed.expr.clone()
         };
-        let got = claimed.expr.shape().clone();
+        let got = claimed_expr.shape().clone();
         if got != want && !(got.is_scalar() && want.is_scalar()) {
             return Err(Diagnostic::new(
                 format!(
@@ -146,7 +163,10 @@ impl Session {
             .origin(opt)
             .label(whole, format!("{got}")));
         }
-        if matches!(claim.kind, Derivative::Differential) && !claimed.expr.mentions(&dir) {
+        if matches!(claim.kind, Derivative::Differential)
+            && !claimed_expr.is_zero()
+            && !claimed_expr.mentions(&dir)
+        {
             return Err(Diagnostic::new(
                 format!("the claimed differential does not mention the direction `{dir}`"),
                 text,
@@ -160,7 +180,7 @@ impl Session {
         // The claim in place of matcalc's own answer, judged as `check`
         // judges its own (one path: `numeric::verify::verify_claim`).
         let outcome = super::judge(&Answer {
-            result: claimed.expr.clone(),
+            result: claimed_expr,
             ..own.clone()
         });
         let reference = (!outcome.passed()).then(|| own.text.clone());

@@ -141,6 +141,73 @@ fn declared_names(decls: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The text of `e` when some `ones` in its plain text would read back
+/// with another shape (`2 ones ones^T`, whose size nothing in the text
+/// fixes, reads back as the number 2): those are spelled with their sizes
+/// (`2 ones(n) ones(n)^T`), every other `ones` stays bare, so ordinary
+/// answers such as `(ones - X ./ (W H)) H^T` stay short. The plain text
+/// is read back with every variable declared in its kind, the way a user
+/// reading it back would have them, and each `ones`'s shape compared with
+/// the one it was printed from. `None` when no `ones` needs a size.
+pub fn text_with_sized_ones(e: &Expr) -> Option<String> {
+    let (text, found) = crate::print::marked_ones(e);
+    if found.is_empty() {
+        return None;
+    }
+    let mut vars = std::collections::BTreeMap::new();
+    let mut stack = vec![e];
+    while let Some(x) = stack.pop() {
+        if let crate::expr::Kind::Var(name) = x.kind() {
+            let s = x.shape();
+            let kind = match (s.rows.is_one(), s.cols.is_one()) {
+                (true, true) => "scalar",
+                (false, true) => "vector",
+                _ => "matrix",
+            };
+            vars.insert(name.to_string(), kind);
+        }
+        stack.extend(x.children());
+    }
+    let decls: Vec<String> = vars.iter().map(|(n, k)| format!("{n}: {k}")).collect();
+    let input = if decls.is_empty() {
+        text
+    } else {
+        format!("{text} where {}", decls.join(", "))
+    };
+    let shapes = parse(&input)
+        .ok()
+        .and_then(|p| crate::lower::ones_shapes(&p, &input).ok())
+        .filter(|s| s.len() == found.len());
+    let one = |d: &crate::shape::Dim| d.is_one();
+    let sized: std::collections::BTreeMap<usize, (bool, bool)> = match shapes {
+        None => found.iter().map(|(i, _)| (*i, (true, true))).collect(),
+        Some(shapes) => found
+            .iter()
+            .zip(&shapes)
+            .filter_map(|((i, printed), read)| {
+                // a row prints as `ones^T`: its `ones` is the column
+                let printed = if printed.rows.is_one() && !printed.cols.is_one() {
+                    printed.transpose()
+                } else {
+                    printed.clone()
+                };
+                let rows = one(&printed.rows) != one(&read.rows);
+                let cols = one(&printed.cols) != one(&read.cols);
+                (rows || cols).then_some((*i, (rows, cols)))
+            })
+            .collect(),
+    };
+    (!sized.is_empty()).then(|| crate::print::to_text_sizing_ones(e, &sized))
+}
+
+/// An answer's text as matcalc prints it: with its `ones` sized where
+/// the text would not fix their sizes ([`text_with_sized_ones`]), else
+/// with names for its repeated pieces where it asks for them
+/// ([`crate::print::named::answer_text`]).
+pub fn readable_text(a: &Answer) -> String {
+    text_with_sized_ones(&a.result).unwrap_or_else(|| crate::print::named::answer_text(a))
+}
+
 impl Session {
     /// A session with no declarations.
     pub fn new() -> Session {
@@ -233,6 +300,22 @@ impl Session {
         let mut parsed = parse(&input).map_err(|d| d.phase_or(Phase::Parse))?;
         self.substitute(&mut parsed.expr);
         lower(&parsed, &input).map_err(|d| self.explain_bound(d).phase_or(Phase::Shape))
+    }
+
+    /// [`Session::lower`] for an expression whose shape is known
+    /// beforehand (a claimed derivative): its free sizes unify with
+    /// `expect` (`crate::lower::lower_expecting`).
+    pub(crate) fn lower_expecting(
+        &self,
+        expr: &str,
+        where_: Option<&str>,
+        expect: &crate::shape::Shape,
+    ) -> Result<Lowered, Diagnostic> {
+        let input = self.full_input(expr, where_);
+        let mut parsed = parse(&input).map_err(|d| d.phase_or(Phase::Parse))?;
+        self.substitute(&mut parsed.expr);
+        crate::lower::lower_expecting(&parsed, &input, expect)
+            .map_err(|d| self.explain_bound(d).phase_or(Phase::Shape))
     }
 
     /// [`Session::lower`] for a command that needs a scalar: an undeclared
@@ -436,7 +519,7 @@ fn diff_lowered(
         text: String::new(),
         name_repeats: matches!(form, Some(Form::Default | Form::Factored)),
     };
-    answer.text = crate::print::named::answer_text(&answer);
+    answer.text = readable_text(&answer);
     Ok(answer)
 }
 

@@ -6,7 +6,6 @@ use super::{Answer, Derivative, Session, Wrt, resolve_wrt};
 use crate::calculus::{differential, extract};
 use crate::expr::Expr;
 use crate::lower::{Context, Lowered};
-use crate::print::named::answer_text;
 use crate::rat;
 use crate::simplify::{Form, simplify, simplify_from};
 use crate::span::{Detail, Diagnostic, Phase, Span};
@@ -205,7 +204,7 @@ impl Setup {
             raw,
             stopped,
         };
-        answer.text = answer_text(&answer);
+        answer.text = super::readable_text(&answer);
         Ok(answer)
     }
 

@@ -247,6 +247,100 @@ fn check_verifies_a_claimed_derivative() {
     assert!(out.contains("matcalc's answer: A X + A^T X"), "{out}");
 }
 
+/// A claim is read with the expression's variables and has the
+/// derivative's shape: the free sizes of its `I`, `ones` and commutation
+/// matrices unify with that shape rather than being compared by name, so
+/// matcalc's own answers (and any correct claim) pass, whatever the order
+/// of the terms.
+#[test]
+fn claims_with_free_sizes_take_the_derivatives_shape() {
+    let cases: [(&str, &str, &str, &str); 11] = [
+        ("hessian", "x^T x + x^T A x", "x", "2 I + A + A^T"),
+        ("hessian", "x^T x", "x", "2 I"),
+        ("grad", "tr(X)", "X", "I"),
+        ("jacobian", "x", "x", "I"),
+        ("grad", "sum(x)", "x", "ones(n)"),
+        ("hessian", "sum(x)^2", "x", "2 ones(n) ones(n)^T"),
+        ("hessian", "norm2(A X - B)^2", "X", "2 (I ⊗ (A^T A))"),
+        ("hessian", "logsumexp(W x) - y^T W x", "W", ""),
+        ("jacobian", "kron(A, X)", "X", ""),
+        ("jacobian", "kron(X, X)", "X", ""),
+        ("jacobian", "kron(X, A)", "X", ""),
+    ];
+    for (command, expr, wrt, expected) in cases {
+        crate::common::checked(expr, wrt, None);
+        let (code, own, err) = run(&[command, expr, "--wrt", wrt], None);
+        assert_eq!(code, Some(0), "{err}");
+        let own = own.trim_end();
+        if !expected.is_empty() {
+            assert_eq!(own, expected);
+        }
+        let flag = format!("--{}", if command == "grad" { "grad" } else { command });
+        let (code, out, err) = run(&["check", expr, "--wrt", wrt, &flag, own], None);
+        assert_eq!(code, Some(0), "check {expr} {flag} '{own}': {out}{err}");
+        assert!(
+            out.contains("exact") || out.contains("within tolerance"),
+            "{out}"
+        );
+    }
+    // the same claim with its terms in another order
+    let (code, out, err) = run(
+        &[
+            "check",
+            "x^T x + x^T A x",
+            "--wrt",
+            "x",
+            "--hessian",
+            "A + A^T + 2 I",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    // a wrong claim with a free size is still refuted, and a claim of the
+    // wrong shape still an error
+    let (code, out, _) = run(&["check", "tr(X)", "--wrt", "X", "--grad", "2 I"], None);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("matcalc's answer: I"), "{out}");
+    let (code, _, err) = run(&["check", "sum(x)", "--wrt", "x", "--grad", "I"], None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("the claimed gradient is"), "{err}");
+    // and in the REPL
+    let (code, out, err) = run(
+        &["repl"],
+        Some("check x^T x + x^T A x wrt x --hessian 2 I + A + A^T\n"),
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("exact"), "{out}");
+}
+
+/// A `ones` whose size nothing in the printed answer fixes is printed
+/// with its size, so that the answer reads back with its shape (a bare
+/// `2 ones ones^T` reads back as the number 2); a `ones` that its context
+/// sizes stays bare.
+#[test]
+fn a_ones_with_a_free_size_prints_its_size() {
+    for (command, expr, wrt, want) in [
+        ("hessian", "sum(x)^2", "x", "2 ones(n) ones(n)^T"),
+        ("grad", "sum(x)", "x", "ones(n)"),
+        ("grad", "sum(x) / nu", "x", "ones(n) / nu"),
+        (
+            "grad",
+            "sum(W H - X .* log(W H))",
+            "W",
+            "(ones - X ./ (W H)) H^T",
+        ),
+    ] {
+        crate::common::checked(expr, wrt, None);
+        let (code, out, err) = run(&[command, expr, "--wrt", wrt], None);
+        assert_eq!((code, out.trim_end()), (Some(0), want), "{err}");
+        // read back on its own, it has its shape and prints the same
+        let (code, again, err) = run(&["simplify", want], None);
+        assert_eq!((code, again.trim_end()), (Some(0), want), "{err}");
+    }
+    let (code, out, _) = run(&["simplify", "2 ones ones^T"], None);
+    assert_eq!((code, out.trim_end()), (Some(0), "2"));
+}
+
 /// The files under `src/<dir>` (for each of `dirs`) whose text mentions
 /// `needle`.
 fn sources_mentioning(dirs: &[&str], needle: &str) -> Vec<String> {

@@ -5,7 +5,7 @@
 
 use crate::common::with_settings;
 use matcalc::numeric::check::check_equal;
-use matcalc::{Answer, Derivative, Expr, Form, Session, VarKind};
+use matcalc::{Answer, Claim, Derivative, Expr, Form, Session, VarKind};
 use std::path::Path;
 
 /// The table's files.
@@ -85,6 +85,18 @@ fn agrees(ours: &str, expected: &str, decls: Option<&str>) -> Result<String, Str
     Ok(if r.exact { "exact" } else { "f64" }.into())
 }
 
+/// The derivative a `check` verdict of this kind is claimed as (`None`
+/// for the entrywise one, which a claim cannot be).
+fn claim_kind(kind: &str) -> Option<Derivative> {
+    Some(match kind {
+        "differential" => Derivative::Differential,
+        "gradient" => Derivative::Gradient,
+        "hessian" => Derivative::Hessian,
+        "jacobian" => Derivative::Jacobian,
+        _ => return None,
+    })
+}
+
 /// Runs one table file; returns how many cases it holds.
 fn run(file: &str) -> usize {
     let session = Session::new();
@@ -122,6 +134,37 @@ fn run(file: &str) -> usize {
                     .any(|v| v.kind == a.kind.name() && v.text == a.text)
                 {
                     failures.push(format!("{at}: check did not verify `{}`", a.text));
+                }
+                // Every answer matcalc prints is a claim `check` accepts:
+                // read back with the expression's variables, its free
+                // sizes (`I`, `ones`, commutation sizes) unified with the
+                // derivative's shape.
+                for v in verdicts
+                    .iter()
+                    .filter(|v| v.passed() && v.not_written.is_none())
+                {
+                    let Some(kind) = claim_kind(v.kind) else {
+                        continue;
+                    };
+                    let claim = Claim {
+                        kind,
+                        text: v.text.clone(),
+                    };
+                    match session.check_claim(&c.expr, var, c.decls.as_deref(), &claim) {
+                        Ok(w) if w.passed() => {}
+                        Ok(w) => failures.push(format!(
+                            "{at}: check --{} '{}': {}",
+                            v.kind,
+                            v.text,
+                            w.summary()
+                        )),
+                        Err(d) => failures.push(format!(
+                            "{at}: check --{} '{}': {}",
+                            v.kind,
+                            v.text,
+                            d.render()
+                        )),
+                    }
                 }
             }
             Err(d) => failures.push(format!("{at}: check failed: {}", d.render())),

@@ -346,18 +346,25 @@ fn derivative_round_trip(seed: u64, seen: &mut RoundTrips) {
                 d.render()
             ),
         };
-        // only scalars (or nothing) besides constants such as `I`, `ones`;
-        // or a broadcast such as `sum(dX) ones`, whose `ones` has no size
-        // to take on its own and reads back as the scalar it broadcasts
+        // It reads back with its shape: a scalar, a vector, a row or a
+        // matrix as printed (a `ones` whose size nothing in the text fixes
+        // is printed `ones(n)`, never read back as the number 1; only a
+        // zero matrix prints as the scalar `0`).
+        let (s1, s2) = (a.result.shape(), again.expr.shape());
+        assert!(
+            a.result.is_zero()
+                || (s1.rows.is_one() == s2.rows.is_one() && s1.cols.is_one() == s2.cols.is_one()),
+            "{text}: the {kind} `{printed}` ({s1}) reads back {s2}"
+        );
+        // only scalars (or nothing) besides constants such as `I`, `ones`
         let free = again
             .context
             .vars
             .values()
-            .all(|v| v.kind == matcalc::VarKind::Scalar)
-            || (again.expr.shape().is_scalar() && !a.result.shape().is_scalar());
+            .all(|v| v.kind == matcalc::VarKind::Scalar);
         // printed again as the answer prints it: with the same names for
         // the same repeated pieces
-        let reprinted = matcalc::answer_text(&matcalc::Answer {
+        let reprinted = matcalc::readable_text(&matcalc::Answer {
             result: again.expr.clone(),
             ..a.clone()
         });
@@ -445,7 +452,7 @@ fn repeated_pieces_are_named_and_read_back() {
             to_text(&a.result),
             "{want} reads back to the same expression"
         );
-        let reprinted = matcalc::answer_text(&matcalc::Answer {
+        let reprinted = matcalc::readable_text(&matcalc::Answer {
             result: again.expr,
             ..a.clone()
         });
