@@ -471,7 +471,7 @@ fn an_input_dx_is_not_the_direction() {
     assert!(out.contains("tr(dX H)") && err.contains(note), "{out}{err}");
     // a vector's direction is `h`, the next free name if `h` is used
     let (_, out, err) = run(&["diff", "dx^T x + h^T x", "--wrt", "x"], None);
-    assert_eq!(out.trim(), "(dx^T + h^T) h1", "{err}");
+    assert_eq!(out.trim(), "(dx + h)^T h1", "{err}");
     assert!(err.contains("the direction is named `h1`"), "{err}");
     // a direction that is named is used as it is, without a note
     let (_, out, err) = run(

@@ -210,8 +210,8 @@ fn broadcast_scalars_keep_their_matrix_shape() {
     }
     assert_eq!(
         verified_diff("(x^T x + X)^-T", "x", None).text,
-        // (a bare `ones (…)` would read back as the call `ones(n)`)
-        "-2 (dx^T x) (x^T x + X^T)^-1 ones(m) ones(m)^T (x^T x + X^T)^-1"
+        // (`ones (…)` with a blank is the constant times a group)
+        "-2 (dx^T x) (x^T x + X^T)^-1 ones (x^T x + X^T)^-1"
     );
 }
 
