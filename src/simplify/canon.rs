@@ -281,6 +281,12 @@ impl Simplifier<'_> {
                     stack.pop();
                     g = m;
                 }
+                // (A ⊗ B)(C ⊗ D) = (A C) ⊗ (B D)
+                while let Some((k, m)) = stack.last().and_then(|t| self.kron_product(t, &g)) {
+                    stack.pop();
+                    c *= k;
+                    g = m;
+                }
                 // a^T (b ./ a) = sum(b): a scalar factor
                 if let Some(s) = stack.last().and_then(|t| self.dot_cancel(t, &g)) {
                     stack.pop();
@@ -367,6 +373,46 @@ impl Simplifier<'_> {
             rest.extend(mch);
             (c * mc, Expr::product(rest))
         }
+    }
+
+    /// `(A ⊗ B)(C ⊗ D) = (A C) ⊗ (B D)` when the products are defined and
+    /// neither is 1×1: the coefficient and the merged factor. A matrix
+    /// beside a Kronecker factor whose other side is a vector is one with
+    /// a 1×1 identity: `(a ⊗ B) M = a ⊗ (B M)` for a column `a`, and
+    /// `M (c ⊗ D) = c ⊗ (M D)` for a row `c`.
+    fn kron_product(&self, l: &Expr, r: &Expr) -> Option<(BigRational, Expr)> {
+        if l.is_scalar() || r.is_scalar() {
+            return None;
+        }
+        let product = |x: &Expr, y: &Expr| {
+            let (k, m) = self.make_product(BigRational::one(), &[x.clone(), y.clone()]);
+            (!m.is_scalar() && !k.is_zero()).then_some((k, m))
+        };
+        let merged = match (l.kind(), r.kind()) {
+            (Kind::Kron(a, b), Kind::Kron(c, d)) => {
+                if a.shape().cols != c.shape().rows || b.shape().cols != d.shape().rows {
+                    return None;
+                }
+                let (ka, ac) = product(a, c)?;
+                let (kb, bd) = product(b, d)?;
+                (ka * kb, kron_identities(&ac, &bd))
+            }
+            (Kind::Kron(a, b), _)
+                if a.shape().cols.is_one() && b.shape().cols == r.shape().rows =>
+            {
+                let (k, bm) = product(b, r)?;
+                (k, Expr::kron(a, &bm))
+            }
+            (_, Kind::Kron(c, d))
+                if c.shape().rows.is_one() && l.shape().cols == d.shape().rows =>
+            {
+                let (k, md) = product(l, d)?;
+                (k, Expr::kron(c, &md))
+            }
+            _ => return None,
+        };
+        self.fire("kron-mixed-product");
+        Some(merged)
     }
 
     /// A 1×1 product equals its transpose: keep the way round with fewer

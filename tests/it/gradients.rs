@@ -350,3 +350,43 @@ fn products_of_sums_the_input_wrote_are_kept() {
         run(&args);
     }
 }
+
+/// Kronecker factors multiply factor by factor, `(A ⊗ B)(C ⊗ D) = (A C) ⊗
+/// (B D)`, and a matrix beside a Kronecker factor with a vector side joins
+/// it (`(w ⊗ I) D (w^T ⊗ I) = (w w^T) ⊗ D`): the Hessians of the softmax
+/// regression in W and of the logistic loss in X are the textbook's
+/// Kronecker products, not chains of them.
+#[test]
+fn kronecker_factors_multiply_factor_by_factor() {
+    let cases = [
+        (
+            "hessian",
+            "logsumexp(W x) - y^T W x",
+            "W",
+            "W: 4 x 3",
+            "(x x^T) ⊗ diag(p) - (x x^T) ⊗ (p p^T) where p = softmax(W x)",
+        ),
+        (
+            "hessian",
+            "sum(log(1 + exp(-y .* (X w))))",
+            "X",
+            "X: 5 x 3",
+            "(w w^T) ⊗ diag(((y .* p) .* (1 - p)) .* y) where p = sigmoid(-(y .* (X w)))",
+        ),
+        ("jacobian", "A X B", "X", "A: 3 x 4, B: 5 x 2", "B^T ⊗ A"),
+    ];
+    for (cmd, e, wrt, decls, want) in cases {
+        assert_eq!(
+            run(&[cmd, e, "--wrt", wrt, "--where", decls]).trim(),
+            want,
+            "{e}"
+        );
+        checked(e, wrt, Some(decls));
+        let flag = format!("--{cmd}");
+        run(&["check", e, "--wrt", wrt, "--where", decls, &flag, want]);
+    }
+    assert_eq!(
+        run(&["simplify", "(x ⊗ I) (x^T ⊗ A) - (x x^T) ⊗ A"]).trim(),
+        "0"
+    );
+}

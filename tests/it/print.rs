@@ -357,11 +357,32 @@ fn derivative_round_trip(seed: u64, seen: &mut RoundTrips) {
             "{text}: the {kind} `{printed}` ({s1}) reads back {s2}"
         );
         // only scalars (or nothing) besides constants such as `I`, `ones`
-        let free = again
+        // (or an identity whose size no variable of the text has: `I` in
+        // `2 tr(A B^T) I`, the Hessian of `tr(X X^T) tr(A B^T)`, is the
+        // identity of X's size only in the answer's context; read alone
+        // its size is free, as `2 I` alone is)
+        let var_sizes: Vec<String> = again
             .context
             .vars
             .values()
-            .all(|v| v.kind == matcalc::VarKind::Scalar);
+            .flat_map(|v| [v.shape.rows.to_string(), v.shape.cols.to_string()])
+            .collect();
+        let mut stack = vec![&again.expr];
+        let mut free_identity = false;
+        while let Some(x) = stack.pop() {
+            if matches!(x.kind(), matcalc::Kind::Identity)
+                && !var_sizes.contains(&x.shape().rows.to_string())
+            {
+                free_identity = true;
+            }
+            stack.extend(x.children());
+        }
+        let free = free_identity
+            || again
+                .context
+                .vars
+                .values()
+                .all(|v| v.kind == matcalc::VarKind::Scalar);
         // printed again as the answer prints it: with the same names for
         // the same repeated pieces
         let reprinted = matcalc::readable_text(&matcalc::Answer {
