@@ -288,7 +288,10 @@ impl Simplifier<'_> {
                     g = m;
                 }
                 // a^T (b ./ a) = sum(b): a scalar factor
-                if let Some(s) = stack.last().and_then(|t| self.dot_cancel(t, &g)) {
+                if let Some(s) = stack
+                    .last()
+                    .and_then(|t| self.dot_cancel(t, &g).or_else(|| self.ones_dot(t, &g)))
+                {
                     stack.pop();
                     let (k, ss, _) = s.split_product();
                     c *= k;
@@ -373,6 +376,27 @@ impl Simplifier<'_> {
             rest.extend(mch);
             (c * mc, Expr::product(rest))
         }
+    }
+
+    /// `ones^T v = v^T ones = sum(v)` for a vector `v` (not itself ones):
+    /// one spelling, so that `sum(x) - ones^T x` cancels.
+    fn ones_dot(&self, l: &Expr, r: &Expr) -> Option<Expr> {
+        let is_ones = |e: &Expr| matches!(e.kind(), Kind::Ones);
+        let row = l.shape().rows.is_one() && !l.shape().cols.is_one();
+        let col = r.shape().cols.is_one() && !r.shape().rows.is_one();
+        if !row || !col || is_ones(l) == is_ones(r) {
+            return None;
+        }
+        let v = if is_ones(l) {
+            r.clone()
+        } else {
+            match l.kind() {
+                Kind::Transpose(u) => u.clone(),
+                _ => Expr::transpose(l),
+            }
+        };
+        self.fire("ones-dot-is-sum");
+        Some(Expr::apply(crate::builtins::Func::Sum, &v))
     }
 
     /// `(A ⊗ B)(C ⊗ D) = (A C) ⊗ (B D)` when the products are defined and

@@ -404,7 +404,13 @@ fn ones_before_a_blank_is_the_constant() {
     let printed = "2 ones ((ones(n)^T ones(n)) ones^T / nu^2 - 2 ones^T / nu)";
     assert_eq!(run(&["simplify", printed]).0, Some(0));
     // glued, it is the call; a function that is no constant is a call either way
-    assert_eq!(run(&["simplify", "ones(n)^T x"]).1, "ones^T x");
+    assert_eq!(run(&["simplify", "ones(n)^T x"]).1, "sum(x)");
+    // `ones^T x` and `sum(x)` are one spelling, so they cancel and merge
+    assert_eq!(run(&["simplify", "sum(x) - ones^T x"]).1, "0");
+    assert_eq!(
+        run(&["grad", "norm2(x - (sum(x)/nu) ones)^2", "--wrt", "x"]).1,
+        "2 (x + sum(x) (ones(n)^T ones(n)) ones / nu^2 - 2 sum(x) ones / nu)"
+    );
     assert_eq!(run(&["simplify", "exp (x)"]).1, "exp(x)");
     checked("x^T ones (alpha + x^T x)", "x", None);
     checked("norm2(x - (sum(x)/nu) ones)^2", "x", None);
