@@ -624,35 +624,21 @@ fn transposed_sum(f: &Expr) -> Option<Expr> {
 /// [`transposed_sum`] applied to every group among the factors of a
 /// product (and inside those groups' terms), `None` where none applies.
 fn untranspose(f: &Expr) -> Option<Expr> {
+    // the children rewritten, if any was
+    let each = |xs: &[Expr]| {
+        let out: Vec<Option<Expr>> = xs.iter().map(untranspose).collect();
+        out.iter().any(Option::is_some).then(|| {
+            out.into_iter()
+                .zip(xs)
+                .map(|(h, g)| h.unwrap_or_else(|| g.clone()))
+                .collect::<Vec<Expr>>()
+        })
+    };
     match f.kind() {
-        crate::expr::Kind::Product(fs) => {
-            let mut changed = false;
-            let out: Vec<Expr> = fs
-                .iter()
-                .map(|g| match untranspose(g) {
-                    Some(h) => {
-                        changed = true;
-                        h
-                    }
-                    None => g.clone(),
-                })
-                .collect();
-            changed.then(|| Expr::product(out))
+        crate::expr::Kind::Product(fs) => each(fs).map(Expr::product),
+        crate::expr::Kind::Sum(ts) => {
+            transposed_sum(f).or_else(|| each(ts).map(|out| Expr::sum_shaped(f.shape(), out)))
         }
-        crate::expr::Kind::Sum(ts) => transposed_sum(f).or_else(|| {
-            let mut changed = false;
-            let out: Vec<Expr> = ts
-                .iter()
-                .map(|g| match untranspose(g) {
-                    Some(h) => {
-                        changed = true;
-                        h
-                    }
-                    None => g.clone(),
-                })
-                .collect();
-            changed.then(|| Expr::sum_shaped(f.shape(), out))
-        }),
         _ => None,
     }
 }
