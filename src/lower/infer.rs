@@ -612,7 +612,7 @@ impl<'a> Infer<'a, '_> {
                     self.square(&s, &format!("`{}`", func.name()), arg)?;
                     Ok(TShape::scalar())
                 }
-                Signature::SquareToSquare => {
+                Signature::SquareToSquare | Signature::MatrixFunction => {
                     self.square(&s, &format!("`{}`", func.name()), arg)?;
                     Ok(s)
                 }
