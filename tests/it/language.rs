@@ -409,3 +409,17 @@ fn ones_before_a_blank_is_the_constant() {
     checked("x^T ones (alpha + x^T x)", "x", None);
     checked("norm2(x - (sum(x)/nu) ones)^2", "x", None);
 }
+
+#[test]
+fn a_vector_function_of_a_matrix_suggests_one_column_of_its_own_argument() {
+    for (expr, hint) in [
+        ("logsumexp(Z)", "`logsumexp(Z e_j)`"),
+        ("sum(softmax(A + B))", "`softmax((A + B) e_j)`"),
+    ] {
+        let (code, _, err) = run(&["grad", expr, "--wrt", "A"]);
+        assert_eq!(code, Some(1), "{expr}");
+        assert!(err.contains(hint), "{err}");
+    }
+    // the suggestion is differentiable and checked
+    crate::common::checked("logsumexp(Z e_j)", "Z", None);
+}
