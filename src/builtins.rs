@@ -54,6 +54,14 @@ pub enum Func {
     Softmax,
     /// log-sum-exp of a vector: `log(sum(exp(x)))`
     Logsumexp,
+    /// the matrix exponential `Σ X^k / k!` of a square matrix
+    Expm,
+    /// the principal matrix logarithm (eigenvalues off the closed negative
+    /// real axis)
+    Logm,
+    /// the principal matrix square root (eigenvalues off the closed
+    /// negative real axis)
+    Sqrtm,
     /// an elementwise function
     Elem(ElemFn),
 }
@@ -138,6 +146,11 @@ pub enum Signature {
     SquareToScalar,
     /// A square matrix to one of the same shape (`inv`).
     SquareToSquare,
+    /// A matrix function of a square matrix (`expm`, `logm`, `sqrtm`):
+    /// shaped as [`Signature::SquareToSquare`], but differentiable only
+    /// under a trace, `d tr(f(X)) = tr(f'(X) dX)`; elsewhere its
+    /// derivative is a Fréchet derivative the algebra cannot write.
+    MatrixFunction,
     /// Anything to a scalar (`sum`, `norm2`).
     AnyToScalar,
     /// Anything to the same shape, entry by entry (`exp`).
@@ -350,6 +363,16 @@ pub const TABLE: &[Row] = &[
     Row::new("logsumexp", Apply(Func::Logsumexp), S::VectorToScalar)
         .code(Code::Wrap("(lambda v: np.max(v) + np.log(np.sum(np.exp(v - np.max(v)))))(", ")"),
               Code::Call("jax.nn.logsumexp")),
+    // Matrix functions: NumPy has none, so the code calls SciPy's (and
+    // imports `scipy.linalg`); JAX has `expm` and `sqrtm` (whose complex
+    // result is real for the matrices logm and sqrtm are defined on), but
+    // no `logm`, which the JAX printer refuses.
+    Row::new("expm",     Apply(Func::Expm),    S::MatrixFunction)
+        .calls("scipy.linalg.expm", "jax.scipy.linalg.expm"),
+    Row::new("logm",     Apply(Func::Logm),    S::MatrixFunction).positive()
+        .code(Code::Wrap("np.real(scipy.linalg.logm(", "))"), Code::Call("")),
+    Row::new("sqrtm",    Apply(Func::Sqrtm),   S::MatrixFunction).positive()
+        .code(Code::Wrap("np.real(scipy.linalg.sqrtm(", "))"), Code::Wrap("jnp.real(jax.scipy.linalg.sqrtm(", "))")),
     Row::new("kron",     Kron,                 S::Kron).rational()
         .calls("np.kron", "jnp.kron"),
     // `vector(c)`, `matrix(c)`: lowered to `c ones`, which the printers
@@ -497,6 +520,12 @@ impl Func {
     pub fn name(self) -> &'static str {
         self.row().name
     }
+
+    /// Whether it is a matrix function (`expm`, `logm`, `sqrtm`), whose
+    /// derivative matcalc writes only under a trace.
+    pub fn is_matrix_function(self) -> bool {
+        matches!(self, Func::Expm | Func::Logm | Func::Sqrtm)
+    }
 }
 
 /// How many rows are elementwise functions.
@@ -559,6 +588,7 @@ mod tests {
         let _exhaustive = |f: Func| match f {
             Func::Tr | Func::Det | Func::Logdet | Func::Diag | Func::Vec | Func::Sum => {}
             Func::Norm2 | Func::Norm1 | Func::Softmax | Func::Logsumexp => {}
+            Func::Expm | Func::Logm | Func::Sqrtm => {}
             Func::Elem(g) => match g {
                 ElemFn::Exp | ElemFn::Log | ElemFn::Sin | ElemFn::Cos | ElemFn::Tan => {}
                 ElemFn::Tanh | ElemFn::Sqrt | ElemFn::Abs | ElemFn::Sign => {}
@@ -605,6 +635,9 @@ mod tests {
             Func::Norm1,
             Func::Softmax,
             Func::Logsumexp,
+            Func::Expm,
+            Func::Logm,
+            Func::Sqrtm,
         ]
         .into_iter()
         .chain(elem.map(Func::Elem))
@@ -624,6 +657,8 @@ mod tests {
         for row in TABLE {
             for code in [row.numpy, row.jax] {
                 let spelled = match code {
+                    // JAX has no logm: its printer refuses the call
+                    Code::Call("") if row.name == "logm" => true,
                     Code::Call(s) => !s.is_empty(),
                     Code::Wrap(a, b) | Code::Arith(a, b) => !a.is_empty() && !b.is_empty(),
                 };

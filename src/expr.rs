@@ -406,7 +406,7 @@ impl Expr {
             | Func::Norm2
             | Func::Norm1
             | Func::Logsumexp => Shape::scalar(),
-            Func::Softmax => a.shape().clone(),
+            Func::Softmax | Func::Expm | Func::Logm | Func::Sqrtm => a.shape().clone(),
             Func::Diag if a.shape().is_vector() => Shape::square(a.shape().rows.clone()),
             Func::Diag => Shape::new(a.shape().rows.clone(), Dim::one()),
             Func::Vec => Shape::new(a.shape().vec_len(), Dim::one()),

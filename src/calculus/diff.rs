@@ -6,6 +6,15 @@
 //! ∂F/∂X_ij. Products keep their factor order (matrices do not commute) and
 //! the smart constructors fold the zeros, so the raw output is already the
 //! textbook form `A E_ij X^T A^T + A X E_ij^T A^T`.
+//!
+//! Matrix functions (`expm`, `logm`, `sqrtm`) are differentiated only
+//! under a trace: for an analytic f, `d tr(f(Y)) = tr(f'(Y) dY)` (the
+//! trace makes the Fréchet derivative's non-commuting pieces commute), so
+//! the trace's arm looks through sums, transposes and constant scalar
+//! factors for them. A differential that reaches f(Y) any other way
+//! (`d expm(X)`, `d tr(A expm(X))`) is a Fréchet derivative, which has no
+//! closed form in this algebra: [`differential`] refuses it
+//! ([`DiffError::Frechet`]) rather than guess.
 
 use crate::expr::{ElemFn, Expr, Func, Kind, rat};
 use num_rational::BigRational;
@@ -17,26 +26,36 @@ use std::cell::{Cell, RefCell};
 /// 20,000-factor product would need 4·10^8 of them.
 pub const MAX_DIFF_WORK: usize = 2_000_000;
 
-/// The differential would be too large to build.
+/// Why a differential cannot be written.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TooLarge {
-    /// How much work it had reached when it stopped.
-    pub work: usize,
+pub enum DiffError {
+    /// It would be too large to build.
+    TooLarge {
+        /// How much work it had reached when it stopped.
+        work: usize,
+    },
+    /// It needs the Fréchet derivative of a matrix function (`expm(X)`
+    /// outside a trace), which the algebra cannot write.
+    Frechet(Func),
 }
 
 /// The differential of `f` with respect to the variable `wrt`, in the
 /// direction `dir` (which has the variable's shape).
-pub fn differential(f: &Expr, wrt: &str, dir: &Expr) -> Result<Expr, TooLarge> {
+pub fn differential(f: &Expr, wrt: &str, dir: &Expr) -> Result<Expr, DiffError> {
     let d = Diff {
         wrt,
         dir,
         work: Cell::new(0),
         shallow: None,
         entered: Cell::new(false),
+        frechet: Cell::new(None),
     };
     let out = d.d(f);
+    if let Some(func) = d.frechet.get() {
+        return Err(DiffError::Frechet(func));
+    }
     if d.work.get() > MAX_DIFF_WORK {
-        return Err(TooLarge { work: d.work.get() });
+        return Err(DiffError::TooLarge { work: d.work.get() });
     }
     Ok(out)
 }
@@ -120,6 +139,7 @@ pub fn rule_step(f: &Expr, wrt: &str, dir: &Expr, pending: &mut Pending) -> Rule
         work: Cell::new(0),
         shallow: Some(RefCell::new(pending)),
         entered: Cell::new(false),
+        frechet: Cell::new(None),
     };
     RuleStep {
         law: law(f),
@@ -147,12 +167,14 @@ pub fn law(f: &Expr) -> &'static str {
         Kind::HadamardPow(..) => "elementwise power rule",
         Kind::Pow(..) => "general power rule",
         Kind::Kron(..) => "Kronecker product rule",
+        Kind::Apply(Func::Tr, a) if has_matrix_function(a) => "trace of a matrix function",
         Kind::Apply(Func::Tr | Func::Sum | Func::Diag | Func::Vec, _) => "linearity",
         Kind::Apply(Func::Det, _) => "Jacobi's formula",
         Kind::Apply(Func::Logdet, _) => "log-determinant rule",
         Kind::Apply(Func::Norm2 | Func::Norm1, _) => "norm rule",
         Kind::Apply(Func::Softmax, _) => "softmax rule",
         Kind::Apply(Func::Logsumexp, _) => "log-sum-exp rule",
+        Kind::Apply(Func::Expm | Func::Logm | Func::Sqrtm, _) => "Fréchet derivative",
         Kind::Apply(Func::Elem(_), _) => "elementwise chain rule",
     }
 }
@@ -167,6 +189,9 @@ struct Diff<'a> {
     shallow: Option<RefCell<&'a mut Pending>>,
     /// Whether the rule step's outermost operator has been entered.
     entered: Cell<bool>,
+    /// The matrix function whose Fréchet derivative was needed, if any:
+    /// the differential is then refused.
+    frechet: Cell<Option<Func>>,
 }
 
 impl Diff<'_> {
@@ -331,8 +356,57 @@ impl Diff<'_> {
         }))
     }
 
+    /// `d tr(a)` where `a` holds a matrix function: linearity through
+    /// sums, transposes and constant scalar factors, and at a matrix
+    /// function `d tr(f(Y)) = tr(f'(Y) dY)`; any other shape of `a` is
+    /// `tr(d a)` (which refuses a matrix function it reaches).
+    fn trace(&self, a: &Expr) -> Expr {
+        if !a.mentions(self.wrt) {
+            return Expr::zero(crate::shape::Shape::scalar());
+        }
+        match a.kind() {
+            // d tr f(Y) = tr(f'(Y) dY)
+            Kind::Apply(func, y) if func.is_matrix_function() => {
+                let dy = self.d(y);
+                Expr::apply(Func::Tr, &Expr::mul(&derivative_of(*func, y), &dy))
+            }
+            // tr(B^T) = tr(B)
+            Kind::Transpose(b) => self.trace(b),
+            // tr(B + C) = tr(B) + tr(C), when no term is a broadcast scalar
+            Kind::Sum(ts) if ts.iter().all(|t| t.shape() == a.shape()) => Expr::sum_shaped(
+                &crate::shape::Shape::scalar(),
+                ts.iter().map(|t| self.trace(t)),
+            ),
+            // tr(c B) = c tr(B) for scalars c that do not vary
+            Kind::Product(fs)
+                if fs.iter().filter(|x| !x.is_scalar()).count() == 1
+                    && fs.iter().all(|x| !x.is_scalar() || !x.mentions(self.wrt)) =>
+            {
+                let factors = fs.iter().map(|x| {
+                    if x.is_scalar() {
+                        x.clone()
+                    } else {
+                        self.trace(x)
+                    }
+                });
+                Expr::product(factors.collect::<Vec<_>>())
+            }
+            _ => Expr::apply(Func::Tr, &self.d(a)),
+        }
+    }
+
     fn apply(&self, f: &Expr, func: Func, a: &Expr) -> Expr {
         crate::stack::grow(|| {
+            if func == Func::Tr && has_matrix_function(a) {
+                return self.trace(a);
+            }
+            if func.is_matrix_function() {
+                // d f(Y) outside a trace: a Fréchet derivative
+                if self.frechet.get().is_none() {
+                    self.frechet.set(Some(func));
+                }
+                return Expr::zero(f.shape().clone());
+            }
             let da = self.d(a);
             match func {
                 // tr, sum, diag and vec are linear: d f(A) = f(dA)
@@ -372,6 +446,7 @@ impl Diff<'_> {
                 Func::Logsumexp => Expr::mul(&Expr::transpose(&Expr::apply(Func::Softmax, a)), &da),
                 // d f(Z) = f'(Z) .* dZ, elementwise
                 Func::Elem(g) => self.elementwise(f, g, a, &da),
+                Func::Expm | Func::Logm | Func::Sqrtm => unreachable!("refused above"),
             }
         })
     }
@@ -435,6 +510,36 @@ impl Diff<'_> {
             // φ' z = -z φ(z)
             ElemFn::Normpdf => Expr::neg(&Expr::hadamard(&Expr::hadamard(z, f), dz)),
         }
+    }
+}
+
+/// Whether `e` applies a matrix function somewhere.
+/// Each shared subtree is visited once.
+pub fn has_matrix_function(e: &Expr) -> bool {
+    let mut seen: crate::hash::FxHashSet<&Expr> = Default::default();
+    let mut stack = vec![e];
+    while let Some(x) = stack.pop() {
+        if matches!(x.kind(), Kind::Apply(f, _) if f.is_matrix_function()) {
+            return true;
+        }
+        if seen.insert(x) {
+            stack.extend(x.children());
+        }
+    }
+    false
+}
+
+/// The scalar derivative f' of a matrix function, applied to `y`:
+/// `expm' = expm`, `logm'(Y) = Y^-1`, `sqrtm'(Y) = (1/2) sqrtm(Y)^-1`.
+fn derivative_of(func: Func, y: &Expr) -> Expr {
+    match func {
+        Func::Expm => Expr::apply(Func::Expm, y),
+        Func::Logm => Expr::inverse(y),
+        Func::Sqrtm => Expr::scale(
+            &BigRational::new(1.into(), 2.into()),
+            &Expr::inverse(&Expr::apply(Func::Sqrtm, y)),
+        ),
+        _ => unreachable!("not a matrix function: {func:?}"),
     }
 }
 

@@ -612,7 +612,7 @@ impl<'a> Infer<'a, '_> {
                     self.square(&s, &format!("`{}`", func.name()), arg)?;
                     Ok(TShape::scalar())
                 }
-                Signature::SquareToSquare => {
+                Signature::SquareToSquare | Signature::MatrixFunction => {
                     self.square(&s, &format!("`{}`", func.name()), arg)?;
                     Ok(s)
                 }
@@ -645,6 +645,12 @@ impl<'a> Infer<'a, '_> {
                 Signature::VectorToVector | Signature::VectorToScalar => {
                     if !self.unifier.unify(&s.cols, &Term::one()) {
                         let shape = self.shape_text(&s);
+                        let text = self.text(arg.span);
+                        let column = if text.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                            format!("{text} e_j")
+                        } else {
+                            format!("({text}) e_j")
+                        };
                         return Err(self
                             .err(format!(
                                 "`{}` takes a vector, but `{}` is {shape}",
@@ -652,7 +658,10 @@ impl<'a> Infer<'a, '_> {
                                 self.text(arg.span)
                             ))
                             .label(arg.span, shape)
-                            .help("for a matrix, apply it to each column: `softmax(X e_j)`"));
+                            .help(format!(
+                                "for a matrix, apply it to one column: `{}({column})`",
+                                func.name(),
+                            )));
                     }
                     Ok(if func.row().signature == Signature::VectorToVector {
                         s

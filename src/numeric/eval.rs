@@ -687,6 +687,9 @@ fn apply<N: Number>(f: Func, m: Mat<N>, work: &mut N::Work) -> Result<Mat<N>, Fa
             let total: f64 = m.data.iter().map(|x| (x - top).exp()).sum();
             Ok(Mat::scalar(top + total.ln()))
         })?,
+        Func::Expm => N::transcendental(m, |m| super::matfn::expm(&m))?,
+        Func::Logm => N::transcendental(m, |m| super::matfn::logm(&m))?,
+        Func::Sqrtm => N::transcendental(m, |m| super::matfn::sqrtm(&m))?,
         Func::Elem(g) => N::transcendental(m, |m| {
             let needs_positive = matches!(g, ElemFn::Log | ElemFn::Sqrt);
             if needs_positive

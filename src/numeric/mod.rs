@@ -6,6 +6,7 @@ pub mod check;
 pub mod eval;
 pub mod exact;
 pub mod float;
+pub mod matfn;
 pub mod point;
 pub mod rng;
 pub mod special;

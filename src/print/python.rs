@@ -79,20 +79,36 @@ pub fn function(
             "the code reads every size from an argument's shape, and no argument has this one (e.g. a free `I` under `tr`)",
         ));
     }
+    let calls = |pred: &dyn Fn(Code) -> bool| {
+        program.nodes.iter().any(|n| {
+            matches!(&n.op, Op::Call(f, _) if pred(match dialect {
+                Dialect::Numpy => f.row().numpy,
+                Dialect::Jax => f.row().jax,
+            }))
+        })
+    };
+    // JAX has no matrix logarithm: refused rather than written wrong.
+    if dialect == Dialect::Jax && calls(&|c| c == Code::Call("")) {
+        return Err(Diagnostic::new(
+            "cannot write JAX code: JAX has no matrix logarithm (`logm`)",
+            "",
+        )
+        .help("`--format numpy` writes it with SciPy's `scipy.linalg.logm`"));
+    }
     let r = Render::new(dialect, program);
     let mut out = String::new();
-    // A row spelled with Python's `math` (NumPy's erf) needs its import.
-    let uses_math = dialect == Dialect::Numpy
-        && program.nodes.iter().any(|n| {
-            matches!(&n.op, Op::Call(f, _)
-                if matches!(f.row().numpy, Code::Call(c) | Code::Wrap(c, _) | Code::Arith(c, _)
-                    if c.contains("math.")))
-        });
-    if uses_math {
-        out.push_str(
-            "import math
-",
-        );
+    let spelled_with = |prefix: &str| {
+        calls(
+            &|c| matches!(c, Code::Call(c) | Code::Wrap(c, _) | Code::Arith(c, _) if c.contains(prefix)),
+        )
+    };
+    // A row spelled with Python's `math` (NumPy's erf) needs its import,
+    // and one spelled with SciPy (the matrix functions) SciPy's.
+    if dialect == Dialect::Numpy && spelled_with("math.") {
+        out.push_str("import math\n");
+    }
+    if dialect == Dialect::Numpy && spelled_with("scipy.linalg.") {
+        out.push_str("import scipy.linalg\n");
     }
     out.push_str(dialect.header());
     let mut args: Vec<String> = params.iter().map(|(_, p)| p.clone()).collect();

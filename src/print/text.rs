@@ -479,7 +479,14 @@ impl Printer<'_> {
                     Kind::Inverse(b) => (n.postfix(&self.operand(b, ATOM), true, true), POSTFIX),
                     _ => (n.postfix(&self.operand(a, ATOM), true, false), POSTFIX),
                 },
-                Kind::Inverse(a) => (n.postfix(&self.operand(a, ATOM), false, true), POSTFIX),
+                // (f(Y)^T)^-1 is f(Y)^-T, as for a variable (where the
+                // transpose sits outside); other bases keep their reading
+                Kind::Inverse(a) => match a.kind() {
+                    Kind::Transpose(b) if matches!(b.kind(), Kind::Apply(..)) => {
+                        (n.postfix(&self.operand(b, ATOM), true, true), POSTFIX)
+                    }
+                    _ => (n.postfix(&self.operand(a, ATOM), false, true), POSTFIX),
+                },
                 // The Cookbook's (X^2)^T and (X^-2)^T rather than (X^T)^2, (X^-T)^2
                 Kind::Power(a, k) if !e.is_scalar() && k.is_integer() => match a.kind() {
                     Kind::Transpose(v) if matches!(v.kind(), Kind::Var(_)) => {

@@ -2,6 +2,7 @@
 //! text and returns a result value, with no I/O, so every command is
 //! testable without a terminal.
 
+use crate::calculus::diff::DiffError;
 use crate::calculus::differential;
 use crate::expr::Expr;
 use crate::lower::{Context, Lowered, VarKind, lower};
@@ -356,7 +357,7 @@ impl Session {
         where_: Option<&str>,
     ) -> Result<Answer, Diagnostic> {
         let lowered = self.lower(expr, where_)?;
-        diff_lowered(lowered, wrt, direction, Some(Form::Default))
+        diff_lowered(lowered, expr, wrt, direction, Some(Form::Default))
     }
 
     /// [`Session::diff`] with every option: `form` is `None` for the raw
@@ -370,7 +371,7 @@ impl Session {
         form: Option<Form>,
     ) -> Result<Answer, Diagnostic> {
         let lowered = self.lower(expr, where_)?;
-        diff_lowered(lowered, wrt, direction, form)
+        diff_lowered(lowered, expr, wrt, direction, form)
     }
 
     /// The value of `expr` at the values `at` (`X=[[1,2],[3,4]], a=2`).
@@ -445,9 +446,96 @@ pub(crate) fn printable(e: &Expr) -> Result<(), Diagnostic> {
     Ok(())
 }
 
+/// The diagnostic for a differential that cannot be written, over the
+/// input `input`: too large, or a Fréchet derivative (a caret under the
+/// matrix function's call).
+pub(crate) fn diff_error(e: DiffError, input: &str) -> Diagnostic {
+    match e {
+        DiffError::TooLarge { work } => Diagnostic::new(
+            format!("the derivative is too large to build (over {work} factors)"),
+            "",
+        )
+        .help(
+            "differentiate a smaller expression, or group repeated factors as powers such as `X^3`",
+        )
+        .phase(Phase::Limit),
+        DiffError::Frechet(func) => {
+            let name = func.name();
+            let span = call_span(input, name);
+            let call = span.map_or_else(
+                || format!("{name}(…)"),
+                |s| input[s.start..s.end].to_string(),
+            );
+            let d = Diagnostic::new(
+                format!(
+                    "the derivative of `{call}` outside a trace is a Fréchet derivative, which matcalc cannot write"
+                ),
+                input,
+            )
+            .help(format!(
+                "matcalc differentiates `{name}` only under a trace, `d tr({name}(Y)) = tr(f'(Y) dY)`: \
+                 `tr({name}(X))` has a gradient, but `{name}(X)` itself, `tr(A {name}(X))`, and a Hessian \
+                 whose gradient holds `{name}(X)` do not"
+            ))
+            .phase(Phase::Derivative)
+            .detail(Detail::NotWritten {
+                reason: format!("it needs the Fréchet derivative of `{name}`"),
+            });
+            match span {
+                Some(s) => d.label(s, "its derivative is needed outside a trace"),
+                None => d,
+            }
+        }
+    }
+}
+
+/// Where `input` calls `name` (its name through the closing parenthesis):
+/// a call not directly under `tr(` when there is one (that is the call
+/// whose derivative is refused), else the first.
+fn call_span(input: &str, name: &str) -> Option<Span> {
+    let bytes = input.as_bytes();
+    let mut found = Vec::new();
+    let pattern = format!("{name}(");
+    let mut from = 0;
+    while let Some(at) = input[from..].find(&pattern) {
+        let start = from + at;
+        from = start + pattern.len();
+        let glued =
+            start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        if glued {
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut end = None;
+        for (i, &b) in bytes.iter().enumerate().skip(start + name.len()) {
+            match b {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i + 1);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(end) = end {
+            let under_trace = input[..start].trim_end().ends_with("tr(");
+            found.push((under_trace, Span::new(start, end)));
+        }
+    }
+    found
+        .iter()
+        .find(|(under, _)| !under)
+        .or(found.first())
+        .map(|&(_, s)| s)
+}
+
 /// The derivative of an already lowered expression.
 fn diff_lowered(
     mut lowered: Lowered,
+    input: &str,
     wrt: &str,
     direction: Option<&str>,
     form: Option<Form>,
@@ -475,19 +563,7 @@ fn diff_lowered(
             (Expr::var(&name, info.shape.clone()), Some(name))
         }
     };
-    let result = differential(&lowered.expr, &var, &dir_expr).map_err(|e| {
-        Diagnostic::new(
-            format!(
-                "the derivative is too large to build (over {} factors)",
-                e.work
-            ),
-            "",
-        )
-        .help(
-            "differentiate a smaller expression, or group repeated factors as powers such as `X^3`",
-        )
-        .phase(Phase::Limit)
-    })?;
+    let result = differential(&lowered.expr, &var, &dir_expr).map_err(|e| diff_error(e, input))?;
     // Shared subtrees keep the product rule's result small in memory even
     // when written out it is huge (nested squares double it per level).
     printable(&result)?;
@@ -549,7 +625,7 @@ impl Session {
         }
         let mut verdicts = Vec::new();
         for w in wrts {
-            let answer = diff_lowered(lowered.clone(), &w, None, Some(Form::Default))?;
+            let answer = diff_lowered(lowered.clone(), expr, &w, None, Some(Form::Default))?;
             let outcome = judge(&answer);
             verdicts.push(Verdict::of(answer, outcome));
         }

@@ -3,6 +3,7 @@
 //! `calculus::extract` and then simplified.
 
 use super::{Answer, Derivative, Session, Wrt, resolve_wrt};
+use crate::calculus::diff::DiffError;
 use crate::calculus::{differential, extract};
 use crate::expr::Expr;
 use crate::lower::{Context, Lowered};
@@ -210,16 +211,14 @@ impl Setup {
 
     /// The differential of `f`, or a diagnostic when it is too large.
     fn differential(&self, f: &Expr) -> Result<Expr, Diagnostic> {
-        let d = differential(f, &self.var, &self.dir_expr).map_err(|e| {
-            Diagnostic::new(
-                format!(
-                    "the derivative is too large to build (over {} factors)",
-                    e.work
-                ),
+        let d = differential(f, &self.var, &self.dir_expr).map_err(|e| match e {
+            DiffError::TooLarge { work } => Diagnostic::new(
+                format!("the derivative is too large to build (over {work} factors)"),
                 &self.input,
             )
             .label(self.span, "")
-            .phase(Phase::Limit)
+            .phase(Phase::Limit),
+            e => super::diff_error(e, &self.input),
         })?;
         super::printable(&d)?;
         Ok(d)

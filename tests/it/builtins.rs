@@ -28,6 +28,11 @@ fn calls(name: &str, signature: Signature) -> Vec<(String, &'static str)> {
         }
         Signature::ScalarToVector => vec![(format!("x .* {name}(alpha)"), "alpha")],
         Signature::ScalarToMatrix => vec![(format!("X .* {name}(alpha)"), "alpha")],
+        // differentiable only under a trace; A X B is square, X is not
+        Signature::MatrixFunction => vec![
+            (format!("tr({name}(X))"), "X"),
+            (format!("tr({name}(A X B))"), "X"),
+        ],
         Signature::Sizes => vec![(format!("{name}(n, m) vec(X) where X: n x m"), "X")],
         Signature::Size => vec![(format!("{name}(n)^T x where x: n"), "x")],
     }
@@ -39,7 +44,9 @@ fn every_builtin_has_a_checked_derivative() {
         for (call, wrt) in calls(row.name, row.signature) {
             let answer = verified_diff(&call, wrt, None);
             // The call is what the table says it means.
-            if let Meaning::Apply(f) = row.meaning {
+            if let Meaning::Apply(f) = row.meaning
+                && row.signature != Signature::MatrixFunction
+            {
                 assert_eq!(to_text(&answer.function), call, "{}: {f:?}", row.name);
             }
             let Wrt::Var(var) = &answer.wrt else {

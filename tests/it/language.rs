@@ -84,7 +84,7 @@ fn misreading_traps() {
         ("sigma(z)^T y", "z", "sigma"),
         ("y^T Phi(z)", "z", "Phi"),
         ("arctn(x)^T y", "x", "arctn"),
-        ("sum(expm(X))", "X", "expm"),
+        ("sum(cosh(X))", "X", "cosh"),
     ] {
         let (code, _, err) = run(&["grad", expr, "--wrt", wrt]);
         assert_eq!(code, Some(1), "{expr}");
@@ -414,4 +414,18 @@ fn ones_before_a_blank_is_the_constant() {
     assert_eq!(run(&["simplify", "exp (x)"]).1, "exp(x)");
     checked("x^T ones (alpha + x^T x)", "x", None);
     checked("norm2(x - (sum(x)/nu) ones)^2", "x", None);
+}
+
+#[test]
+fn a_vector_function_of_a_matrix_suggests_one_column_of_its_own_argument() {
+    for (expr, hint) in [
+        ("logsumexp(Z)", "`logsumexp(Z e_j)`"),
+        ("sum(softmax(A + B))", "`softmax((A + B) e_j)`"),
+    ] {
+        let (code, _, err) = run(&["grad", expr, "--wrt", "A"]);
+        assert_eq!(code, Some(1), "{expr}");
+        assert!(err.contains(hint), "{err}");
+    }
+    // the suggestion is differentiable and checked
+    crate::common::checked("logsumexp(Z e_j)", "Z", None);
 }

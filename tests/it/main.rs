@@ -11,6 +11,7 @@ mod gradients;
 mod jax;
 mod language;
 mod latex;
+mod matfn;
 mod mutation;
 mod numeric;
 mod numpy;

@@ -293,6 +293,7 @@ fn completion_offers_commands_names_and_functions() {
             vec![
                 "log(".to_string(),
                 "logdet(".to_string(),
+                "logm(".to_string(),
                 "logsumexp(".to_string()
             ]
         )
