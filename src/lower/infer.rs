@@ -525,6 +525,19 @@ impl<'a> Infer<'a, '_> {
                                                 &t[1..]
                                             )
                                         }
+                                        // `X^-Ty` for `X^-T y`
+                                        AstKind::Neg(inner) if matches!(&inner.kind, AstKind::Ident(t) if t.len() > 1 && t.starts_with('T')) =>
+                                        {
+                                            let AstKind::Ident(t) = &inner.kind else {
+                                                unreachable!("matched above")
+                                            };
+                                            format!(
+                                                "for an inverse transpose times `{}` write a space: `{}^-T {}`",
+                                                &t[1..],
+                                                self.text(arg.span),
+                                                &t[1..]
+                                            )
+                                        }
                                         _ => match &side.kind {
                                             AstKind::Ident(n) => format!(
                                                 "for an elementwise power write `.^`; to mean a scalar, declare it: `where {n}: scalar`"

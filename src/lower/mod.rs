@@ -31,6 +31,7 @@ mod declare;
 mod guess;
 mod infer;
 mod lint;
+pub(crate) use lint::{glued_guesses, glued_words};
 
 use crate::ast::{Ast, AstKind, BinOp, Parsed};
 use crate::expr::Expr;
@@ -244,13 +245,11 @@ pub(crate) fn lower_with(
     let expr = build::build(&parsed.expr, &inferred);
     lint::check_folded(&expr, src)?;
     let broadcasts = inferred.take_broadcasts();
-    Ok((
-        Lowered {
-            expr,
-            context: inferred.into_context(),
-        },
-        broadcasts,
-    ))
+    let mut context = inferred.into_context();
+    for (name, product) in lint::glued_guesses(parsed) {
+        context.notes.push(lint::glued_words(&name, &product));
+    }
+    Ok((Lowered { expr, context }, broadcasts))
 }
 
 /// The shapes inference gives the bare `ones` of the expression (not
@@ -274,7 +273,7 @@ pub fn ones_shapes(parsed: &Parsed, src: &str) -> Result<Vec<Shape>, Diagnostic>
 }
 
 /// Every name used in the expression.
-fn collect_names(ast: &Ast, out: &mut BTreeSet<String>) {
+pub(crate) fn collect_names(ast: &Ast, out: &mut BTreeSet<String>) {
     let mut stack = vec![ast];
     while let Some(a) = stack.pop() {
         if let AstKind::Ident(n) = &a.kind {

@@ -302,6 +302,17 @@ impl Session {
         lower(&parsed, &input).map_err(|d| self.explain_bound(d).phase_or(Phase::Shape))
     }
 
+    /// The names of the input that may be products with the space
+    /// forgotten (`crate::lower::glued_guesses`); none when it does not parse.
+    pub(crate) fn glued_guesses(&self, expr: &str, where_: Option<&str>) -> Vec<(String, String)> {
+        let input = self.full_input(expr, where_);
+        let Ok(mut parsed) = parse(&input) else {
+            return Vec::new();
+        };
+        self.substitute(&mut parsed.expr);
+        crate::lower::glued_guesses(&parsed)
+    }
+
     /// [`Session::lower`] for an expression whose shape is known
     /// beforehand (a claimed derivative): its free sizes unify with
     /// `expect` (`crate::lower::lower_expecting`).

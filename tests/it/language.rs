@@ -409,3 +409,101 @@ fn ones_before_a_blank_is_the_constant() {
     checked("x^T ones (alpha + x^T x)", "x", None);
     checked("norm2(x - (sum(x)/nu) ones)^2", "x", None);
 }
+
+/// A minus after `^` or `.^` negates the exponent that follows (a name or
+/// a bracket), as `2^-1` always did for a number: `2^-alpha` is
+/// `2^(-alpha)` (it was refused: "expected an exponent"). `X^-1` and
+/// `X^-T` keep their meanings, and two exponents in a row stay refused.
+#[test]
+fn a_negated_name_is_an_exponent() {
+    for (input, out) in [
+        ("2^-alpha", "2^(-alpha)"),
+        ("x.^-alpha", "x.^(-alpha)"),
+        ("2 .^ -x", "2.^(-x)"),
+        ("2^- (alpha + beta)", "2^(-alpha - beta)"),
+        ("alpha^-beta gamma", "alpha^(-beta) gamma"),
+        ("2^-1", "1/2"),
+        ("X^-1", "X^-1"),
+        ("X^-T", "X^-T"),
+    ] {
+        let (code, text, err) = run(&["simplify", input]);
+        assert_eq!((code, text.as_str()), (Some(0), out), "{input}: {err}");
+        // the printed text reads back to itself
+        assert_eq!(run(&["simplify", out]).1, out, "{out}");
+    }
+    let (code, _, err) = run(&["simplify", "2^-alpha^2"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("two exponents in a row") && err.contains('^'),
+        "{err}"
+    );
+    let (code, _, err) = run(&["simplify", "X^-Tx"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("write a space: `X^-T x`"), "{err}");
+    checked("sum(x.^-alpha)", "alpha", None);
+    checked("sum(exp(x) .^ -alpha)", "x", None);
+    checked("sum(2 .^ -x)", "x", None);
+    checked("(x^T x)^-beta", "x", None);
+    checked("tr(A X)^-(alpha + 1)", "X", None);
+}
+
+/// `.5` is the exact 1/2, as `0.5` is (it was refused: "expected an
+/// operand"); glued to what comes before it (`x.5`, `2.5.5`) it has no
+/// one reading and is refused with a caret.
+#[test]
+fn a_decimal_may_start_with_its_point() {
+    for (input, out) in [
+        (".5 x", "(1/2) x"),
+        ("x^T x + .25", "x^T x + 1/4"),
+        ("-.5e1 x", "-5 x"),
+        ("alpha^.5", "alpha^(1/2)"),
+        ("alpha^-.5", "alpha^(-1/2)"),
+    ] {
+        let (code, text, err) = run(&["simplify", input]);
+        assert_eq!((code, text.as_str()), (Some(0), out), "{input}: {err}");
+    }
+    for glued in ["x.5", "2.5.5", "(x).5"] {
+        let (code, _, err) = run(&["simplify", glued]);
+        assert_eq!(code, Some(1), "{glued}");
+        assert!(err.contains("glued") && err.contains('^'), "{glued}: {err}");
+    }
+    assert_eq!(
+        run(&["grad", ".5 norm2(A X - B)^2", "--wrt", "X"]).1,
+        "A^T (A X - B)"
+    );
+    checked(".5 norm2(A X - B)^2", "X", None);
+}
+
+/// An undeclared name that may be a product with the space forgotten
+/// (`Ax` in `x'Ax`, `Xw`) is never silently one name: an error says
+/// "did you mean `A x`?", an answer carries a note.
+#[test]
+fn a_glued_product_is_named() {
+    let (code, _, err) = run(&["grad", "x'Ax", "--wrt", "x"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("needs a scalar"), "{err}");
+    assert!(
+        err.contains("help: `Ax` is read as one name; did you mean `A x`?"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["simplify", "x'Ax"]);
+    assert_eq!((code, out.as_str()), (Some(0), "x^T Ax"));
+    assert!(
+        err.contains("note: `Ax` is read as one name; did you mean `A x`?"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["grad", "norm2(Xw - y)^2", "--wrt", "w"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("did you mean `X w`?"), "{err}");
+    // declared, or a name of its own, it says nothing
+    let (code, _, err) = run(&["simplify", "x'Ax where Ax: n x n"]);
+    assert_eq!(code, Some(0));
+    assert!(!err.contains("did you mean"), "{err}");
+    for quiet in ["Sigma x", "beta x", "dX + X", "x^T A x"] {
+        let (_, _, err) = run(&["simplify", quiet]);
+        assert!(!err.contains("did you mean"), "{quiet}: {err}");
+    }
+    // the meant reading, checked
+    assert_eq!(run(&["grad", "x'A x", "--wrt", "x"]).1, "A x + A^T x");
+    checked("x'A x", "x", None);
+}
