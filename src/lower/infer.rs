@@ -165,6 +165,11 @@ pub(super) fn infer<'a>(
         .flat_map(|d| d.dims.iter().map(|(n, _)| n.clone()))
         .collect();
     size_names(&parsed.expr, &mut reserved);
+    // Nor are the names of its variables: a printed `ones(n)` or
+    // `commutation(n, m)` must not spell a size with the name of a
+    // variable `n` (SPEC §2: a built-in in the output never takes a name
+    // the input uses for something else).
+    reserved.extend(used.iter().cloned());
     if let Some(want) = expect {
         for d in [&want.rows, &want.cols] {
             reserved.extend(d.names.iter().map(|n| n.to_string()));

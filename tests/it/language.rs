@@ -507,3 +507,50 @@ fn a_glued_product_is_named() {
     assert_eq!(run(&["grad", "x'A x", "--wrt", "x"]).1, "A x + A^T x");
     checked("x'A x", "x", None);
 }
+
+/// A printed `ones(…)` or `commutation(…)` never spells a size with the
+/// name of a variable (it did: `ones(n)` beside the scalar `n`, and
+/// `commutation(n, m)` beside the vectors `n` and `m`), and an answer
+/// with `ones(…)` evaluates on its own: a variable's value fixes the size
+/// it is linked to, and a size nothing fixes is named, to give in `--at`.
+#[test]
+fn printed_sizes_are_no_variables_and_evaluate() {
+    let values = "[-0.69387755102]\n[   1.306122449]\n[   3.306122449]";
+    for (expr, scalar, size) in [
+        ("norm2(x - (sum(x)/nu) ones)^2", "nu", "ones(n)"),
+        ("norm2(x - (sum(x)/n) ones)^2", "n", "ones(m)"),
+    ] {
+        let (code, out, err) = run(&["grad", expr, "--wrt", "x"]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(out.contains(size), "{out}");
+        assert!(!out.contains(&format!("ones({scalar})")), "{out}");
+        means(expr, "x", &format!("{scalar}: scalar"), &out);
+        let at = format!("x=[1,2,3], {scalar}=7");
+        let (code, value, err) = run(&["eval", &out, "--at", &at]);
+        assert_eq!((code, value.as_str()), (Some(0), values), "{out}: {err}");
+        checked(expr, "x", None);
+    }
+    let (code, out, err) = run(&["jacobian", "X^T + n m^T", "--wrt", "X"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "commutation(p, q)"),
+        "{err}"
+    );
+    checked("X^T + n m^T", "X", None);
+    // a size that no value fixes
+    let (code, _, err) = run(&["eval", "x + ones(n)^T ones(n) ones", "--at", "x=[1,2]"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("no value fixes the size `n`") && err.contains("add `n=…`"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["eval", "x + ones(n)^T ones(n) ones", "--at", "x=[1,2], n=3"]);
+    assert_eq!((code, out.as_str()), (Some(0), "[4]\n[5]"), "{err}");
+    // given, it agrees with the values that fix it
+    let (code, _, err) = run(&["eval", "ones(n)^T x", "--at", "x=[1,2], n=3"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("the size `n` is 2 to match `x`"), "{err}");
+    let (code, _, err) = run(&["eval", "ones(n)^T ones(n)", "--at", "n=2.5"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("a whole number"), "{err}");
+}
