@@ -554,3 +554,55 @@ fn printed_sizes_are_no_variables_and_evaluate() {
     assert_eq!(code, Some(1));
     assert!(err.contains("a whole number"), "{err}");
 }
+
+/// `vector(c)` is c times the all-ones vector and `matrix(c)` c times the
+/// all-ones matrix, sized by the context (SPEC §2). Where nothing fixes
+/// the size it is 1, as for `ones`, and the constant is the scalar `c`:
+/// that reads back with the same value and shape, and a note says so
+/// (it was silent), with how to write a vector of a length of its own.
+#[test]
+fn a_constant_vector_whose_size_nothing_fixes_says_so() {
+    for (input, out, note) in [
+        ("vector(alpha)", "alpha", "write `alpha ones(n)`"),
+        ("vector (alpha)", "alpha", "write `alpha ones(n)`"),
+        ("matrix(alpha)", "alpha", "write `alpha ones(n) ones(m)^T`"),
+        (
+            "vector(alpha + beta)",
+            "alpha + beta",
+            "write `(alpha + beta) ones(n)`",
+        ),
+    ] {
+        let (code, text, err) = run(&["simplify", input, "--format", "json"]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(text.contains(&format!("\"text\": \"{out}\"")), "{text}");
+        assert!(text.contains("\"shape\": [\"1\", \"1\"]"), "{text}");
+        assert!(
+            text.contains("nothing fixes") && text.contains(note),
+            "{text}"
+        );
+        // the printed text reads back to the same value and shape
+        let (_, again, _) = run(&["simplify", out, "--format", "json"]);
+        assert!(again.contains("\"shape\": [\"1\", \"1\"]"), "{again}");
+    }
+    // the spellings the note suggests are vectors and matrices
+    let (_, text, _) = run(&["simplify", "alpha ones(n)", "--format", "json"]);
+    assert!(text.contains("\"shape\": [\"n\", \"1\"]"), "{text}");
+    let (_, text, _) = run(&["simplify", "alpha ones(n) ones(m)^T", "--format", "json"]);
+    assert!(text.contains("\"shape\": [\"n\", \"m\"]"), "{text}");
+    // sized by the context, they are vectors and matrices, with no note
+    for (input, out) in [
+        ("x + vector(alpha)", "x + alpha ones"),
+        ("A + matrix(alpha)", "A + alpha ones"),
+        ("x^T + matrix(alpha)", "x^T + alpha ones^T"),
+    ] {
+        let (code, text, err) = run(&["simplify", input]);
+        assert_eq!((code, text.as_str()), (Some(0), out), "{err}");
+        assert!(!err.contains("nothing fixes"), "{err}");
+    }
+    assert_eq!(
+        run(&["grad", "x^T vector(alpha)", "--wrt", "x"]).1,
+        "alpha ones(n)"
+    );
+    checked("x^T vector(alpha)", "x", None);
+    checked("tr(X^T matrix(alpha))", "X", None);
+}
