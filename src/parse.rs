@@ -1066,10 +1066,17 @@ fn describe(rules: &[Rule]) -> String {
                 | Rule::primary
         )
     });
+    // the words for an exponent name its `(` already
+    let exponent_start = rules.iter().any(|r| {
+        matches!(
+            r,
+            Rule::exponent | Rule::signed_number | Rule::exp_name | Rule::neg_exponent
+        )
+    });
     for r in rules {
         let w = match r {
             Rule::rparen => "`)`",
-            Rule::lparen if operand_start => continue,
+            Rule::lparen if operand_start || exponent_start => continue,
             Rule::lparen => "`(`",
             Rule::comma => "`,`",
             Rule::colon => "`:`",
