@@ -521,26 +521,13 @@ impl<'a> Infer<'a, '_> {
                                 if !self.settle_scalar(shape) {
                                     let text = self.shape_text(shape);
                                     let help = match &e.kind {
-                                        // `x^Ty` for `x^T y`
-                                        AstKind::Ident(t) if t.len() > 1 && t.starts_with('T') => {
+                                        // `x^Ty` for `x^T y`, `X^-Ty` for `X^-T y`
+                                        _ if glued_after_transpose(e).is_some() => {
+                                            let (op, what, rest) =
+                                                glued_after_transpose(e).unwrap_or_default();
                                             format!(
-                                                "for a transpose times `{}` write a space: `{}^T {}`",
-                                                &t[1..],
+                                                "for {what} times `{rest}` write a space: `{}{op} {rest}`",
                                                 self.text(arg.span),
-                                                &t[1..]
-                                            )
-                                        }
-                                        // `X^-Ty` for `X^-T y`
-                                        AstKind::Neg(inner) if matches!(&inner.kind, AstKind::Ident(t) if t.len() > 1 && t.starts_with('T')) =>
-                                        {
-                                            let AstKind::Ident(t) = &inner.kind else {
-                                                unreachable!("matched above")
-                                            };
-                                            format!(
-                                                "for an inverse transpose times `{}` write a space: `{}^-T {}`",
-                                                &t[1..],
-                                                self.text(arg.span),
-                                                &t[1..]
                                             )
                                         }
                                         _ => match &side.kind {
@@ -939,4 +926,20 @@ fn atom_text(t: &str) -> String {
     } else {
         format!("({t})")
     }
+}
+
+/// The name glued after the `T` of a transpose in an exponent that was
+/// read as a name (`x^Ty`, `X^-Ty`): the operator meant, its words, and
+/// the name after it (`y`).
+fn glued_after_transpose(e: &Ast) -> Option<(&'static str, &'static str, &str)> {
+    let (op, what, name) = match &e.kind {
+        AstKind::Ident(t) => ("^T", "a transpose", t),
+        AstKind::Neg(inner) => match &inner.kind {
+            AstKind::Ident(t) => ("^-T", "an inverse transpose", t),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let rest = name.strip_prefix('T').filter(|r| !r.is_empty())?;
+    Some((op, what, rest))
 }
