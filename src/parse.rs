@@ -65,6 +65,24 @@ pub(crate) fn chained_powers(span: Span, src: &str) -> Diagnostic {
         .help("write `(a^b)^c` or `a^(b^c)`")
 }
 
+/// Refuses a number written from its point (`.5`) glued to what comes
+/// before it: `x.5` or `2.5.5` has no one reading.
+pub(crate) fn check_leading_dot(span: Span, src: &str) -> Result<(), Diagnostic> {
+    if !src[span.start..].starts_with('.') {
+        return Ok(());
+    }
+    let glued = src[..span.start]
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_alphanumeric() || matches!(c, '.' | ')' | '}' | '\'' | '_'));
+    if glued {
+        return Err(Diagnostic::new("a number glued to what comes before it", src)
+            .label(span, "starts with `.`")
+            .help("a number may start with its point (`.5`) only after a blank or an operator; `.*` is the elementwise product"));
+    }
+    Ok(())
+}
+
 /// Most digits in one number literal.
 pub const MAX_LITERAL_DIGITS: usize = 100;
 
@@ -599,6 +617,7 @@ fn build_operand(pair: Pair<Rule>, src: &str) -> Result<Operand, Diagnostic> {
             Rule::neg => negs.push(span),
             Rule::number => {
                 check_digits(p.as_str(), span, src)?;
+                check_leading_dot(span, src)?;
                 node = Some(Ast {
                     kind: AstKind::Number(parse_number(p.as_str())),
                     span,
@@ -789,11 +808,39 @@ fn build_exponent(pair: Pair<Rule>, src: &str) -> Result<Ast, Diagnostic> {
     let inner = pair.into_inner().find(|p| {
         matches!(
             p.as_rule(),
-            Rule::signed_number | Rule::expr | Rule::exp_name
+            Rule::signed_number | Rule::expr | Rule::exp_name | Rule::neg_exponent
         )
     });
     let inner = inner.expect("an exponent holds a number, an expr or a name");
     match inner.as_rule() {
+        // `2^-alpha` is `2^(-alpha)`: the minus and what it negates, which
+        // is built as an exponent of its own (spanning it alone).
+        Rule::neg_exponent => {
+            let mut parts = inner.into_inner();
+            let after_minus = parts.next().expect("a minus").as_span().end();
+            let blanks = src[after_minus..].len()
+                - src[after_minus..]
+                    .trim_start_matches([' ', '\t', '\r', '\n'])
+                    .len();
+            let body = Span::new(after_minus + blanks, span.end);
+            let target = parts
+                .find(|p| matches!(p.as_rule(), Rule::expr | Rule::exp_name))
+                .expect("a negated name or group");
+            let arg = match target.as_rule() {
+                Rule::exp_name => Ast {
+                    kind: AstKind::Ident(normalize_ident(target.as_str())),
+                    span: body,
+                },
+                _ => Ast {
+                    kind: AstKind::Group(Box::new(build_expr(target, src)?)),
+                    span: body,
+                },
+            };
+            Ok(Ast {
+                kind: AstKind::Neg(Box::new(arg)),
+                span,
+            })
+        }
         Rule::exp_name => Ok(Ast {
             kind: AstKind::Ident(normalize_ident(inner.as_str())),
             span,
@@ -1019,10 +1066,17 @@ fn describe(rules: &[Rule]) -> String {
                 | Rule::primary
         )
     });
+    // the words for an exponent name its `(` already
+    let exponent_start = rules.iter().any(|r| {
+        matches!(
+            r,
+            Rule::exponent | Rule::signed_number | Rule::exp_name | Rule::neg_exponent
+        )
+    });
     for r in rules {
         let w = match r {
             Rule::rparen => "`)`",
-            Rule::lparen if operand_start => continue,
+            Rule::lparen if operand_start || exponent_start => continue,
             Rule::lparen => "`(`",
             Rule::comma => "`,`",
             Rule::colon => "`:`",
@@ -1041,9 +1095,12 @@ fn describe(rules: &[Rule]) -> String {
             | Rule::inv_transpose
             | Rule::power
             | Rule::epower => "an operator",
-            Rule::exponent | Rule::signed_number | Rule::exp_name | Rule::tee | Rule::one => {
-                "an exponent (`T`, `-1`, a number, a name or `(`)"
-            }
+            Rule::exponent
+            | Rule::signed_number
+            | Rule::exp_name
+            | Rule::neg_exponent
+            | Rule::tee
+            | Rule::one => "an exponent (`T`, `-1`, a number, a name or `(`)",
             Rule::kind_word | Rule::decl_type | Rule::dims | Rule::dim => {
                 "a kind (`symmetric`, `scalar`, `vector`, `matrix`) or a size such as `n x m`"
             }

@@ -194,6 +194,16 @@ impl Diagnostic {
         self
     }
 
+    /// Adds a hint after any there is (each is a line of its own).
+    pub fn also_help(mut self, more: impl Into<String>) -> Diagnostic {
+        let more = more.into();
+        self.help = Some(match self.help.take() {
+            Some(old) => format!("{old}\n{more}"),
+            None => more,
+        });
+        self
+    }
+
     /// Sets the hint.
     pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
@@ -234,7 +244,9 @@ impl Diagnostic {
             self.render_source(&mut out);
         }
         if let Some(help) = &self.help {
-            out.push_str(&format!("\n  = help: {help}"));
+            for line in help.lines() {
+                out.push_str(&format!("\n  = help: {line}"));
+            }
         }
         out
     }

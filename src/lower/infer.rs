@@ -165,6 +165,11 @@ pub(super) fn infer<'a>(
         .flat_map(|d| d.dims.iter().map(|(n, _)| n.clone()))
         .collect();
     size_names(&parsed.expr, &mut reserved);
+    // Nor are the names of its variables: a printed `ones(n)` or
+    // `commutation(n, m)` must not spell a size with the name of a
+    // variable `n` (SPEC §2: a built-in in the output never takes a name
+    // the input uses for something else).
+    reserved.extend(used.iter().cloned());
     if let Some(want) = expect {
         for d in [&want.rows, &want.cols] {
             reserved.extend(d.names.iter().map(|n| n.to_string()));
@@ -516,13 +521,13 @@ impl<'a> Infer<'a, '_> {
                                 if !self.settle_scalar(shape) {
                                     let text = self.shape_text(shape);
                                     let help = match &e.kind {
-                                        // `x^Ty` for `x^T y`
-                                        AstKind::Ident(t) if t.len() > 1 && t.starts_with('T') => {
+                                        // `x^Ty` for `x^T y`, `X^-Ty` for `X^-T y`
+                                        _ if glued_after_transpose(e).is_some() => {
+                                            let (op, what, rest) =
+                                                glued_after_transpose(e).unwrap_or_default();
                                             format!(
-                                                "for a transpose times `{}` write a space: `{}^T {}`",
-                                                &t[1..],
+                                                "for {what} times `{rest}` write a space: `{}{op} {rest}`",
                                                 self.text(arg.span),
-                                                &t[1..]
                                             )
                                         }
                                         _ => match &side.kind {
@@ -930,4 +935,20 @@ fn atom_text(t: &str) -> String {
     } else {
         format!("({t})")
     }
+}
+
+/// The name glued after the `T` of a transpose in an exponent that was
+/// read as a name (`x^Ty`, `X^-Ty`): the operator meant, its words, and
+/// the name after it (`y`).
+fn glued_after_transpose(e: &Ast) -> Option<(&'static str, &'static str, &str)> {
+    let (op, what, name) = match &e.kind {
+        AstKind::Ident(t) => ("^T", "a transpose", t),
+        AstKind::Neg(inner) => match &inner.kind {
+            AstKind::Ident(t) => ("^-T", "an inverse transpose", t),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let rest = name.strip_prefix('T').filter(|r| !r.is_empty())?;
+    Some((op, what, rest))
 }

@@ -61,6 +61,65 @@ pub(super) fn check_glued(
     Ok(())
 }
 
+/// Undeclared names that may be a product with the space forgotten, but
+/// not surely (so not refused as `check_glued` does): a name of letters
+/// that splits into two pieces, a name of the input and a single letter
+/// (`Ax` in `x'Ax`), or two single letters, a capital first (`Xw`).
+/// Each comes as the name and the product it may mean (`A x`); the caller
+/// says so, in a note when it answers, in a help line when it refuses.
+pub fn glued_guesses(parsed: &crate::ast::Parsed) -> Vec<(String, String)> {
+    let mut used = BTreeSet::new();
+    super::collect_names(&parsed.expr, &mut used);
+    let declared: BTreeSet<&str> = parsed
+        .decls
+        .iter()
+        .flat_map(|d| d.names.iter().map(|(n, _)| n.as_str()))
+        .collect();
+    let letters: Vec<String> = ('a'..='z').chain('A'..='Z').map(String::from).collect();
+    let mut out: Vec<(String, String)> = Vec::new();
+    for n in &used {
+        let plain = n.len() > 1 && n.chars().all(|c| c.is_ascii_alphabetic());
+        if !plain
+            || declared.contains(n.as_str())
+            || super::is_greek_name(n)
+            || FUNCTION_NAMES.contains(&n.as_str())
+            || n.strip_prefix('d').is_some_and(|b| used.contains(b))
+        {
+            continue;
+        }
+        let known: Vec<&str> = used
+            .iter()
+            .map(String::as_str)
+            .chain(declared.iter().copied())
+            .filter(|m| *m != n)
+            .collect();
+        if split_into(n, &known).is_some() {
+            continue; // refused by `check_glued`
+        }
+        let with_letters: Vec<&str> = known
+            .iter()
+            .copied()
+            .chain(letters.iter().map(String::as_str))
+            .collect();
+        let Some(parts) = split_into(n, &with_letters) else {
+            continue;
+        };
+        let two_letters = n.len() == 2 && n.starts_with(|c: char| c.is_ascii_uppercase());
+        let one_known = parts.iter().any(|p| known.contains(&p.as_str()));
+        if parts.len() == 2 && (two_letters || one_known) {
+            out.push((n.clone(), parts.join(" ")));
+        }
+    }
+    out
+}
+
+/// The note or help line for a guess of [`glued_guesses`].
+pub fn glued_words(name: &str, product: &str) -> String {
+    format!(
+        "`{name}` is read as one name; did you mean `{product}`? (a product needs a space; to keep the name, declare it: `where {name}: matrix`)"
+    )
+}
+
 /// Whether `name` reads as the differential of a variable: `d` glued to
 /// the name of one that is used or declared (the rule of `infer`).
 fn is_differential(name: &str, used: &BTreeSet<String>, declared: &Declarations) -> bool {

@@ -31,6 +31,7 @@ mod declare;
 mod guess;
 mod infer;
 mod lint;
+pub(crate) use lint::{glued_guesses, glued_words};
 
 use crate::ast::{Ast, AstKind, BinOp, Parsed};
 use crate::expr::Expr;
@@ -244,13 +245,58 @@ pub(crate) fn lower_with(
     let expr = build::build(&parsed.expr, &inferred);
     lint::check_folded(&expr, src)?;
     let broadcasts = inferred.take_broadcasts();
-    Ok((
-        Lowered {
-            expr,
-            context: inferred.into_context(),
-        },
-        broadcasts,
-    ))
+    let settled = settled_constants(&parsed.expr, src, &inferred);
+    let mut context = inferred.into_context();
+    context.notes.extend(settled);
+    for (name, product) in lint::glued_guesses(parsed) {
+        context.notes.push(lint::glued_words(&name, &product));
+    }
+    Ok((Lowered { expr, context }, broadcasts))
+}
+
+/// Notes for the `vector(c)` and `matrix(c)` whose sizes nothing in the
+/// input fixes, so that they are 1 (SPEC §2) and the constant is the
+/// scalar `c`: the user wrote a vector, and the answer is a scalar, so
+/// it says so, with how to give a length.
+fn settled_constants(ast: &Ast, src: &str, inferred: &infer::Inferred) -> Vec<String> {
+    use crate::builtins::Signature;
+    let mut notes = Vec::new();
+    let mut stack = vec![ast];
+    while let Some(a) = stack.pop() {
+        if let AstKind::Call { func, args, .. } = &a.kind {
+            let sig = func.row().signature;
+            if matches!(sig, Signature::ScalarToVector | Signature::ScalarToMatrix) {
+                let shape = inferred.node_shape(a);
+                let c = args.first().map_or("c", |x| &src[x.span.start..x.span.end]);
+                let text = &src[a.span.start..a.span.end];
+                let c = if c.chars().all(|ch| ch.is_alphanumeric() || ch == '_') {
+                    c.to_string()
+                } else {
+                    format!("({c})")
+                };
+                // a size fixed to 1 by the input itself is rare (`x + vector(c)
+                // where x: 1`); a 1×1 constant almost always took the default
+                if shape.is_scalar() {
+                    let (what, write) = if sig == Signature::ScalarToVector {
+                        (
+                            "length",
+                            format!("a vector of length n write `{c} ones(n)`"),
+                        )
+                    } else {
+                        (
+                            "size",
+                            format!("an n×m matrix write `{c} ones(n) ones(m)^T`"),
+                        )
+                    };
+                    notes.push(format!(
+                        "nothing fixes the {what} of `{text}`, so it is 1 (a size nothing fixes is 1) and `{text}` is the scalar {c}; for {write}"
+                    ));
+                }
+            }
+        }
+        push_operands(a, &mut stack);
+    }
+    notes
 }
 
 /// The shapes inference gives the bare `ones` of the expression (not
@@ -274,7 +320,7 @@ pub fn ones_shapes(parsed: &Parsed, src: &str) -> Result<Vec<Shape>, Diagnostic>
 }
 
 /// Every name used in the expression.
-fn collect_names(ast: &Ast, out: &mut BTreeSet<String>) {
+pub(crate) fn collect_names(ast: &Ast, out: &mut BTreeSet<String>) {
     let mut stack = vec![ast];
     while let Some(a) = stack.pop() {
         if let AstKind::Ident(n) = &a.kind {

@@ -278,7 +278,16 @@ fn shape_text(r: usize, c: usize) -> String {
 
 /// Reads `--at` values for the variables of `ctx`: every variable needs a
 /// value, sizes must agree with the expression's shapes.
-pub fn bindings(text: &str, ctx: &Context, index_letters: &[char]) -> Result<Bindings, Diagnostic> {
+///
+/// A named size of the expression that no variable's value fixes
+/// (`ones(n)^T ones(n)`) may be given as a whole number, `n=3`, unless a
+/// variable has its name.
+pub fn bindings(
+    text: &str,
+    ctx: &Context,
+    index_letters: &[char],
+    sizes: &std::collections::BTreeSet<String>,
+) -> Result<Bindings, Diagnostic> {
     let entries = parse(text)?;
     let mut b = Bindings::default();
     let mut dim_source: std::collections::BTreeMap<String, String> = Default::default();
@@ -301,6 +310,34 @@ pub fn bindings(text: &str, ctx: &Context, index_letters: &[char]) -> Result<Bin
                     ));
                 }
                 b.indices.insert(c, k as usize - 1);
+                continue;
+            }
+            if sizes.contains(&e.name) {
+                let k = e.value.data.first().copied().unwrap_or(0.0);
+                if !e.value.is_scalar() || k.fract() != 0.0 || !(1.0..=1e6).contains(&k) {
+                    return Err(err(
+                        format!("the size `{}` must be a whole number from 1", e.name),
+                        "not a size",
+                    ));
+                }
+                let k = k as usize;
+                match b.dims.get(&e.name) {
+                    Some(&was) if was != k => {
+                        return Err(err(
+                            format!(
+                                "the size `{}` is {was} to match `{}`",
+                                e.name, dim_source[&e.name]
+                            ),
+                            "another size",
+                        ));
+                    }
+                    _ => {
+                        b.dims.insert(e.name.clone(), k);
+                        dim_source
+                            .entry(e.name.clone())
+                            .or_insert_with(|| format!("{}={k}", e.name));
+                    }
+                }
                 continue;
             }
             return Err(Diagnostic::new(

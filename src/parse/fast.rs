@@ -129,9 +129,14 @@ impl Reader<'_> {
         self.pos > start
     }
 
-    /// `ASCII_DIGIT+ ~ ("." ~ ASCII_DIGIT+)?`, atomic.
+    /// `unsigned = _{ ASCII_DIGIT+ ~ ("." ~ ASCII_DIGIT+)? | "." ~ ASCII_DIGIT+ }`, atomic.
     fn unsigned(&mut self) -> bool {
         if !self.digits() {
+            let save = self.pos;
+            if self.eat(".") && self.digits() {
+                return true;
+            }
+            self.pos = save;
             return false;
         }
         let save = self.pos;
@@ -335,6 +340,9 @@ impl Reader<'_> {
                 }
             }
             let span = Span::new(start, self.pos);
+            if super::check_leading_dot(span, self.src).is_err() {
+                return Err(Stop::Abort);
+            }
             let text = &self.src[start..self.pos];
             return Ok(Ast {
                 kind: AstKind::Number(literal(text)?),
@@ -590,17 +598,54 @@ impl Reader<'_> {
             Err(Stop::Fail) => {}
             done => return done,
         }
-        // exp_name = @{ name ~ !"(" }
-        if let Some(name) = self.name_text()
-            && self.peek_byte() != Some(b'(')
-        {
+        if let Some(name) = self.exp_name() {
             return Ok(Ast {
                 kind: AstKind::Ident(name),
                 span: Span::new(start, self.pos),
             });
         }
+        // neg_exponent = { neg ~ (lparen ~ expr ~ rparen | "{" ~ expr ~ "}" | exp_name) }
+        if self.eat("-") || self.eat("−") {
+            self.skip();
+            let body = self.pos;
+            let arg = match self.bracketed("(", ")") {
+                Err(Stop::Fail) => match self.bracketed("{", "}") {
+                    Err(Stop::Fail) => match self.exp_name() {
+                        Some(name) => Ok(Ast {
+                            kind: AstKind::Ident(name),
+                            span: Span::new(body, self.pos),
+                        }),
+                        None => Err(Stop::Fail),
+                    },
+                    done => done,
+                },
+                done => done,
+            };
+            match arg {
+                Ok(arg) => {
+                    return Ok(Ast {
+                        kind: AstKind::Neg(Box::new(arg)),
+                        span: Span::new(start, self.pos),
+                    });
+                }
+                Err(Stop::Abort) => return Err(Stop::Abort),
+                Err(Stop::Fail) => {}
+            }
+        }
         self.pos = start;
         Err(Stop::Fail)
+    }
+
+    /// `exp_name = @{ name ~ !"(" }` (position kept when it fails).
+    fn exp_name(&mut self) -> Option<String> {
+        let start = self.pos;
+        if let Some(name) = self.name_text()
+            && self.peek_byte() != Some(b'(')
+        {
+            return Some(name);
+        }
+        self.pos = start;
+        None
     }
 
     /// `where_clause = { where_kw ~ where_item ~ (comma ~ where_item)* }`.

@@ -235,7 +235,18 @@ fn stopped_notes(stopped: &[String]) -> Vec<String> {
 
 impl Session {
     /// Runs one command with the session's declarations and bindings.
+    /// An error says too where a name of the input may be a product with
+    /// the space forgotten (`Ax`), as a note does when there is an answer.
     pub fn run(&self, cmd: &Command) -> Result<Output, Diagnostic> {
+        self.run_command(cmd).map_err(|d| {
+            let guesses = self.glued_guesses(&cmd.expr, cmd.where_.as_deref());
+            guesses.into_iter().fold(d, |d, (name, product)| {
+                d.also_help(crate::lower::glued_words(&name, &product))
+            })
+        })
+    }
+
+    fn run_command(&self, cmd: &Command) -> Result<Output, Diagnostic> {
         if cmd.steps && !matches!(cmd.format, Format::Text | Format::Latex) {
             return Err(Diagnostic::new(
                 format!("`--steps` prints text or LaTeX, not {}", cmd.format.name()),

@@ -303,6 +303,17 @@ impl Session {
         lower(&parsed, &input).map_err(|d| self.explain_bound(d).phase_or(Phase::Shape))
     }
 
+    /// The names of the input that may be products with the space
+    /// forgotten (`crate::lower::glued_guesses`); none when it does not parse.
+    pub(crate) fn glued_guesses(&self, expr: &str, where_: Option<&str>) -> Vec<(String, String)> {
+        let input = self.full_input(expr, where_);
+        let Ok(mut parsed) = parse(&input) else {
+            return Vec::new();
+        };
+        self.substitute(&mut parsed.expr);
+        crate::lower::glued_guesses(&parsed)
+    }
+
     /// [`Session::lower`] for an expression whose shape is known
     /// beforehand (a claimed derivative): its free sizes unify with
     /// `expect` (`crate::lower::lower_expecting`).
@@ -390,8 +401,34 @@ impl Session {
             }
             stack.extend(e.children());
         }
-        let b = crate::numeric::at::bindings(at, &lowered.context, &letters)
+        // the named sizes of the expression (of `ones(n)`, say), which a
+        // variable's value fixes or `--at` gives (`n=3`)
+        let mut sizes = std::collections::BTreeSet::new();
+        let mut stack = vec![&lowered.expr];
+        while let Some(e) = stack.pop() {
+            for d in [&e.shape().rows, &e.shape().cols] {
+                sizes.extend(d.names.iter().map(|n| n.to_string()));
+            }
+            if let crate::expr::Kind::Commutation(p, q) = e.kind() {
+                sizes.extend(p.names.iter().chain(&q.names).map(|n| n.to_string()));
+            }
+            stack.extend(e.children());
+        }
+        sizes.retain(|n| !lowered.context.vars.contains_key(n));
+        let b = crate::numeric::at::bindings(at, &lowered.context, &letters, &sizes)
             .map_err(|d| d.phase_or(Phase::Evaluation))?;
+        if let Some(free) = sizes.iter().find(|n| !b.dims.contains_key(*n)) {
+            return Err(Diagnostic::new(
+                format!("cannot evaluate: no value fixes the size `{free}`"),
+                at,
+            )
+            .origin(Origin::At)
+            .label(Span::new(at.len(), at.len()), format!("add `{free}=…`"))
+            .help(format!(
+                "no variable's value has a side of size `{free}` (as in `ones({free})`): give it as a whole number, `{free}=3`"
+            ))
+            .phase(Phase::Evaluation));
+        }
         for c in letters {
             if !b.indices.contains_key(&c) {
                 return Err(Diagnostic::new(format!("no value for the index `{c}`"), at)

@@ -466,7 +466,30 @@ fn an_input_dx_is_not_the_direction() {
     assert!(out.contains("differential: tr(dX H)"), "{out}");
     assert!(err.contains(note), "{err}");
     let claim = ["check", "tr(dX X)", "--wrt", "X", "--diff", "tr(dX H)"];
-    assert_eq!(run(&claim, None).0, Some(0));
+    let (code, out, err) = run(&claim, None);
+    assert_eq!(code, Some(0), "{out}{err}");
+    // a claimed differential is read in the renamed direction: say so too
+    assert!(err.contains(note), "{err}");
+    let (code, out, err) = run(
+        &["check", "tr(dX X)", "--wrt", "X", "--diff", "tr(H X)"],
+        None,
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.contains("matcalc's answer: tr(dX H)") && err.contains(note),
+        "{out}{err}"
+    );
+    let (_, out, _) = run(&[&claim[..], &["--format", "json"]].concat(), None);
+    assert!(
+        out.contains(note) && out.contains("\"passed\": true"),
+        "{out}"
+    );
+    let (_, out, err) = run(&["repl"], Some("check tr(dX X) wrt X --diff tr(dX H)\n"));
+    assert!(
+        out.contains("differential: tr(dX H)") && err.contains(note),
+        "{out}{err}"
+    );
+    crate::common::checked("tr(dX X)", "X", None);
     let (_, out, err) = run(&["repl"], Some("diff tr(dX X) wrt X\n"));
     assert!(out.contains("tr(dX H)") && err.contains(note), "{out}{err}");
     // a vector's direction is `h`, the next free name if `h` is used

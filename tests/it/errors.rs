@@ -183,6 +183,18 @@ fn bad_input_battery() {
         ("unknown operator", diff("A @ B", "A"), 1),
         ("double dot", diff("A .. B", "A"), 1),
         ("malformed number", diff("3.5.2 A", "A"), 1),
+        ("number glued after a name", diff("x.5", "x"), 1),
+        ("a minus and nothing after a caret", diff("2^-", "x"), 1),
+        (
+            "a glued product under grad",
+            args(&["grad", "x'Ax", "--wrt", "x"]),
+            1,
+        ),
+        (
+            "a glued product in a shape clash",
+            args(&["grad", "norm2(Xw - y)^2", "--wrt", "y"]),
+            1,
+        ),
         ("where without declarations", diff("A where", "A"), 1),
         ("declaration without kind", diff("A where A", "A"), 1),
         ("half a size", diff("A where A: 3 x", "A"), 1),

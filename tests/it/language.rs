@@ -429,3 +429,200 @@ fn a_vector_function_of_a_matrix_suggests_one_column_of_its_own_argument() {
     // the suggestion is differentiable and checked
     crate::common::checked("logsumexp(Z e_j)", "Z", None);
 }
+
+/// A minus after `^` or `.^` negates the exponent that follows (a name or
+/// a bracket), as `2^-1` always did for a number: `2^-alpha` is
+/// `2^(-alpha)` (it was refused: "expected an exponent"). `X^-1` and
+/// `X^-T` keep their meanings, and two exponents in a row stay refused.
+#[test]
+fn a_negated_name_is_an_exponent() {
+    for (input, out) in [
+        ("2^-alpha", "2^(-alpha)"),
+        ("x.^-alpha", "x.^(-alpha)"),
+        ("2 .^ -x", "2.^(-x)"),
+        ("2^- (alpha + beta)", "2^(-alpha - beta)"),
+        ("alpha^-beta gamma", "alpha^(-beta) gamma"),
+        ("2^-1", "1/2"),
+        ("X^-1", "X^-1"),
+        ("X^-T", "X^-T"),
+    ] {
+        let (code, text, err) = run(&["simplify", input]);
+        assert_eq!((code, text.as_str()), (Some(0), out), "{input}: {err}");
+        // the printed text reads back to itself
+        assert_eq!(run(&["simplify", out]).1, out, "{out}");
+    }
+    let (code, _, err) = run(&["simplify", "2^-alpha^2"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("two exponents in a row") && err.contains('^'),
+        "{err}"
+    );
+    let (code, _, err) = run(&["simplify", "X^-Tx"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("write a space: `X^-T x`"), "{err}");
+    checked("sum(x.^-alpha)", "alpha", None);
+    checked("sum(exp(x) .^ -alpha)", "x", None);
+    checked("sum(2 .^ -x)", "x", None);
+    checked("(x^T x)^-beta", "x", None);
+    checked("tr(A X)^-(alpha + 1)", "X", None);
+}
+
+/// `.5` is the exact 1/2, as `0.5` is (it was refused: "expected an
+/// operand"); glued to what comes before it (`x.5`, `2.5.5`) it has no
+/// one reading and is refused with a caret.
+#[test]
+fn a_decimal_may_start_with_its_point() {
+    for (input, out) in [
+        (".5 x", "(1/2) x"),
+        ("x^T x + .25", "x^T x + 1/4"),
+        ("-.5e1 x", "-5 x"),
+        ("alpha^.5", "alpha^(1/2)"),
+        ("alpha^-.5", "alpha^(-1/2)"),
+    ] {
+        let (code, text, err) = run(&["simplify", input]);
+        assert_eq!((code, text.as_str()), (Some(0), out), "{input}: {err}");
+    }
+    for glued in ["x.5", "2.5.5", "(x).5"] {
+        let (code, _, err) = run(&["simplify", glued]);
+        assert_eq!(code, Some(1), "{glued}");
+        assert!(err.contains("glued") && err.contains('^'), "{glued}: {err}");
+    }
+    assert_eq!(
+        run(&["grad", ".5 norm2(A X - B)^2", "--wrt", "X"]).1,
+        "A^T (A X - B)"
+    );
+    checked(".5 norm2(A X - B)^2", "X", None);
+}
+
+/// An undeclared name that may be a product with the space forgotten
+/// (`Ax` in `x'Ax`, `Xw`) is never silently one name: an error says
+/// "did you mean `A x`?", an answer carries a note.
+#[test]
+fn a_glued_product_is_named() {
+    let (code, _, err) = run(&["grad", "x'Ax", "--wrt", "x"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("needs a scalar"), "{err}");
+    assert!(
+        err.contains("help: `Ax` is read as one name; did you mean `A x`?"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["simplify", "x'Ax"]);
+    assert_eq!((code, out.as_str()), (Some(0), "x^T Ax"));
+    assert!(
+        err.contains("note: `Ax` is read as one name; did you mean `A x`?"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["grad", "norm2(Xw - y)^2", "--wrt", "w"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("did you mean `X w`?"), "{err}");
+    // declared, or a name of its own, it says nothing
+    let (code, _, err) = run(&["simplify", "x'Ax where Ax: n x n"]);
+    assert_eq!(code, Some(0));
+    assert!(!err.contains("did you mean"), "{err}");
+    for quiet in ["Sigma x", "beta x", "dX + X", "x^T A x"] {
+        let (_, _, err) = run(&["simplify", quiet]);
+        assert!(!err.contains("did you mean"), "{quiet}: {err}");
+    }
+    // the meant reading, checked
+    assert_eq!(run(&["grad", "x'A x", "--wrt", "x"]).1, "A x + A^T x");
+    checked("x'A x", "x", None);
+}
+
+/// A printed `ones(…)` or `commutation(…)` never spells a size with the
+/// name of a variable (it did: `ones(n)` beside the scalar `n`, and
+/// `commutation(n, m)` beside the vectors `n` and `m`), and an answer
+/// with `ones(…)` evaluates on its own: a variable's value fixes the size
+/// it is linked to, and a size nothing fixes is named, to give in `--at`.
+#[test]
+fn printed_sizes_are_no_variables_and_evaluate() {
+    let values = "[-0.69387755102]\n[   1.306122449]\n[   3.306122449]";
+    for (expr, scalar, size) in [
+        ("norm2(x - (sum(x)/nu) ones)^2", "nu", "ones(n)"),
+        ("norm2(x - (sum(x)/n) ones)^2", "n", "ones(m)"),
+    ] {
+        let (code, out, err) = run(&["grad", expr, "--wrt", "x"]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(out.contains(size), "{out}");
+        assert!(!out.contains(&format!("ones({scalar})")), "{out}");
+        means(expr, "x", &format!("{scalar}: scalar"), &out);
+        let at = format!("x=[1,2,3], {scalar}=7");
+        let (code, value, err) = run(&["eval", &out, "--at", &at]);
+        assert_eq!((code, value.as_str()), (Some(0), values), "{out}: {err}");
+        checked(expr, "x", None);
+    }
+    let (code, out, err) = run(&["jacobian", "X^T + n m^T", "--wrt", "X"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "commutation(p, q)"),
+        "{err}"
+    );
+    checked("X^T + n m^T", "X", None);
+    // a size that no value fixes
+    let (code, _, err) = run(&["eval", "x + ones(n)^T ones(n) ones", "--at", "x=[1,2]"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("no value fixes the size `n`") && err.contains("add `n=…`"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["eval", "x + ones(n)^T ones(n) ones", "--at", "x=[1,2], n=3"]);
+    assert_eq!((code, out.as_str()), (Some(0), "[4]\n[5]"), "{err}");
+    // given, it agrees with the values that fix it
+    let (code, _, err) = run(&["eval", "ones(n)^T x", "--at", "x=[1,2], n=3"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("the size `n` is 2 to match `x`"), "{err}");
+    let (code, _, err) = run(&["eval", "ones(n)^T ones(n)", "--at", "n=2.5"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("a whole number"), "{err}");
+}
+
+/// `vector(c)` is c times the all-ones vector and `matrix(c)` c times the
+/// all-ones matrix, sized by the context (SPEC §2). Where nothing fixes
+/// the size it is 1, as for `ones`, and the constant is the scalar `c`:
+/// that reads back with the same value and shape, and a note says so
+/// (it was silent), with how to write a vector of a length of its own.
+#[test]
+fn a_constant_vector_whose_size_nothing_fixes_says_so() {
+    for (input, out, note) in [
+        ("vector(alpha)", "alpha", "write `alpha ones(n)`"),
+        ("vector (alpha)", "alpha", "write `alpha ones(n)`"),
+        ("matrix(alpha)", "alpha", "write `alpha ones(n) ones(m)^T`"),
+        (
+            "vector(alpha + beta)",
+            "alpha + beta",
+            "write `(alpha + beta) ones(n)`",
+        ),
+    ] {
+        let (code, text, err) = run(&["simplify", input, "--format", "json"]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(text.contains(&format!("\"text\": \"{out}\"")), "{text}");
+        assert!(text.contains("\"shape\": [\"1\", \"1\"]"), "{text}");
+        assert!(
+            text.contains("nothing fixes") && text.contains(note),
+            "{text}"
+        );
+        // the printed text reads back to the same value and shape
+        let (_, again, _) = run(&["simplify", out, "--format", "json"]);
+        assert!(again.contains("\"shape\": [\"1\", \"1\"]"), "{again}");
+    }
+    // the spellings the note suggests are vectors and matrices
+    let (_, text, _) = run(&["simplify", "alpha ones(n)", "--format", "json"]);
+    assert!(text.contains("\"shape\": [\"n\", \"1\"]"), "{text}");
+    let (_, text, _) = run(&["simplify", "alpha ones(n) ones(m)^T", "--format", "json"]);
+    assert!(text.contains("\"shape\": [\"n\", \"m\"]"), "{text}");
+    // sized by the context, they are vectors and matrices, with no note
+    for (input, out) in [
+        ("x + vector(alpha)", "x + alpha ones"),
+        ("A + matrix(alpha)", "A + alpha ones"),
+        ("x^T + matrix(alpha)", "x^T + alpha ones^T"),
+    ] {
+        let (code, text, err) = run(&["simplify", input]);
+        assert_eq!((code, text.as_str()), (Some(0), out), "{err}");
+        assert!(!err.contains("nothing fixes"), "{err}");
+    }
+    assert_eq!(
+        run(&["grad", "x^T vector(alpha)", "--wrt", "x"]).1,
+        "alpha ones(n)"
+    );
+    checked("x^T vector(alpha)", "x", None);
+    checked("tr(X^T matrix(alpha))", "X", None);
+}
