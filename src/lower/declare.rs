@@ -91,7 +91,15 @@ pub(super) fn declare(decls: &[Decl], src: &str) -> Result<Declarations, Diagnos
             _ => None,
         });
         for (name, span) in &d.names {
-            if declared.contains_key(name) {
+            if let Some(prev) = declared.get(name) {
+                // the same declaration again (a pasted answer's `where x: n`
+                // beside the session's `x: vector n`) says nothing new
+                let same_dims = prev.dims.len() == d.dims.len()
+                    && prev.dims.iter().zip(&d.dims).all(|(a, b)| a.0 == b.0);
+                if prev.kind == kind && same_dims && prev.symmetric == symmetric && prev.spd == spd
+                {
+                    continue;
+                }
                 return Err(
                     err(&format!("`{name}` is declared twice")).label(*span, "second declaration")
                 );

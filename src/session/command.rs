@@ -379,7 +379,10 @@ fn render_body(out: &Output, format: Format) -> Result<String, Diagnostic> {
             _ => refuse("`--steps`", "text or LaTeX"),
         },
         Body::Simplified { expr, context } => Ok(match format {
-            Format::Text => super::text_with_sized_ones(expr).unwrap_or_else(|| to_text(expr)),
+            Format::Text => super::with_size_declarations(
+                expr,
+                super::text_with_sized_ones(expr).unwrap_or_else(|| to_text(expr)),
+            ),
             Format::Latex | Format::LatexRhs => expr_to_latex(expr, context),
             Format::Numpy => value_to_numpy(expr, context)?.trim_end().to_string(),
             Format::Jax => value_to_jax(expr, context)?.trim_end().to_string(),

@@ -201,12 +201,70 @@ pub fn text_with_sized_ones(e: &Expr) -> Option<String> {
     (!sized.is_empty()).then(|| crate::print::to_text_sizing_ones(e, &sized))
 }
 
+/// `text` (printed from `e`) with the variables declared whose sides are
+/// sizes the text spells in `ones(n)`: read alone, `… sum(x) (ones(n)^T
+/// ones(n)) …` does not say that n is x's length; `… where x: n` does.
+/// Added to the text's own `where` clause when it has one.
+pub fn with_size_declarations(e: &Expr, text: String) -> String {
+    let mut spelled = std::collections::BTreeSet::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("ones(") {
+        rest = &rest[i + 5..];
+        let Some(j) = rest.find(')') else { break };
+        spelled.extend(rest[..j].split_whitespace().map(str::to_string));
+        rest = &rest[j..];
+    }
+    if spelled.is_empty() {
+        return text;
+    }
+    let mut shapes = std::collections::BTreeMap::new();
+    let mut stack = vec![e];
+    while let Some(x) = stack.pop() {
+        if let crate::expr::Kind::Var(name) = x.kind() {
+            shapes.insert(name.to_string(), x.shape().clone());
+        }
+        stack.extend(x.children());
+    }
+    let side = |d: &crate::shape::Dim| match (d.factor, d.names.as_slice()) {
+        (1, [n]) => Some(n.to_string()),
+        (k, []) => Some(k.to_string()),
+        _ => None,
+    };
+    let decls: Vec<String> = shapes
+        .iter()
+        .filter(|(_, s)| {
+            s.rows
+                .names
+                .iter()
+                .chain(&s.cols.names)
+                .any(|n| spelled.contains(&n.to_string()))
+        })
+        .filter_map(|(name, s)| {
+            let (r, c) = (side(&s.rows)?, side(&s.cols)?);
+            Some(if s.cols.is_one() {
+                format!("{name}: {r}")
+            } else {
+                format!("{name}: {r} x {c}")
+            })
+        })
+        .collect();
+    if decls.is_empty() {
+        text
+    } else if text.contains(" where ") {
+        format!("{text}, {}", decls.join(", "))
+    } else {
+        format!("{text} where {}", decls.join(", "))
+    }
+}
+
 /// An answer's text as matcalc prints it: with its `ones` sized where
 /// the text would not fix their sizes ([`text_with_sized_ones`]), else
 /// with names for its repeated pieces where it asks for them
 /// ([`crate::print::named::answer_text`]).
 pub fn readable_text(a: &Answer) -> String {
-    text_with_sized_ones(&a.result).unwrap_or_else(|| crate::print::named::answer_text(a))
+    let text =
+        text_with_sized_ones(&a.result).unwrap_or_else(|| crate::print::named::answer_text(a));
+    with_size_declarations(&a.result, text)
 }
 
 impl Session {

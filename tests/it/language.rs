@@ -407,9 +407,15 @@ fn ones_before_a_blank_is_the_constant() {
     assert_eq!(run(&["simplify", "ones(n)^T x"]).1, "sum(x)");
     // `ones^T x` and `sum(x)` are one spelling, so they cancel and merge
     assert_eq!(run(&["simplify", "sum(x) - ones^T x"]).1, "0");
+    // the printed size n is x's length: declared with the answer, so that
+    // the text read alone evaluates (n = 3 from x's value)
+    let grad = "2 (x + sum(x) (ones(n)^T ones(n)) ones / nu^2 - 2 sum(x) ones / nu) where x: n";
+    let (code, value, err) = run(&["eval", grad, "--at", "x=[1,2,3], nu=7"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(value.starts_with("[-0.69387755102]"), "{value}");
     assert_eq!(
         run(&["grad", "norm2(x - (sum(x)/nu) ones)^2", "--wrt", "x"]).1,
-        "2 (x + sum(x) (ones(n)^T ones(n)) ones / nu^2 - 2 sum(x) ones / nu)"
+        "2 (x + sum(x) (ones(n)^T ones(n)) ones / nu^2 - 2 sum(x) ones / nu) where x: n"
     );
     assert_eq!(run(&["simplify", "exp (x)"]).1, "exp(x)");
     checked("x^T ones (alpha + x^T x)", "x", None);
