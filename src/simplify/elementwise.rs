@@ -69,8 +69,10 @@ fn flatten(e: &Expr, k: &BigRational, out: &mut Mono) {
 fn one_plus_exp(e: &Expr) -> Option<&Expr> {
     let Kind::Sum(ts) = e.kind() else { return None };
     let [a, b] = ts.as_slice() else { return None };
-    let (one, ex) = if a.is_one() { (a, b) } else { (b, a) };
-    if !one.is_one() {
+    // 1, or the all-ones of the sum's shape (`exp(z) + ones`)
+    let is_one = |e: &Expr| e.is_one() || matches!(e.kind(), Kind::Ones);
+    let (one, ex) = if is_one(a) { (a, b) } else { (b, a) };
+    if !is_one(one) {
         return None;
     }
     match ex.kind() {

@@ -39,6 +39,8 @@ fn must_show() {
     assert_eq!(code, Some(0), "{err}");
     assert!(err.is_empty(), "{err}");
     means(logistic, "w", "y: vector", &out);
+    // `e^z ./ (e^z + ones)` is the sigmoid, as `1 ./ (1 + e^-z)` is
+    assert_eq!(out, "-X^T (y .* sigmoid(-(y .* (X w))))");
     let (_, py, _) = run(&["grad", logistic, "--wrt", "w", "--format", "numpy"]);
     assert!(py.contains("def gradient(y, X, w)"), "{py}");
 
