@@ -343,6 +343,21 @@ fn push_children<'a>(a: &'a Ast, stack: &mut Vec<&'a Ast>) {
 
 /// The nodes of `e` once `bound`'s names (with their sizes) are
 /// substituted, saturating.
+/// The number of nodes of `e` once every name that `size_of` knows is
+/// replaced by its expression of that many nodes (saturating).
+pub(crate) fn expanded_size(e: &Ast, size_of: impl Fn(&str) -> Option<u64>) -> u64 {
+    let mut size = 0u64;
+    let mut stack = vec![e];
+    while let Some(a) = stack.pop() {
+        size = size.saturating_add(match &a.kind {
+            AstKind::Ident(n) => size_of(n).map_or(1, |s| s.saturating_add(1)),
+            _ => 1,
+        });
+        push_children(a, &mut stack);
+    }
+    size
+}
+
 fn bound_size(e: &Ast, bound: &[(String, Ast, u64)]) -> u64 {
     let mut size = 0u64;
     let mut stack = vec![e];

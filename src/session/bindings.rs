@@ -21,6 +21,8 @@ pub(super) struct Binding {
     pub text: String,
     /// The expression's tree, with earlier bindings already substituted.
     pub ast: Ast,
+    /// Its number of nodes (with the earlier bindings substituted).
+    pub size: u64,
 }
 
 impl Session {
@@ -42,9 +44,23 @@ impl Session {
             }
             _ => expr.trim_end(),
         };
-        trial.lower(text, None)?;
         let mut ast = parse(text)?.expr;
-        self.substitute(&mut ast);
+        // refused before anything is copied: `let p1 = p0 + p0`, … doubles
+        let size = self.expanded_size(&ast);
+        if size > crate::parse::MAX_BOUND_NODES {
+            return Err(Diagnostic::new(
+                format!(
+                    "`{name}` would stand for more than {} nodes",
+                    crate::parse::MAX_BOUND_NODES
+                ),
+                text,
+            )
+            .origin(crate::span::Origin::Let)
+            .label(Span::new(0, text.len()), "too large once the bound names are expanded")
+            .help("a binding that uses an earlier one twice doubles in size: bind a smaller expression"));
+        }
+        trial.lower(text, None)?;
+        self.substitute(&mut ast, text)?;
         let text = text.trim().to_string();
         self.declarations = trial.declarations;
         self.bindings.retain(|b| b.name != name);
@@ -52,6 +68,7 @@ impl Session {
             name: name.to_string(),
             text,
             ast,
+            size,
         });
         Ok(())
     }
@@ -93,11 +110,32 @@ impl Session {
         d
     }
 
+    /// The number of nodes of `root` with its bound names expanded.
+    fn expanded_size(&self, root: &Ast) -> u64 {
+        crate::parse::expanded_size(root, |n| {
+            self.bindings.iter().find(|b| b.name == n).map(|b| b.size)
+        })
+    }
+
     /// Replaces every bound name in `root` by its expression, in
-    /// parentheses, spanned at the name.
-    pub(super) fn substitute(&self, root: &mut Ast) {
+    /// parentheses, spanned at the name; refused when that would make
+    /// more than [`crate::parse::MAX_BOUND_NODES`] nodes.
+    pub(super) fn substitute(&self, root: &mut Ast, input: &str) -> Result<(), Diagnostic> {
         if self.bindings.is_empty() {
-            return;
+            return Ok(());
+        }
+        if self.expanded_size(root) > crate::parse::MAX_BOUND_NODES {
+            return Err(Diagnostic::new(
+                format!(
+                    "the bound names would expand this input past {} nodes",
+                    crate::parse::MAX_BOUND_NODES
+                ),
+                input,
+            )
+            .label(root.span, "too large once the bound names are expanded")
+            .help(
+                "each use of a bound name copies its expression: use fewer, or bind a smaller one",
+            ));
         }
         let mut stack = vec![root];
         while let Some(node) = stack.pop() {
@@ -113,6 +151,7 @@ impl Session {
             }
             stack.extend(children_mut(node));
         }
+        Ok(())
     }
 }
 

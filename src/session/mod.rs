@@ -357,7 +357,8 @@ impl Session {
     pub fn lower(&self, expr: &str, where_: Option<&str>) -> Result<Lowered, Diagnostic> {
         let input = self.full_input(expr, where_);
         let mut parsed = parse(&input).map_err(|d| d.phase_or(Phase::Parse))?;
-        self.substitute(&mut parsed.expr);
+        self.substitute(&mut parsed.expr, &input)
+            .map_err(|d| d.phase_or(Phase::Parse))?;
         lower(&parsed, &input).map_err(|d| self.explain_bound(d).phase_or(Phase::Shape))
     }
 
@@ -368,7 +369,9 @@ impl Session {
         let Ok(mut parsed) = parse(&input) else {
             return Vec::new();
         };
-        self.substitute(&mut parsed.expr);
+        if self.substitute(&mut parsed.expr, &input).is_err() {
+            return Vec::new();
+        }
         crate::lower::glued_guesses(&parsed)
     }
 
@@ -383,7 +386,8 @@ impl Session {
     ) -> Result<Lowered, Diagnostic> {
         let input = self.full_input(expr, where_);
         let mut parsed = parse(&input).map_err(|d| d.phase_or(Phase::Parse))?;
-        self.substitute(&mut parsed.expr);
+        self.substitute(&mut parsed.expr, &input)
+            .map_err(|d| d.phase_or(Phase::Parse))?;
         crate::lower::lower_expecting(&parsed, &input, expect)
             .map_err(|d| self.explain_bound(d).phase_or(Phase::Shape))
     }
@@ -399,7 +403,8 @@ impl Session {
     ) -> Result<Lowered, Diagnostic> {
         let input = self.full_input(expr, where_);
         let mut parsed = parse(&input).map_err(|d| d.phase_or(Phase::Parse))?;
-        self.substitute(&mut parsed.expr);
+        self.substitute(&mut parsed.expr, &input)
+            .map_err(|d| d.phase_or(Phase::Parse))?;
         let wrt = wrt.split('_').next().unwrap_or(wrt).trim();
         crate::lower::lower_scalar(&parsed, &input, wrt)
             .map_err(|d| self.explain_bound(d).phase_or(Phase::Shape))

@@ -229,6 +229,34 @@ fn bindings_build_on_earlier_ones() {
     );
 }
 
+/// A chain of bindings that doubles (`let p1 = p0 + p0`, …) is refused
+/// at the first binding past the size limit, before anything is copied
+/// (it hung: each binding copied the tree of the one before, twice), and
+/// so is a command whose bound names would expand past it.
+#[test]
+fn doubling_bindings_are_refused_before_they_are_copied() {
+    let mut r = Repl::new();
+    r.run("let p0 = x^T x").unwrap();
+    let mut refused_at = None;
+    for i in 1..=40 {
+        let line = format!("let p{i} = p{} + p{}", i - 1, i - 1);
+        if let Err(d) = r.run(&line) {
+            assert!(
+                d.message.contains("more than 100000 nodes"),
+                "{}",
+                d.render()
+            );
+            refused_at = Some(i);
+            break;
+        }
+    }
+    assert_eq!(refused_at, Some(14));
+    assert_eq!(said(&mut r, "grad p10 wrt x"), "2048 x");
+    checked("(x^T x) + (x^T x)", "x", None);
+    let d = refused(&mut r, "grad p13 + p13 + p13 + p13 wrt x");
+    assert!(d.message.contains("past 100000 nodes"), "{}", d.render());
+}
+
 #[test]
 fn declarations_are_redeclared_and_overridden_inline() {
     let mut r = Repl::new();
