@@ -331,12 +331,21 @@ impl Repl {
             } else if (tok == "--direction" && needs_wrt) || tok == "--format" {
                 want = Some(tok);
             } else if let Some(kind) = claim_kind(tok).filter(|_| needs_wrt) {
-                // the claim runs to the next option or `where`
-                let stop = [" --", " where "]
-                    .iter()
-                    .filter_map(|w| line[e..].find(w))
-                    .min()
-                    .map_or(end, |i| e + i);
+                // the claim runs to the next option or `where`, unless that
+                // `where` names pieces of the claim (`… where p = softmax(W
+                // x)`, as answers print them): then it is the claim's
+                let option = line[e..].find(" --").map_or(end, |i| e + i);
+                let stop = match line[e..option].find(" where ") {
+                    Some(w)
+                        if line[e + w + 7..option]
+                            .split(',')
+                            .any(|item| binding_at(item.trim()).is_some()) =>
+                    {
+                        option
+                    }
+                    Some(w) => e + w,
+                    None => option,
+                };
                 let piece = Piece::of(line, e, stop);
                 if piece.text.trim().is_empty() {
                     return Err(Diagnostic::new(format!("`{tok}` needs a derivative"), line)

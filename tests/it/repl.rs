@@ -257,6 +257,28 @@ fn doubling_bindings_are_refused_before_they_are_copied() {
     assert!(d.message.contains("past 100000 nodes"), "{}", d.render());
 }
 
+/// An answer with names for its pieces (`… where p = softmax(W x)`)
+/// pastes back as a claim: that `where` belongs to the claim, while a
+/// `where` of declarations after a claim is still the command's.
+#[test]
+fn a_claim_keeps_its_own_where() {
+    let mut r = Repl::new();
+    let hessian = said(&mut r, "hessian logsumexp(W x) - y^T W x wrt x");
+    assert!(hessian.contains(" where p = softmax(W x)"), "{hessian}");
+    let verdict = said(
+        &mut r,
+        &format!("check logsumexp(W x) - y^T W x wrt x --hessian {hessian}"),
+    );
+    assert!(verdict.starts_with("hessian: "), "{verdict}");
+    checked("logsumexp(W x) - y^T W x", "x", None);
+    let verdict = said(
+        &mut r,
+        "check x^T A x wrt x --grad A x + A^T x where A: 3 x 3",
+    );
+    assert!(verdict.contains("exact"), "{verdict}");
+    checked("x^T A x", "x", None);
+}
+
 #[test]
 fn declarations_are_redeclared_and_overridden_inline() {
     let mut r = Repl::new();
