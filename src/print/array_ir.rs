@@ -1051,6 +1051,23 @@ impl Lower {
     }
 
     fn sum(&mut self, terms: &[Expr], s: &Shape) -> Id {
+        // 1 - sigmoid(z) = sigmoid(-z) and 1 - normcdf(z) = normcdf(-z):
+        // the complement is computed without cancelling (1 - normcdf(10)
+        // is 0 in floats, normcdf(-10) is 7.6e-24)
+        if let [a, b] = terms {
+            let one = |e: &Expr| e.is_one() || matches!(e.kind(), Kind::Ones);
+            let (c, rest) = if one(a) { (a, b) } else { (b, a) };
+            let (k, scalars, chain) = rest.split_product();
+            if one(c)
+                && k == -BigRational::one()
+                && scalars.is_empty()
+                && let [f] = chain.as_slice()
+                && let Kind::Apply(Func::Elem(g @ (ElemFn::Sigmoid | ElemFn::Normcdf)), z) =
+                    f.kind()
+            {
+                return self.expr(&Expr::apply(Func::Elem(*g), &Expr::neg(z)));
+            }
+        }
         if let Some(ts) = self.factored(terms) {
             return self.sum(&ts, s);
         }

@@ -480,3 +480,37 @@ fn terms_sharing_a_factor_are_multiplied_once_where_that_is_cheaper() {
     let code = matcalc::to_numpy(&a).expect("code");
     assert!(code.contains("[C + C.T, X, B, B.T]"), "{code}");
 }
+
+/// `1 - normcdf(z)` and `1 - sigmoid(z)` are computed as `normcdf(-z)` and
+/// `sigmoid(-z)`: the probit gradient stays finite where `X w` is 10 (the
+/// complement as written is 0 in floats there, and the gradient divided
+/// by it).
+#[test]
+fn complements_are_computed_without_cancelling() {
+    let probit = "-(y^T log(normcdf(X w)) + (1 - y)^T log(1 - normcdf(X w)))";
+    checked(probit, "w", None);
+    let out = matcalc()
+        .args(["grad", probit, "--wrt", "w", "--format", "numpy"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let code = String::from_utf8(out.stdout).expect("utf-8");
+    let script = format!(
+        r#"
+import math, numpy as np, warnings
+warnings.simplefilter('error')
+{code}
+X = np.array([[10.0, 0.0], [0.0, -10.0], [3.0, 1.0]]); w = np.array([1.0, 1.0]); y = np.array([0.0, 1.0, 1.0])
+z = X @ w
+pdf = np.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+cdf = lambda t: np.array([0.5 * math.erfc(-v / math.sqrt(2)) for v in t])
+want = X.T @ (pdf * (1 - y) / cdf(-z) - pdf * y / cdf(z))
+got = gradient(X=X, w=w, y=y)
+print(bool(np.all(np.isfinite(got))), np.max(np.abs(got - want)) / np.max(np.abs(want)))
+"#
+    );
+    let out = python(&script);
+    let (finite, err) = out.trim().split_once(' ').expect("two values");
+    assert_eq!(finite, "True", "{out}");
+    assert!(err.parse::<f64>().expect("a number") < 1e-12, "{out}");
+}
