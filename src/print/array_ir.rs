@@ -492,6 +492,19 @@ fn plan(cls: &[Cls], dims: &[f64]) -> (Tree, f64) {
     (build(&split, 0, n - 1), cost[0][n - 1])
 }
 
+/// A size under an assignment of small (10) and large (1000) values to
+/// `names` (bit i of `mask` set: the i-th is large), or the estimate
+/// without one.
+fn masked_size(d: &Dim, mask: Option<u32>, names: &[Rc<str>]) -> f64 {
+    let Some(mask) = mask else {
+        return estimate(d);
+    };
+    d.names.iter().fold(d.factor as f64, |acc, n| {
+        let i = names.iter().position(|m| m == n).expect("a name");
+        acc * if mask & (1 << i) != 0 { 1000.0 } else { 10.0 }
+    })
+}
+
 /// A cost as a polynomial in the named sizes: each monomial's sorted
 /// names and its coefficient.
 type Poly = std::collections::BTreeMap<Vec<Rc<str>>, u64>;
@@ -516,16 +529,7 @@ fn cost_of(
         }
         let mut trees: Vec<Tree> = Vec::new();
         for m in masks {
-            let dims: Vec<f64> = b
-                .iter()
-                .map(|d| match m {
-                    None => estimate(d),
-                    Some(m) => d.names.iter().fold(d.factor as f64, |acc, n| {
-                        let i = names.iter().position(|x| x == n).expect("a name");
-                        acc * if m & (1 << i) != 0 { 1000.0 } else { 10.0 }
-                    }),
-                })
-                .collect();
+            let dims: Vec<f64> = b.iter().map(|d| masked_size(d, *m, names)).collect();
             let t = plan(cls, &dims).0;
             if !trees.contains(&t) {
                 trees.push(t);
@@ -1359,13 +1363,7 @@ impl Lower {
             vec![None]
         };
         let total = |plans: &[(Vec<Cls>, Vec<Dim>)], extra_dim: &Dim, mask: Option<u32>| {
-            let size = |d: &Dim| match mask {
-                None => estimate(d),
-                Some(m) => d.names.iter().fold(d.factor as f64, |acc, n| {
-                    let i = names.iter().position(|x| x == n).expect("a name");
-                    acc * if m & (1 << i) != 0 { 1000.0 } else { 10.0 }
-                }),
-            };
+            let size = |d: &Dim| masked_size(d, mask, &names);
             let chains: f64 = plans
                 .iter()
                 .map(|(cls, b)| {
@@ -1908,12 +1906,7 @@ fn choose_tree(cls: &[Cls], shapes: &[Shape]) -> Tree {
     }
     let mut first: Option<Tree> = None;
     for mask in 0..(1u32 << names.len()) {
-        let size = |d: &Dim| {
-            d.names.iter().fold(d.factor as f64, |acc, n| {
-                let i = names.iter().position(|m| m == n).expect("a name");
-                acc * if mask & (1 << i) != 0 { 1000.0 } else { 10.0 }
-            })
-        };
+        let size = |d: &Dim| masked_size(d, Some(mask), &names);
         let dims: Vec<f64> = bounds.iter().map(|d| size(d)).collect();
         let t = best_tree(cls, &dims);
         match &first {

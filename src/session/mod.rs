@@ -155,21 +155,17 @@ pub fn text_with_sized_ones(e: &Expr) -> Option<String> {
     if found.is_empty() {
         return None;
     }
-    let mut vars = std::collections::BTreeMap::new();
-    let mut stack = vec![e];
-    while let Some(x) = stack.pop() {
-        if let crate::expr::Kind::Var(name) = x.kind() {
-            let s = x.shape();
+    let decls: Vec<String> = variables(e)
+        .iter()
+        .map(|(n, s)| {
             let kind = match (s.rows.is_one(), s.cols.is_one()) {
                 (true, true) => "scalar",
                 (false, true) => "vector",
                 _ => "matrix",
             };
-            vars.insert(name.to_string(), kind);
-        }
-        stack.extend(x.children());
-    }
-    let decls: Vec<String> = vars.iter().map(|(n, k)| format!("{n}: {k}")).collect();
+            format!("{n}: {kind}")
+        })
+        .collect();
     let input = if decls.is_empty() {
         text
     } else {
@@ -201,6 +197,19 @@ pub fn text_with_sized_ones(e: &Expr) -> Option<String> {
     (!sized.is_empty()).then(|| crate::print::to_text_sizing_ones(e, &sized))
 }
 
+/// The variables of `e` and their shapes, by name.
+fn variables(e: &Expr) -> std::collections::BTreeMap<String, crate::shape::Shape> {
+    let mut vars = std::collections::BTreeMap::new();
+    let mut stack = vec![e];
+    while let Some(x) = stack.pop() {
+        if let crate::expr::Kind::Var(name) = x.kind() {
+            vars.insert(name.to_string(), x.shape().clone());
+        }
+        stack.extend(x.children());
+    }
+    vars
+}
+
 /// `text` (printed from `e`) with the variables declared whose sides are
 /// sizes the text spells in `ones(n)`: read alone, `… sum(x) (ones(n)^T
 /// ones(n)) …` does not say that n is x's length; `… where x: n` does.
@@ -217,14 +226,7 @@ pub fn with_size_declarations(e: &Expr, text: String) -> String {
     if spelled.is_empty() {
         return text;
     }
-    let mut shapes = std::collections::BTreeMap::new();
-    let mut stack = vec![e];
-    while let Some(x) = stack.pop() {
-        if let crate::expr::Kind::Var(name) = x.kind() {
-            shapes.insert(name.to_string(), x.shape().clone());
-        }
-        stack.extend(x.children());
-    }
+    let shapes = variables(e);
     let side = |d: &crate::shape::Dim| match (d.factor, d.names.as_slice()) {
         (1, [n]) => Some(n.to_string()),
         (k, []) => Some(k.to_string()),
